@@ -1,0 +1,102 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(text, "test.toml")
+}
+
+fn problems(text: &str) -> Vec<Problem> {
+    match parse(text) {
+        Err(ConfigError::Invalid { problems, .. }) => problems,
+        other => panic!("expected validation problems, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_example_holds_every_key_and_is_valid() {
+    let c = parse(EXAMPLE).unwrap();
+    assert_eq!(c.vessel.as_str(), "demo-vessel");
+    assert_eq!(c.cameras.len(), 1);
+    assert_eq!(c.cameras[0].source, CameraSource::TestPattern);
+    assert_eq!(c.queue.workers, 2);
+    assert_eq!(c.queue.max_len, 2000);
+    assert_eq!(c.retention.max_age_s, 2_592_000);
+    let up = c.uplink.expect("the example has [uplink]");
+    assert_eq!(up.thumb_width_px, 320);
+    for key in [
+        "vessel", "data_dir", "listen", "token", "redis_url", "workers", "max_len", "id",
+        "source", "fps", "width", "height", "max_fix_age_s", "max_age_s", "retain_bytes",
+        "min_free_bytes", "mqtt_url", "thumb_width_px", "thumbs_per_s", "budget_bytes_per_s",
+        "outbox_max_bytes",
+    ] {
+        assert!(EXAMPLE.contains(&format!("{key} =")), "example lacks {key}");
+    }
+}
+
+#[test]
+fn only_the_vessel_is_required() {
+    let c = parse("vessel = \"v\"").unwrap();
+    assert_eq!(c.data_dir, Path::new("/var/lib/seaframe"));
+    assert!(c.cameras.is_empty() && c.uplink.is_none());
+    assert!(matches!(parse(""), Err(ConfigError::Parse { .. })));
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_line() {
+    let err = parse("vessel = \"v\"\n[queue]\nworkers = 2\nmax_lenn = 5\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("max_lenn"), "{msg}");
+    assert!(msg.contains("line 4"), "{msg}");
+}
+
+#[test]
+fn a_bad_source_is_named_with_its_line() {
+    let text = "vessel = \"v\"\n\n[[cameras]]\nid = \"a\"\nsource = \"gopher://x\"\n";
+    let msg = parse(text).unwrap_err().to_string();
+    assert!(msg.contains("line 5") && msg.contains("not a camera source"), "{msg}");
+}
+
+#[test]
+fn every_range_problem_is_reported_at_once_with_lines() {
+    let text = r#"vessel = "v"
+[queue]
+workers = 0
+[[cameras]]
+id = "a"
+source = "testpattern"
+fps = 0
+[[cameras]]
+id = "a"
+source = "testpattern"
+width = 1
+"#;
+    let p = problems(text);
+    let keys: Vec<_> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+    assert_eq!(
+        keys,
+        [
+            ("queue.workers", Some(3)),
+            ("cameras[0].fps", Some(7)),
+            ("cameras[1].id", Some(9)),
+            ("cameras[1].width", Some(11)),
+        ]
+    );
+}
+
+#[test]
+fn a_lan_listener_needs_a_token() {
+    let p = problems("vessel = \"v\"\n[api]\nlisten = \"0.0.0.0:8780\"\n");
+    assert_eq!(p[0].key, "api.token");
+    assert!(parse("vessel = \"v\"\n[api]\nlisten = \"0.0.0.0:8780\"\ntoken = \"t\"\n").is_ok());
+}
+
+#[test]
+fn secrets_are_redacted_in_debug() {
+    let c = parse("vessel = \"v\"\n[queue]\nredis_url = \"redis://:pw123@127.0.0.1:6379\"\n").unwrap();
+    assert!(!format!("{c:?}").contains("pw123"));
+}
+
+#[test]
+fn a_bad_redis_url_is_refused() {
+    let p = problems("vessel = \"v\"\n[queue]\nredis_url = \"http://x\"\n");
+    assert_eq!((p[0].key.as_str(), p[0].line), ("queue.redis_url", Some(3)));
+}
