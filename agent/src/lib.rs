@@ -9,3 +9,4 @@ pub mod frame;
 pub mod handoff;
 pub mod metrics;
 pub mod timestamp;
+pub mod store;

@@ -1,0 +1,155 @@
+//! The store: JPEG files under `data_dir/frames/` and their SQLite index,
+//! kept consistent by the invariant of `docs/design.md` (file durably
+//! renamed → row committed → stream entry acked).
+//!
+//! Everything here is blocking (fsync, rusqlite): call it from
+//! `spawn_blocking` or a dedicated thread, never on an async worker.
+
+pub mod index;
+pub mod layout;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+use seaframe_wire::CameraId;
+use serde::Serialize;
+
+use crate::frame::Frame;
+use crate::timestamp::Timestamp;
+
+/// What went wrong storing or querying.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The filesystem is full (ENOSPC / EDQUOT): count the frame as failed.
+    #[error("disk full writing {path}")]
+    DiskFull { path: PathBuf },
+    #[error("writing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("index: {0}")]
+    Index(#[from] rusqlite::Error),
+}
+
+/// One indexed frame, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameRow {
+    pub id: i64,
+    pub camera: CameraId,
+    pub seq: u64,
+    pub captured_at: Timestamp,
+    /// Relative to `data_dir/frames/`, built from validated parts only.
+    pub rel_path: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub fix: Option<String>,
+    pub speed_kn: Option<f64>,
+    pub course_deg: Option<f64>,
+    pub heading_deg: Option<f64>,
+}
+
+/// A keyset position in a time-ordered listing: after (`captured_at`, `id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub captured_at: Timestamp,
+    pub id: i64,
+}
+
+/// Frames of one camera (or all) in `[from, to)`, oldest first.
+#[derive(Debug, Clone)]
+pub struct FrameQuery {
+    pub camera: Option<CameraId>,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub limit: u32,
+    pub after: Option<Cursor>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FramePage {
+    pub frames: Vec<FrameRow>,
+    /// Where the next page starts; `None` when this page is the last.
+    pub next: Option<Cursor>,
+}
+
+/// Files + index. Share as `Arc<Store>`; methods take `&self` and are safe
+/// to call from several threads (one writer connection behind a lock, a
+/// separate connection for reads).
+#[derive(Debug)]
+pub struct Store {
+    frames_dir: PathBuf,
+    index: index::Index,
+}
+
+impl Store {
+    /// Opens (creating if needed) `data_dir/frames/` and `data_dir/index.db`
+    /// and removes `.tmp` files left by a crash. Call before workers start.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let frames_dir = data_dir.join("frames");
+        writer::create_dir_all(&frames_dir)?;
+        writer::remove_stale_tmp(&frames_dir)?;
+        let index = index::Index::open(&data_dir.join("index.db"))?;
+        Ok(Self { frames_dir, index })
+    }
+
+    /// Stores a batch: files written and renamed durably, then every row in
+    /// one transaction. Idempotent: a frame already stored is left as it is
+    /// and reported `Ok`. Returns one outcome per frame, in order; the batch
+    /// is acked only for `Ok` and `Err(DiskFull)` outcomes (see design.md).
+    pub fn put_batch(&self, frames: &[Frame]) -> Vec<Result<(), StoreError>> {
+        let written = writer::write_batch(&self.frames_dir, frames);
+        let ok: Vec<(&Frame, u64)> = frames
+            .iter()
+            .zip(&written)
+            .filter_map(|(f, w)| w.as_ref().ok().map(|bytes| (f, *bytes)))
+            .collect();
+        let committed = self.index.insert_batch(&ok);
+        written
+            .into_iter()
+            .map(|w| match (&committed, w) {
+                (_, Err(e)) => Err(e),
+                (Ok(()), Ok(_)) => Ok(()),
+                (Err(e), Ok(_)) => Err(StoreError::Io {
+                    path: self.index.path().to_owned(),
+                    source: std::io::Error::other(e.to_string()),
+                }),
+            })
+            .collect()
+    }
+
+    pub fn query(&self, q: &FrameQuery) -> Result<FramePage, StoreError> {
+        self.index.query(q)
+    }
+
+    pub fn frame(&self, id: i64) -> Result<Option<FrameRow>, StoreError> {
+        self.index.frame(id)
+    }
+
+    /// The highest `seq` stored for `camera`, to continue numbering after a restart.
+    pub fn max_seq(&self, camera: &CameraId) -> Result<Option<u64>, StoreError> {
+        self.index.max_seq(camera)
+    }
+
+    /// Absolute path of a row's file.
+    pub fn file_path(&self, row: &FrameRow) -> PathBuf {
+        self.frames_dir.join(&row.rel_path)
+    }
+
+    /// Frames indexed, per camera (for the API and tests).
+    pub fn count_by_camera(&self) -> Result<Vec<(CameraId, u64)>, StoreError> {
+        self.index.count_by_camera()
+    }
+
+    pub fn frames_dir(&self) -> &Path {
+        &self.frames_dir
+    }
+
+    /// Checkpoints the WAL (at shutdown).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.index.checkpoint()
+    }
+}
