@@ -12,7 +12,6 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 
 use seaframe_wire::CameraId;
-use serde::Serialize;
 
 use crate::frame::Frame;
 use crate::timestamp::Timestamp;
@@ -33,7 +32,7 @@ pub enum StoreError {
 }
 
 /// One indexed frame, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FrameRow {
     pub id: i64,
     pub camera: CameraId,
