@@ -3,10 +3,17 @@
 //! The frame path: `capture` (one task per camera) → `handoff` →
 //! `queue` (one Redis stream, a consumer group) → `worker` → `store`
 //! (files + SQLite index) → `api`. `app` wires the stages together and
-//! shuts them down in order.
+//! shuts them down in order. `docs/design.md` holds the invariants.
+pub mod api;
+pub mod app;
+pub mod capture;
 pub mod config;
 pub mod frame;
 pub mod handoff;
+pub mod jpeg;
 pub mod metrics;
-pub mod timestamp;
+pub mod queue;
+pub mod redis_server;
 pub mod store;
+pub mod timestamp;
+pub mod worker;
