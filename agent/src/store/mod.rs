@@ -29,6 +29,10 @@ pub enum StoreError {
     },
     #[error("index: {0}")]
     Index(#[from] rusqlite::Error),
+    /// The batch's rows were not committed (its files are on disk; the
+    /// entries stay pending and are retried).
+    #[error("index write failed: {message}")]
+    IndexWrite { message: String },
 }
 
 /// One indexed frame, as the API shows it.
@@ -56,6 +60,22 @@ pub struct FrameRow {
 pub struct Cursor {
     pub captured_at: Timestamp,
     pub id: i64,
+}
+
+impl Cursor {
+    /// An opaque string for `next_cursor`: `<captured_at_ns>.<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.captured_at.unix_nanos(), self.id)
+    }
+
+    /// The inverse of [`encode`](Self::encode); `None` for anything else.
+    pub fn decode(s: &str) -> Option<Self> {
+        let (ns, id) = s.split_once('.')?;
+        Some(Self {
+            captured_at: Timestamp::from_unix_nanos(ns.parse().ok()?),
+            id: id.parse().ok()?,
+        })
+    }
 }
 
 /// Frames of one camera (or all) in `[from, to)`, oldest first.
@@ -90,7 +110,10 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let frames_dir = data_dir.join("frames");
         writer::create_dir_all(&frames_dir)?;
-        writer::remove_stale_tmp(&frames_dir)?;
+        let removed = writer::remove_stale_tmp(&frames_dir)?;
+        if removed > 0 {
+            tracing::info!(removed, "removed temp files left by a crash");
+        }
         let index = index::Index::open(&data_dir.join("index.db"))?;
         Ok(Self { frames_dir, index })
     }
@@ -106,15 +129,14 @@ impl Store {
             .zip(&written)
             .filter_map(|(f, w)| w.as_ref().ok().map(|bytes| (f, *bytes)))
             .collect();
-        let committed = self.index.insert_batch(&ok);
+        let committed = self.index.insert_batch(&ok).map_err(|e| e.to_string());
         written
             .into_iter()
             .map(|w| match (&committed, w) {
                 (_, Err(e)) => Err(e),
                 (Ok(()), Ok(_)) => Ok(()),
-                (Err(e), Ok(_)) => Err(StoreError::Io {
-                    path: self.index.path().to_owned(),
-                    source: std::io::Error::other(e.to_string()),
+                (Err(message), Ok(_)) => Err(StoreError::IndexWrite {
+                    message: message.clone(),
                 }),
             })
             .collect()
