@@ -45,6 +45,8 @@ pub struct CameraMetrics {
     pub failed: AtomicU64,
     /// Frames lost with a Redis that died holding them (counted on recovery).
     pub lost: AtomicU64,
+    /// Frames a worker holds right now (read from the stream, not yet acked).
+    pub in_flight: AtomicU64,
     /// Failed capture attempts (connection refused, timeout, bad JPEG).
     pub capture_errors: AtomicU64,
     /// Capture time of the newest frame, Unix ns (0: none yet).
@@ -64,6 +66,7 @@ impl CameraMetrics {
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             capture_errors: AtomicU64::new(0),
             last_frame_ns: AtomicI64::new(0),
             state: Mutex::new(CameraState::Starting),

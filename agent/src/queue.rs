@@ -1,1 +1,535 @@
-//! STUB: to be written.
+//! The Redis stream between capture and storage (docs/design.md "Stages").
+//!
+//! One stream for all cameras, one consumer group. Frames are added by a Lua
+//! script that first trims the oldest entries *not yet delivered* to the
+//! group (fresh frames win; pending entries belong to a worker) and reports
+//! their cameras, so every trimmed frame is counted exactly. Workers read
+//! with XREADGROUP on a connection of their own (a blocking read must not
+//! share a multiplexed connection with a response timeout), take over
+//! entries of dead consumers with XAUTOCLAIM, and XACK + XDEL once stored.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, Value};
+use seaframe_wire::CameraId;
+use tokio_util::sync::CancellationToken;
+
+use crate::frame::Frame;
+use crate::handoff::Handoff;
+use crate::metrics::Metrics;
+use crate::timestamp::Timestamp;
+
+/// The stream all cameras share.
+pub const STREAM_KEY: &str = "seaframe:frames";
+/// The consumer group of the storage workers.
+pub const GROUP: &str = "store";
+/// Frames per add (one script call).
+const ADD_BATCH_FRAMES: usize = 8;
+/// How long a command may take before the connection is deemed broken.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+const ADD_SCRIPT: &str = r"
+local key, group, maxlen = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', key)
+local last = nil
+if ok then
+  for _, g in ipairs(groups) do
+    local name, delivered
+    for i = 1, #g, 2 do
+      if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then delivered = g[i + 1] end
+    end
+    if name == group then last = delivered end
+  end
+end
+if not last then
+  return redis.error_reply('NOGROUP the consumer group is missing')
+end
+local ids, trimmed = {}, {}
+for b = 3, #ARGV, 6 do
+  local len = redis.call('XLEN', key)
+  while len >= maxlen do
+    local oldest = redis.call('XRANGE', key, '(' .. last, '+', 'COUNT', 1)
+    if #oldest == 0 then break end
+    local fields, cam = oldest[1][2], ''
+    for i = 1, #fields, 2 do
+      if fields[i] == 'cam' then cam = fields[i + 1] end
+    end
+    redis.call('XDEL', key, oldest[1][1])
+    trimmed[#trimmed + 1] = cam
+    len = len - 1
+  end
+  ids[#ids + 1] = redis.call('XADD', key, '*', 'cam', ARGV[b], 'seq', ARGV[b + 1], 'ts', ARGV[b + 2],
+    'w', ARGV[b + 3], 'h', ARGV[b + 4], 'jpeg', ARGV[b + 5])
+end
+return {ids, trimmed}
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Redis answered that the group is gone: it restarted empty.
+    #[error("the consumer group is missing (Redis restarted empty?)")]
+    NoGroup,
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("unexpected reply from redis: {0}")]
+    Reply(String),
+}
+
+impl QueueError {
+    fn from_redis(e: redis::RedisError) -> Self {
+        if e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP") {
+            Self::NoGroup
+        } else {
+            Self::Redis(e)
+        }
+    }
+}
+
+/// A stream entry read by a worker.
+#[derive(Debug)]
+pub struct Entry {
+    pub id: String,
+    /// `None` when the entry's fields were unreadable (it is acked away).
+    pub frame: Option<Frame>,
+}
+
+/// The queue's shared handle: cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    client: Client,
+    max_len: u64,
+    metrics: Arc<Metrics>,
+    script: Arc<redis::Script>,
+    recovering: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Queue {
+    /// A handle for `url` (`redis://…` or `unix:///…`); connects lazily.
+    pub fn new(url: &str, max_len: u64, metrics: Arc<Metrics>) -> Result<Self, QueueError> {
+        Ok(Self {
+            client: Client::open(url)?,
+            max_len,
+            metrics,
+            script: Arc::new(redis::Script::new(ADD_SCRIPT)),
+            recovering: Arc::default(),
+        })
+    }
+
+    /// A new connection whose commands time out after `response_timeout`
+    /// (a blocking read needs more than its block time).
+    pub async fn connect(&self, response_timeout: Duration) -> Result<MultiplexedConnection, QueueError> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(response_timeout));
+        Ok(self.client.get_multiplexed_async_connection_with_config(&config).await?)
+    }
+
+    /// Creates the group (and the stream) unless they exist. Returns whether
+    /// it had to create the group, i.e. whether this Redis was empty.
+    pub async fn ensure_group(&self, conn: &mut MultiplexedConnection) -> Result<bool, QueueError> {
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(STREAM_KEY)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(conn)
+            .await;
+        match created {
+            Ok(()) => Ok(true),
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// After a NOGROUP: recreate the group once and count as `lost`, per
+    /// camera, what was enqueued and is neither stored, trimmed, failed,
+    /// already lost nor held by a worker (docs/design.md "Accounting").
+    pub async fn recover_group(&self, conn: &mut MultiplexedConnection) -> Result<(), QueueError> {
+        let _one_at_a_time = self.recovering.lock().await;
+        if self.ensure_group(conn).await? {
+            for cam in self.metrics.cameras() {
+                let accounted = cam.stored.load(Ordering::Relaxed)
+                    + cam.trimmed.load(Ordering::Relaxed)
+                    + cam.failed.load(Ordering::Relaxed)
+                    + cam.lost.load(Ordering::Relaxed)
+                    + cam.in_flight.load(Ordering::Relaxed);
+                let lost = cam.enqueued.load(Ordering::Relaxed).saturating_sub(accounted);
+                if lost > 0 {
+                    cam.lost.fetch_add(lost, Ordering::Relaxed);
+                    tracing::warn!(camera = %cam.id, lost, "Redis restarted empty: frames it held are lost");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds frames (trimming as needed); counts `enqueued` and `trimmed`.
+    pub async fn add(&self, conn: &mut MultiplexedConnection, frames: &[Frame]) -> Result<(), QueueError> {
+        for chunk in frames.chunks(ADD_BATCH_FRAMES) {
+            let mut invocation = self.script.key(STREAM_KEY);
+            invocation.arg(GROUP).arg(self.max_len);
+            for f in chunk {
+                invocation
+                    .arg(f.camera.as_str())
+                    .arg(f.seq)
+                    .arg(f.captured_at.unix_nanos())
+                    .arg(f.width)
+                    .arg(f.height)
+                    .arg(f.jpeg.as_ref());
+            }
+            let (_ids, trimmed): (Vec<String>, Vec<String>) =
+                invocation.invoke_async(conn).await.map_err(QueueError::from_redis)?;
+            for f in chunk {
+                self.metrics.camera(&f.camera).enqueued.fetch_add(1, Ordering::Relaxed);
+            }
+            for cam in trimmed {
+                match CameraId::parse(&cam) {
+                    Ok(id) => self.metrics.camera(&id).trimmed.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => {
+                        tracing::warn!(camera = %cam, "trimmed an entry of an unknown camera");
+                        0
+                    }
+                };
+            }
+        }
+        Ok(())
+    }
+
+    /// Entries never delivered before (`>`), waiting up to `block_ms`.
+    pub async fn read_new(
+        &self,
+        conn: &mut MultiplexedConnection,
+        consumer: &str,
+        count: usize,
+        block_ms: u64,
+    ) -> Result<Vec<Entry>, QueueError> {
+        self.read_group(conn, consumer, count, Some(block_ms), ">").await
+    }
+
+    /// Entries delivered to `consumer` and not acked (after a restart, a
+    /// worker first takes back its own).
+    pub async fn read_own_pending(
+        &self,
+        conn: &mut MultiplexedConnection,
+        consumer: &str,
+        count: usize,
+    ) -> Result<Vec<Entry>, QueueError> {
+        self.read_group(conn, consumer, count, None, "0").await
+    }
+
+    async fn read_group(
+        &self,
+        conn: &mut MultiplexedConnection,
+        consumer: &str,
+        count: usize,
+        block_ms: Option<u64>,
+        id: &str,
+    ) -> Result<Vec<Entry>, QueueError> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP").arg(GROUP).arg(consumer).arg("COUNT").arg(count);
+        if let Some(ms) = block_ms {
+            cmd.arg("BLOCK").arg(ms);
+        }
+        cmd.arg("STREAMS").arg(STREAM_KEY).arg(id);
+        let reply: Value = cmd.query_async(conn).await.map_err(QueueError::from_redis)?;
+        // Nil on timeout; else [[stream, [[id, [k, v, …]], …]]] (or a map in RESP3).
+        let streams = match reply {
+            Value::Nil => return Ok(Vec::new()),
+            Value::Array(streams) => streams
+                .into_iter()
+                .filter_map(|s| match s {
+                    Value::Array(mut kv) if kv.len() == 2 => kv.pop(),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+            Value::Map(kv) => kv.into_iter().map(|(_, v)| v).collect(),
+            other => return Err(QueueError::Reply(format!("XREADGROUP: {other:?}"))),
+        };
+        Ok(streams.into_iter().flat_map(parse_entries).collect())
+    }
+
+    /// Takes over entries idle longer than `min_idle_ms` (their consumer
+    /// died); returns them, and acks entries that were deleted meanwhile.
+    pub async fn claim_stale(
+        &self,
+        conn: &mut MultiplexedConnection,
+        consumer: &str,
+        min_idle_ms: u64,
+        count: usize,
+    ) -> Result<Vec<Entry>, QueueError> {
+        let reply: Value = redis::cmd("XAUTOCLAIM")
+            .arg(STREAM_KEY)
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(min_idle_ms)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(conn)
+            .await
+            .map_err(QueueError::from_redis)?;
+        let Value::Array(parts) = reply else {
+            return Err(QueueError::Reply("XAUTOCLAIM: not an array".into()));
+        };
+        let mut parts = parts.into_iter();
+        let _next_cursor = parts.next();
+        let claimed = parts.next().map(parse_entries).unwrap_or_default();
+        if let Some(Value::Array(deleted)) = parts.next() {
+            let ids: Vec<String> = deleted.iter().filter_map(as_string).collect();
+            if !ids.is_empty() {
+                self.ack(conn, &ids).await?;
+            }
+        }
+        // Entries claimed but deleted meanwhile come back as nil items.
+        let claimed: Vec<Entry> = claimed.into_iter().filter(|e| !e.id.is_empty()).collect();
+        self.metrics.claimed.fetch_add(claimed.len() as u64, Ordering::Relaxed);
+        Ok(claimed)
+    }
+
+    /// XACK + XDEL, in one round trip: the entries are done with.
+    pub async fn ack(&self, conn: &mut MultiplexedConnection, ids: &[String]) -> Result<(), QueueError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        redis::pipe()
+            .cmd("XACK")
+            .arg(STREAM_KEY)
+            .arg(GROUP)
+            .arg(ids)
+            .ignore()
+            .cmd("XDEL")
+            .arg(STREAM_KEY)
+            .arg(ids)
+            .ignore()
+            .query_async::<()>(conn)
+            .await
+            .map_err(QueueError::from_redis)
+    }
+
+    /// The stream's length (for `/metrics`).
+    pub async fn len(&self, conn: &mut MultiplexedConnection) -> Result<u64, QueueError> {
+        Ok(redis::cmd("XLEN").arg(STREAM_KEY).query_async(conn).await?)
+    }
+}
+
+fn as_string(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// `[[id, [k, v, …]], …]` → entries; never panics on a bad reply.
+fn parse_entries(v: Value) -> Vec<Entry> {
+    let Value::Array(items) = v else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let Value::Array(mut pair) = item else {
+                return None;
+            };
+            if pair.len() != 2 {
+                return None;
+            }
+            let fields = pair.pop()?;
+            let id = as_string(&pair[0])?;
+            let frame = parse_frame(fields);
+            if frame.is_none() {
+                tracing::warn!(%id, "stream entry with unreadable fields; dropping it");
+            }
+            Some(Entry { id, frame })
+        })
+        .collect()
+}
+
+fn parse_frame(fields: Value) -> Option<Frame> {
+    let Value::Array(kv) = fields else {
+        return None;
+    };
+    let (mut cam, mut seq, mut ts, mut w, mut h, mut jpeg) = (None, None, None, None, None, None);
+    let mut it = kv.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        let Value::BulkString(v) = v else { continue };
+        let text = || String::from_utf8(v.clone()).ok();
+        match as_string(&k)?.as_str() {
+            "cam" => cam = text().and_then(|s| CameraId::parse(&s).ok()),
+            "seq" => seq = text().and_then(|s| s.parse::<u64>().ok()),
+            "ts" => ts = text().and_then(|s| s.parse::<i64>().ok()),
+            "w" => w = text().and_then(|s| s.parse::<u32>().ok()),
+            "h" => h = text().and_then(|s| s.parse::<u32>().ok()),
+            "jpeg" => jpeg = Some(Bytes::from(v)),
+            _ => {}
+        }
+    }
+    Some(Frame {
+        camera: cam?,
+        seq: seq?,
+        captured_at: Timestamp::from_unix_nanos(ts?),
+        width: w?,
+        height: h?,
+        jpeg: jpeg?,
+    })
+}
+
+/// Exponential back-off between attempts.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    first: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, max: Duration) -> Self {
+        Self { first, max, next: first }
+    }
+
+    /// The wait before the next attempt (doubling up to the maximum).
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+
+    pub fn reset(&mut self) {
+        self.next = self.first;
+    }
+}
+
+/// Sleeps `d` unless `shutdown` comes first; returns false on shutdown.
+pub async fn pause(d: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(d) => true,
+    }
+}
+
+/// Moves frames from the hand-off into the stream.
+#[derive(Debug)]
+pub struct Producer {
+    pub queue: Queue,
+    pub handoff: Handoff,
+}
+
+/// How long shutdown keeps trying to move the hand-off into the stream.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Producer {
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut conn: Option<MultiplexedConnection> = None;
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut failed_before = false;
+        let mut last_len_check = tokio::time::Instant::now();
+        loop {
+            let batch = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                batch = self.handoff.pop_batch(ADD_BATCH_FRAMES * 4) => batch,
+            };
+            match self.deliver(&mut conn, &batch).await {
+                Ok(()) => {
+                    if failed_before {
+                        self.queue.metrics.redis_reconnects.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!("Redis is back; frames flow again");
+                        failed_before = false;
+                    }
+                    backoff.reset();
+                }
+                Err(e) => {
+                    if !failed_before {
+                        tracing::warn!("cannot add frames to Redis, keeping them in the hand-off: {e}");
+                    }
+                    failed_before = true;
+                    conn = None;
+                    self.handoff.unpop(batch);
+                    if !pause(backoff.next_delay(), &shutdown).await {
+                        break;
+                    }
+                }
+            }
+            if last_len_check.elapsed() >= Duration::from_secs(1) {
+                last_len_check = tokio::time::Instant::now();
+                if let Some(c) = conn.as_mut()
+                    && let Ok(n) = self.queue.len(c).await
+                {
+                    self.queue.metrics.queue_len.store(n, Ordering::Relaxed);
+                }
+            }
+        }
+        self.drain(&mut conn).await;
+        Ok(())
+    }
+
+    async fn deliver(&self, conn: &mut Option<MultiplexedConnection>, batch: &[Frame]) -> Result<(), QueueError> {
+        if conn.is_none() {
+            let mut c = self.queue.connect(RESPONSE_TIMEOUT).await?;
+            self.queue.recover_group(&mut c).await?;
+            *conn = Some(c);
+        }
+        let c = conn.as_mut().expect("connected just above");
+        match self.queue.add(c, batch).await {
+            Err(QueueError::NoGroup) => {
+                self.queue.recover_group(c).await?;
+                self.queue.add(c, batch).await
+            }
+            other => other,
+        }
+    }
+
+    /// At shutdown: one bounded attempt to move what is left into the stream.
+    async fn drain(&self, conn: &mut Option<MultiplexedConnection>) {
+        let left = self.handoff.drain();
+        if left.is_empty() {
+            return;
+        }
+        let n = left.len();
+        match tokio::time::timeout(DRAIN_TIMEOUT, self.deliver(conn, &left)).await {
+            Ok(Ok(())) => tracing::info!(frames = n, "hand-off drained into the stream"),
+            outcome => {
+                let why = match outcome {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".into(),
+                };
+                for f in &left {
+                    self.queue.metrics.camera(&f.camera).dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::warn!(frames = n, "could not drain the hand-off at shutdown ({why}); counted as dropped");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_maximum_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
+        let waits: Vec<u64> = (0..5).map(|_| b.next_delay().as_millis() as u64).collect();
+        assert_eq!(waits, [100, 200, 400, 500, 500]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn bad_entries_parse_to_none_without_panicking() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let entries = parse_entries(Value::Array(vec![
+            Value::Array(vec![bulk("1-0"), Value::Array(vec![bulk("cam"), bulk("../x")])]),
+            Value::Array(vec![bulk("2-0"), Value::Nil]),
+            Value::Int(3),
+        ]));
+        assert_eq!(entries.len(), 2);
+        assert!(entries.iter().all(|e| e.frame.is_none()));
+    }
+}

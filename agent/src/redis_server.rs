@@ -1,1 +1,212 @@
-//! STUB: to be written.
+//! The agent's own `redis-server`, used when `queue.redis_url` is absent:
+//! on a unix socket in `data_dir/redis/`, no periodic saves (the disk is
+//! for frames), a `SHUTDOWN SAVE` at a clean stop so that the stream and
+//! its pending entries come back at the next start. Supervised: restarted
+//! with back-off when it dies. A server left running by an agent that was
+//! SIGKILLed is adopted rather than started twice.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio_util::sync::CancellationToken;
+
+use crate::queue::{Backoff, pause};
+
+const READY_LINE: &str = "Ready to accept connections";
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The running (or adopted) server and its supervisor.
+#[derive(Debug)]
+pub struct OwnRedis {
+    dir: PathBuf,
+    socket: PathBuf,
+    /// The server's pid (0: not known, e.g. adopted).
+    pid: Arc<AtomicU32>,
+    process: Option<(Child, Lines<BufReader<ChildStdout>>)>,
+    /// A server we did not start (watched by PING, not by `wait`).
+    adopted: bool,
+}
+
+impl OwnRedis {
+    /// Starts (or adopts) the server in `dir`; returns once it accepts
+    /// connections. Call before anything connects to [`url`](Self::url).
+    pub async fn start(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let socket = dir.join("redis.sock");
+        let mut own = Self {
+            dir: dir.to_owned(),
+            socket,
+            pid: Arc::default(),
+            process: None,
+            adopted: false,
+        };
+        if own.answers().await {
+            own.adopted = true;
+            tracing::info!(socket = %own.socket.display(), "adopting the redis-server already running");
+            own.pid.store(read_pid(&own.dir).unwrap_or(0), Ordering::Relaxed);
+        } else {
+            own.spawn().await?;
+        }
+        Ok(own)
+    }
+
+    /// `unix://…/redis.sock`
+    pub fn url(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// A shared view of the server's pid (changes when it is restarted).
+    pub fn pid_handle(&self) -> Arc<AtomicU32> {
+        Arc::clone(&self.pid)
+    }
+
+    async fn answers(&self) -> bool {
+        let Ok(client) = redis::Client::open(self.url()) else {
+            return false;
+        };
+        let ping = async {
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        matches!(tokio::time::timeout(Duration::from_secs(2), ping).await, Ok(Ok(_)))
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let _ = std::fs::remove_file(&self.socket);
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", "0", "--unixsocketperm", "700", "--save", "", "--appendonly", "no"])
+            .args(["--dbfilename", "dump.rdb", "--logfile", "", "--daemonize", "no"])
+            .arg("--unixsocket")
+            .arg(&self.socket)
+            .arg("--pidfile")
+            .arg(self.dir.join("redis.pid"))
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                bail!("redis-server is not installed: apt-get install -y redis-server (or set queue.redis_url)")
+            }
+            Err(e) => return Err(e).context("starting redis-server"),
+        };
+        let stdout = child.stdout.take().context("redis-server stdout is piped")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(START_TIMEOUT, async {
+            while let Some(line) = lines.next_line().await? {
+                tracing::debug!(target: "redis", "{line}");
+                if line.contains(READY_LINE) {
+                    return Ok(true);
+                }
+            }
+            Ok::<_, std::io::Error>(false)
+        })
+        .await;
+        match ready {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => bail!("redis-server exited during start-up (see {} and its log)", self.dir.display()),
+            Ok(Err(e)) => return Err(e).context("reading redis-server's output"),
+            Err(_) => bail!("redis-server did not become ready within {START_TIMEOUT:?}"),
+        }
+        self.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
+        tracing::info!(pid = child.id(), socket = %self.socket.display(), "own redis-server ready");
+        self.process = Some((child, lines));
+        Ok(())
+    }
+
+    /// Supervises the server until `shutdown`, then stops it with
+    /// `SHUTDOWN SAVE`. Call after the agent's last Redis user stopped.
+    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        while !shutdown.is_cancelled() {
+            if self.adopted {
+                // Adopted: watch it by PING.
+                if !pause(Duration::from_secs(1), &shutdown).await {
+                    break;
+                }
+                if !self.answers().await {
+                    tracing::warn!("adopted redis-server stopped answering; starting our own");
+                    self.adopted = false;
+                    self.pid.store(0, Ordering::Relaxed);
+                }
+                continue;
+            }
+            match self.process.as_mut() {
+                Some((child, lines)) => {
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => break,
+                        status = child.wait() => {
+                            tracing::warn!(?status, "own redis-server died; restarting it");
+                            self.process = None;
+                            self.pid.store(0, Ordering::Relaxed);
+                        }
+                        line = lines.next_line() => match line {
+                            Ok(Some(line)) => log_line(&line),
+                            // stdout closed: the process is ending; wait() tells.
+                            _ => { let _ = child.wait().await; }
+                        },
+                    }
+                }
+                None => match self.spawn().await {
+                    Ok(()) => backoff.reset(),
+                    Err(e) => {
+                        tracing::error!("cannot restart redis-server: {e:#}");
+                        if !pause(backoff.next_delay(), &shutdown).await {
+                            break;
+                        }
+                    }
+                },
+            }
+        }
+        self.stop().await;
+        Ok(())
+    }
+
+    /// `SHUTDOWN SAVE`, then wait for the process (kill it if it hangs).
+    async fn stop(&mut self) {
+        let save = async {
+            let client = redis::Client::open(self.url())?;
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            // The server closes the connection as it exits: an error here is normal.
+            let _ = redis::cmd("SHUTDOWN").arg("SAVE").query_async::<()>(&mut conn).await;
+            Ok::<_, redis::RedisError>(())
+        };
+        if let Err(e) = tokio::time::timeout(STOP_TIMEOUT, save).await.unwrap_or(Ok(())) {
+            tracing::warn!("could not ask redis-server to save and stop: {e}");
+        }
+        if let Some((mut child, _)) = self.process.take() {
+            match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
+                Ok(_) => tracing::info!("own redis-server saved and stopped"),
+                Err(_) => {
+                    tracing::warn!("redis-server did not stop; killing it");
+                    let _ = child.kill().await;
+                }
+            }
+        }
+        self.pid.store(0, Ordering::Relaxed);
+    }
+}
+
+fn read_pid(dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(dir.join("redis.pid")).ok()?.trim().parse().ok()
+}
+
+fn log_line(line: &str) {
+    if line.contains("# ") {
+        tracing::warn!(target: "redis", "{line}");
+    } else {
+        tracing::debug!(target: "redis", "{line}");
+    }
+}

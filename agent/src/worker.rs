@@ -1,1 +1,167 @@
-//! STUB: to be written.
+//! A storage worker: one consumer of the group. It takes back its own
+//! pending entries after a restart, claims those of dead consumers, reads
+//! new ones, stores each batch (files, then rows) on the blocking pool, and
+//! only then acks (docs/design.md "Invariant").
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::queue::{Backoff, Entry, Queue, QueueError, pause};
+use crate::store::{StoreError, Store, Stored};
+use crate::timestamp::Timestamp;
+
+/// How long a blocking read waits, so that shutdown is noticed promptly.
+const BLOCK_MS: u64 = 500;
+
+#[derive(Debug)]
+pub struct Worker {
+    /// The consumer name; stable across restarts (`worker-0`, …) so that a
+    /// restarted agent takes back its own pending entries at once.
+    pub name: String,
+    pub queue: Queue,
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    /// Entries per read.
+    pub batch_size: usize,
+    /// Entries idle this long belong to a dead consumer and are claimed.
+    pub claim_idle_ms: u64,
+}
+
+impl Worker {
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut conn: Option<MultiplexedConnection> = None;
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        // After a (re)connect, first take back our own pending entries.
+        let mut own_pending = true;
+        let mut last_claim = tokio::time::Instant::now();
+        while !shutdown.is_cancelled() {
+            let c = match conn.as_mut() {
+                Some(c) => c,
+                None => match self.connect().await {
+                    Ok(c) => {
+                        own_pending = true;
+                        conn.insert(c)
+                    }
+                    Err(e) => {
+                        tracing::debug!("worker cannot reach Redis: {e}");
+                        if !pause(backoff.next_delay(), &shutdown).await {
+                            break;
+                        }
+                        continue;
+                    }
+                },
+            };
+            let read = if own_pending {
+                self.queue.read_own_pending(c, &self.name, self.batch_size).await
+            } else if last_claim.elapsed() >= Duration::from_millis(self.claim_idle_ms / 2) {
+                last_claim = tokio::time::Instant::now();
+                self.queue.claim_stale(c, &self.name, self.claim_idle_ms, self.batch_size).await
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => break,
+                    read = self.queue.read_new(c, &self.name, self.batch_size, BLOCK_MS) => read,
+                }
+            };
+            match read {
+                Ok(entries) => {
+                    backoff.reset();
+                    if own_pending && entries.is_empty() {
+                        own_pending = false;
+                    }
+                    if !entries.is_empty()
+                        && let Err(e) = self.process(c, entries).await
+                    {
+                        tracing::warn!("worker lost Redis while acking: {e}");
+                        conn = None;
+                    }
+                }
+                Err(QueueError::NoGroup) => {
+                    if let Err(e) = self.queue.recover_group(c).await {
+                        tracing::debug!("cannot recreate the group: {e}");
+                        conn = None;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!("worker read failed: {e}");
+                    conn = None;
+                    if !pause(backoff.next_delay(), &shutdown).await {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn connect(&self) -> Result<MultiplexedConnection, QueueError> {
+        let mut c = self
+            .queue
+            .connect(Duration::from_millis(BLOCK_MS) + Duration::from_secs(5))
+            .await?;
+        self.queue.recover_group(&mut c).await?;
+        Ok(c)
+    }
+
+    /// Stores a batch and acks what may be acked. Entries whose store
+    /// failed for a reason other than a full disk stay pending (retried).
+    async fn process(&self, conn: &mut MultiplexedConnection, entries: Vec<Entry>) -> Result<(), QueueError> {
+        let mut ack_ids = Vec::with_capacity(entries.len());
+        let mut batch_ids = Vec::with_capacity(entries.len());
+        let mut frames = Vec::with_capacity(entries.len());
+        for e in entries {
+            match e.frame {
+                Some(f) => {
+                    batch_ids.push(e.id);
+                    frames.push(f);
+                }
+                None => ack_ids.push(e.id), // unreadable: nothing to store
+            }
+        }
+        for f in &frames {
+            self.metrics.camera(&f.camera).in_flight.fetch_add(1, Ordering::Relaxed);
+        }
+        let store = Arc::clone(&self.store);
+        let (frames, outcomes) = match tokio::task::spawn_blocking(move || {
+            let outcomes = store.put_batch(&frames);
+            (frames, outcomes)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                // The blocking task panicked: its entries stay pending and are retried.
+                tracing::error!("store task failed: {e}");
+                return Ok(());
+            }
+        };
+        let now = Timestamp::now();
+        for ((id, frame), outcome) in batch_ids.into_iter().zip(&frames).zip(outcomes) {
+            let cam = self.metrics.camera(&frame.camera);
+            cam.in_flight.fetch_sub(1, Ordering::Relaxed);
+            match outcome {
+                Ok(Stored::New) => {
+                    cam.stored.fetch_add(1, Ordering::Relaxed);
+                    let latency_ns = now.unix_nanos().saturating_sub(frame.captured_at.unix_nanos());
+                    self.metrics.store_latency.observe_ns(u64::try_from(latency_ns).unwrap_or(0));
+                    ack_ids.push(id);
+                }
+                Ok(Stored::Already) => ack_ids.push(id),
+                Err(StoreError::DiskFull { path }) => {
+                    cam.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(camera = %frame.camera, path = %path.display(), "disk full: frame not stored");
+                    ack_ids.push(id);
+                }
+                Err(e) => {
+                    tracing::warn!(camera = %frame.camera, "cannot store frame, will retry: {e}");
+                }
+            }
+        }
+        self.queue.ack(conn, &ack_ids).await
+    }
+}

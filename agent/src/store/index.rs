@@ -114,10 +114,12 @@ impl Index {
 
     /// Inserts the rows of a batch (frame, bytes on disk) in one
     /// transaction. Idempotent: a frame already indexed is left alone.
-    pub fn insert_batch(&self, frames: &[(&Frame, u64)]) -> Result<(), StoreError> {
+    /// Returns, per frame, whether its row is new.
+    pub fn insert_batch(&self, frames: &[(&Frame, u64)]) -> Result<Vec<bool>, StoreError> {
         if frames.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let mut inserted = Vec::with_capacity(frames.len());
         let mut conn = self.writer.lock().expect("index writer lock poisoned");
         let tx = conn.transaction()?;
         {
@@ -128,7 +130,7 @@ impl Index {
             )?;
             let stored_at = Timestamp::now().unix_nanos();
             for (frame, bytes) in frames {
-                stmt.execute(params![
+                let changed = stmt.execute(params![
                     frame.camera.as_str(),
                     frame.captured_at.unix_nanos(),
                     frame.seq as i64,
@@ -138,10 +140,11 @@ impl Index {
                     frame.height,
                     stored_at,
                 ])?;
+                inserted.push(changed == 1);
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(inserted)
     }
 
     /// A page of frames in `[from, to)`, oldest first, after the cursor.

@@ -35,6 +35,15 @@ pub enum StoreError {
     IndexWrite { message: String },
 }
 
+/// How a frame of a batch ended up stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Written and indexed now.
+    New,
+    /// Already there (a re-claimed entry): nothing changed.
+    Already,
+}
+
 /// One indexed frame, as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrameRow {
@@ -120,24 +129,33 @@ impl Store {
 
     /// Stores a batch: files written and renamed durably, then every row in
     /// one transaction. Idempotent: a frame already stored is left as it is
-    /// and reported `Ok`. Returns one outcome per frame, in order; the batch
-    /// is acked only for `Ok` and `Err(DiskFull)` outcomes (see design.md).
-    pub fn put_batch(&self, frames: &[Frame]) -> Vec<Result<(), StoreError>> {
+    /// and reported `Ok(Stored::Already)`. One outcome per frame, in order;
+    /// the worker acks `Ok` and `Err(DiskFull)` outcomes (see design.md).
+    pub fn put_batch(&self, frames: &[Frame]) -> Vec<Result<Stored, StoreError>> {
         let written = writer::write_batch(&self.frames_dir, frames);
         let ok: Vec<(&Frame, u64)> = frames
             .iter()
             .zip(&written)
             .filter_map(|(f, w)| w.as_ref().ok().map(|bytes| (f, *bytes)))
             .collect();
-        let committed = self.index.insert_batch(&ok).map_err(|e| e.to_string());
+        let mut inserted = match self.index.insert_batch(&ok) {
+            Ok(flags) => Ok(flags.into_iter()),
+            Err(e) => Err(e.to_string()),
+        };
         written
             .into_iter()
-            .map(|w| match (&committed, w) {
-                (_, Err(e)) => Err(e),
-                (Ok(()), Ok(_)) => Ok(()),
-                (Err(message), Ok(_)) => Err(StoreError::IndexWrite {
-                    message: message.clone(),
-                }),
+            .map(|w| {
+                w?;
+                match &mut inserted {
+                    Ok(flags) => Ok(if flags.next().unwrap_or(false) {
+                        Stored::New
+                    } else {
+                        Stored::Already
+                    }),
+                    Err(message) => Err(StoreError::IndexWrite {
+                        message: message.clone(),
+                    }),
+                }
             })
             .collect()
     }
