@@ -1,1 +1,202 @@
-//! STUB: to be written.
+//! Capture: one task per camera, paced at the camera's `fps`. A frame's
+//! `captured_at` is the instant its bytes arrived; every frame is checked
+//! to be a whole JPEG before it goes to the hand-off. A failing camera is
+//! retried with back-off, its state shown, and never affects the others.
+//!
+//! One file per source kind: `testpattern`, `replay`, `http` (snapshot and
+//! MJPEG, with the IO-free `multipart` parser) and `v4l2`.
+
+mod font;
+mod http;
+pub mod multipart;
+mod replay;
+pub mod testpattern;
+mod v4l2;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{CameraConfig, CameraSource};
+use crate::frame::Frame;
+use crate::handoff::Handoff;
+use crate::jpeg;
+use crate::metrics::{CameraMetrics, CameraState};
+use crate::queue::{Backoff, pause};
+use crate::timestamp::Timestamp;
+
+/// Why a capture attempt failed; the message is what `/cameras` shows.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CaptureError {
+    /// Refused, timed out, stalled, ended, unreadable: reconnect later.
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The bytes were not a whole JPEG.
+    #[error("{0}")]
+    BadJpeg(#[from] jpeg::JpegError),
+    #[error("{0}")]
+    BadStream(String),
+    #[error("{0}")]
+    Setup(String),
+}
+
+enum Source {
+    /// `None` only while a frame renders on the blocking pool.
+    TestPattern(Option<Box<testpattern::TestPattern>>),
+    Replay(replay::Replay),
+    Snapshot(http::Snapshot),
+    Mjpeg(http::Mjpeg),
+    V4l2(v4l2::V4l2),
+}
+
+impl Source {
+    fn open(cfg: &CameraConfig) -> Result<Self, CaptureError> {
+        Ok(match &cfg.source {
+            CameraSource::TestPattern => Self::TestPattern(Some(Box::new(testpattern::TestPattern::new(
+                cfg.id.clone(),
+                cfg.width,
+                cfg.height,
+            )))),
+            CameraSource::Replay { dir } => Self::Replay(replay::Replay::new(dir.clone())),
+            CameraSource::HttpSnapshot { url } => Self::Snapshot(http::Snapshot::new(url.clone(), cfg.fps)?),
+            CameraSource::Mjpeg { url } => Self::Mjpeg(http::Mjpeg::new(url.clone())?),
+            CameraSource::V4l2 { device } => {
+                Self::V4l2(v4l2::V4l2::start(device.clone(), cfg.width, cfg.height, cfg.fps))
+            }
+        })
+    }
+
+    /// The next frame's bytes and the instant they arrived.
+    async fn grab(&mut self) -> Result<(Bytes, Timestamp), CaptureError> {
+        match self {
+            Self::TestPattern(slot) => {
+                let at = Timestamp::now();
+                let mut pattern = slot
+                    .take()
+                    .ok_or_else(|| CaptureError::Setup("test pattern lost by an interrupted render".into()))?;
+                let (pattern, jpeg) = tokio::task::spawn_blocking(move || {
+                    let jpeg = pattern.render(at);
+                    (pattern, jpeg)
+                })
+                .await
+                .map_err(|e| CaptureError::Setup(format!("test pattern task failed: {e}")))?;
+                *slot = Some(pattern);
+                let jpeg = jpeg.map_err(|e| CaptureError::Setup(format!("JPEG encoding failed: {e}")))?;
+                Ok((Bytes::from(jpeg), at))
+            }
+            Self::Replay(r) => Ok((r.grab().await?, Timestamp::now())),
+            Self::Snapshot(s) => Ok((s.grab().await?, Timestamp::now())),
+            Self::Mjpeg(m) => Ok((m.grab().await?, Timestamp::now())),
+            Self::V4l2(v) => v.grab().await,
+        }
+    }
+}
+
+/// One camera's capture task.
+#[derive(Debug)]
+pub struct Camera {
+    cfg: CameraConfig,
+    handoff: Handoff,
+    metrics: Arc<CameraMetrics>,
+    next_seq: u64,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TestPattern(_) => "TestPattern",
+            Self::Replay(_) => "Replay",
+            Self::Snapshot(_) => "Snapshot",
+            Self::Mjpeg(_) => "Mjpeg",
+            Self::V4l2(_) => "V4l2",
+        })
+    }
+}
+
+impl Camera {
+    /// `first_seq`: where numbering continues (one past the highest stored).
+    pub fn new(cfg: CameraConfig, handoff: Handoff, metrics: Arc<CameraMetrics>, first_seq: u64) -> Self {
+        Self {
+            cfg,
+            handoff,
+            metrics,
+            next_seq: first_seq,
+        }
+    }
+
+    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let period = Duration::from_secs_f64(1.0 / self.cfg.fps);
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+        let mut source: Option<Source> = None;
+        self.metrics.set_state(CameraState::Starting);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            let attempt = async {
+                if source.is_none() {
+                    source = Some(Source::open(&self.cfg)?);
+                }
+                let src = source.as_mut().expect("opened just above");
+                let (bytes, at) = src.grab().await?;
+                let info = jpeg::inspect(&bytes)?;
+                Ok::<_, CaptureError>((bytes.slice(..info.len), at, info))
+            };
+            let outcome = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                outcome = attempt => outcome,
+            };
+            match outcome {
+                Ok((jpeg, captured_at, info)) => {
+                    backoff.reset();
+                    let frame = Frame {
+                        camera: self.cfg.id.clone(),
+                        seq: self.next_seq,
+                        captured_at,
+                        width: info.width,
+                        height: info.height,
+                        jpeg,
+                    };
+                    self.next_seq += 1;
+                    self.handoff.push(frame);
+                    self.metrics.captured.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.last_frame_ns.store(captured_at.unix_nanos(), Ordering::Relaxed);
+                    if self.metrics.state() != CameraState::Ok {
+                        tracing::info!(camera = %self.cfg.id, "camera delivering frames");
+                        self.metrics.set_state(CameraState::Ok);
+                    }
+                }
+                Err(e) => {
+                    self.metrics.capture_errors.fetch_add(1, Ordering::Relaxed);
+                    // A bad JPEG from a working stream keeps the connection.
+                    if !matches!(e, CaptureError::BadJpeg(_)) {
+                        source = None;
+                    }
+                    let wait = backoff.next_delay();
+                    tracing::warn!(camera = %self.cfg.id, source = %self.cfg.source, retry_in_ms = wait.as_millis() as u64, "capture failed: {e}");
+                    self.metrics.set_state(CameraState::Retrying {
+                        error: e.to_string(),
+                        retry_in_ms: wait.as_millis() as u64,
+                    });
+                    if !pause(wait, &shutdown).await {
+                        break;
+                    }
+                    ticks.reset();
+                }
+            }
+        }
+        self.metrics.set_state(CameraState::Stopped);
+        Ok(())
+    }
+}
