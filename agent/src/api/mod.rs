@@ -1,1 +1,96 @@
-//! STUB: to be written.
+//! The agent's HTTP API (axum): JSON under `/api/v1`, `/metrics` in the
+//! Prometheus format. One file per resource; `error` and `params` hold what
+//! they share. The listener is bound by the caller (tests bind port 0).
+
+mod cameras;
+mod error;
+mod frames;
+mod metrics;
+mod params;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use seaframe_wire::VesselName;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+
+use crate::config::Secret;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::timestamp::Timestamp;
+
+/// What the handlers share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    token: Option<Arc<Secret>>,
+    started_at: Timestamp,
+    vessel: VesselName,
+}
+
+impl ApiState {
+    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>, token: Option<Secret>, vessel: VesselName) -> Self {
+        Self {
+            store,
+            metrics,
+            token: token.map(Arc::new),
+            started_at: Timestamp::now(),
+            vessel,
+        }
+    }
+}
+
+/// All routes. `/healthz` never needs the token; everything else does when
+/// one is configured.
+pub fn router(state: ApiState) -> Router {
+    let guarded = Router::new()
+        .route("/api/v1/cameras", get(cameras::list))
+        .route("/api/v1/status", get(cameras::status))
+        .route("/api/v1/frames", get(frames::list))
+        .route("/api/v1/frames/{id}", get(frames::one))
+        .route("/api/v1/frames/{id}/image", get(frames::image))
+        .route("/api/v1/metrics", get(metrics::get))
+        .route("/metrics", get(metrics::get))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(cameras::healthz))
+        .route("/api/v1/healthz", get(cameras::healthz))
+        .merge(guarded)
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .with_state(state)
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(State(state): State<ApiState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    if let Some(token) = &state.token {
+        let given = req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same(given.as_bytes(), token.expose().as_bytes()) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    Ok(next.run(req).await)
+}
+
+/// Serves until `shutdown` (graceful: requests in progress finish).
+pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, shutdown: CancellationToken) -> anyhow::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}

@@ -2,8 +2,10 @@
 //! (or a socket in its own temp dir), ready before it is returned, killed on
 //! drop. A missing binary fails loudly, naming the Debian package.
 
+mod camera;
 mod process;
 mod redis;
 
+pub use camera::{HttpCamera, testbed_dir};
 pub use process::{Child, free_port, require_binary};
 pub use redis::RedisServer;

@@ -1,0 +1,52 @@
+//! `/api/v1/cameras` and `/api/v1/status`: what each camera is doing and
+//! what became of its frames.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::ApiState;
+use crate::metrics::CameraMetrics;
+use crate::timestamp::Timestamp;
+
+fn camera_json(c: &CameraMetrics) -> Value {
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    json!({
+        "id": c.id,
+        "state": c.state(),
+        "fps": c.fps,
+        "captured": n(&c.captured),
+        "enqueued": n(&c.enqueued),
+        "stored": n(&c.stored),
+        "trimmed": n(&c.trimmed),
+        "dropped": n(&c.dropped),
+        "failed": n(&c.failed),
+        "lost": n(&c.lost),
+        "capture_errors": n(&c.capture_errors),
+        "last_frame": c.last_frame().map(Timestamp::to_rfc3339),
+    })
+}
+
+pub async fn list(State(state): State<ApiState>) -> Json<Value> {
+    let cameras: Vec<Value> = state.metrics.cameras().iter().map(|c| camera_json(c)).collect();
+    Json(json!({ "cameras": cameras }))
+}
+
+pub async fn status(State(state): State<ApiState>) -> Json<Value> {
+    let uptime_ns = Timestamp::now().unix_nanos() - state.started_at.unix_nanos();
+    let cameras: Vec<Value> = state.metrics.cameras().iter().map(|c| camera_json(c)).collect();
+    Json(json!({
+        "vessel": state.vessel,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": uptime_ns / 1_000_000_000,
+        "queue_len": state.metrics.queue_len.load(Ordering::Relaxed),
+        "handoff_len": state.metrics.handoff_len.load(Ordering::Relaxed),
+        "cameras": cameras,
+    }))
+}
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "ok": true }))
+}

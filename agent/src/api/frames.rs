@@ -1,0 +1,98 @@
+//! `/api/v1/frames`: listing by camera and time (paginated), one frame's
+//! metadata, and its JPEG streamed from disk.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::error::ApiError;
+use super::params::{self, Params};
+use crate::store::{FrameQuery, FrameRow, Store, StoreError};
+
+/// A frame as the API shows it (SPEC "A frame in JSON").
+pub fn frame_json(f: &FrameRow) -> Value {
+    json!({
+        "id": f.id,
+        "camera": f.camera,
+        "seq": f.seq,
+        "ts": f.captured_at.to_rfc3339(),
+        "lat": f.lat,
+        "lon": f.lon,
+        "fix": f.fix,
+        "speed_kn": f.speed_kn,
+        "course_deg": f.course_deg,
+        "heading_deg": f.heading_deg,
+        "bytes": f.bytes,
+        "width": f.width,
+        "height": f.height,
+        "image_url": format!("/api/v1/frames/{}/image", f.id),
+    })
+}
+
+/// Runs a blocking store call off the async workers.
+pub async fn blocking<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(e.to_string()))
+}
+
+pub async fn list(State(state): State<ApiState>, Query(p): Query<Params>) -> Result<Json<Value>, ApiError> {
+    let camera = params::camera(&p)?;
+    let (from, to) = params::range(&p)?;
+    let query = FrameQuery {
+        camera,
+        from,
+        to,
+        limit: params::limit(&p)?,
+        after: params::cursor(&p)?,
+    };
+    let page = blocking(&state.store, move |s| s.query(&query)).await?;
+    Ok(Json(json!({
+        "frames": page.frames.iter().map(frame_json).collect::<Vec<_>>(),
+        "next_cursor": page.next.map(|c| c.encode()),
+    })))
+}
+
+async fn row(state: &ApiState, id: &str) -> Result<FrameRow, ApiError> {
+    let id = params::frame_id(id)?;
+    blocking(&state.store, move |s| s.frame(id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no frame {id}")))
+}
+
+pub async fn one(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(frame_json(&row(&state, &id).await?)))
+}
+
+pub async fn image(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let row = row(&state, &id).await?;
+    let path = state.store.file_path(&row);
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::NotFound(format!("frame {}'s file is missing", row.id)));
+        }
+        Err(e) => return Err(ApiError::Unavailable(format!("{}: {e}", path.display()))),
+    };
+    let len = file.metadata().await.map(|m| m.len()).unwrap_or(row.bytes);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg".to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,146 @@
+//! The real `seaframe-agent` binary: bad configs exit 2 with a clear
+//! message; a SIGKILLed agent restarts and stores every frame that reached
+//! the stream exactly once.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use seaframe_testkit::{Child, RedisServer, free_port};
+
+fn agent() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_seaframe-agent"))
+}
+
+fn check(text: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = agent().arg("check-config").arg("--config").arg(&path).output().unwrap();
+    let run = agent().arg("run").arg("--config").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), run.status.code(), "check-config and run agree");
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn bad_configs_exit_2_naming_key_and_line() {
+    let cam = "[[cameras]]\nid = \"a\"\nsource = \"testpattern\"\n";
+    let cases = [
+        ("unknown key", format!("vessel = \"v\"\nframe_rate = 3\n{cam}"), vec!["frame_rate", "line 2"]),
+        ("fps 0", format!("vessel = \"v\"\n{cam}fps = 0\n"), vec!["cameras[0].fps", "line 5"]),
+        (
+            "duplicate id",
+            format!("vessel = \"v\"\n{cam}{cam}"),
+            vec!["cameras[1].id", "duplicate", "line 6"],
+        ),
+        (
+            "bad source URL",
+            "vessel = \"v\"\n[[cameras]]\nid = \"a\"\nsource = \"mjpeg:htp:/x\"\n".to_owned(),
+            vec!["line 4", "mjpeg:htp:/x"],
+        ),
+        ("not TOML", "vessel = \n".to_owned(), vec!["line 1"]),
+    ];
+    for (what, text, needles) in cases {
+        let (code, err) = check(&text);
+        assert_eq!(code, 2, "{what}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{what}: {n:?} not in {err}");
+        }
+    }
+    let missing = agent().args(["check-config", "--config", "/nonexistent/agent.toml"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/agent.toml"));
+}
+
+#[test]
+fn the_example_config_checks_ok() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/seaframe.example.toml");
+    let out = agent().args(["check-config", "--config", path]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn redis_cmd(url: &str, args: &[&str]) -> String {
+    let port = url.trim_start_matches("redis://127.0.0.1:").trim_end_matches("/0");
+    let out = Command::new("redis-cli").args(["-p", port]).args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn xinfo_field(url: &str, field: &str) -> u64 {
+    let out = redis_cmd(url, &["XINFO", "STREAM", "seaframe:frames"]);
+    let lines: Vec<&str> = out.lines().collect();
+    let i = lines.iter().position(|l| *l == field).unwrap_or_else(|| panic!("{field} in {out}"));
+    lines[i + 1].parse().unwrap()
+}
+
+fn count_rows(data: &std::path::Path) -> (u64, u64) {
+    let conn = rusqlite::Connection::open(data.join("index.db")).unwrap();
+    conn.query_row("SELECT COUNT(*), COUNT(DISTINCT camera || captured_at_ns || '-' || seq) FROM frames", [], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+    })
+    .unwrap()
+}
+
+fn start_agent(config: &std::path::Path) -> Child {
+    let mut cmd = agent();
+    cmd.arg("run").arg("--config").arg(config).env("RUST_LOG", "info");
+    Child::spawn_until(cmd, "seaframe-agent", "api listening").unwrap().0
+}
+
+#[test]
+fn a_sigkilled_agent_restarts_and_stores_every_streamed_frame_once() {
+    let redis = RedisServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    let port = free_port().unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "vessel = \"v\"\ndata_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n[queue]\nredis_url = \"{}\"\nworkers = 2\nmax_len = 100000\n\
+             [[cameras]]\nid = \"a\"\nsource = \"testpattern\"\nfps = 30\nwidth = 320\nheight = 240\n\
+             [[cameras]]\nid = \"b\"\nsource = \"testpattern\"\nfps = 15\nwidth = 320\nheight = 240\n",
+            dir.path().display(),
+            redis.url()
+        ),
+    )
+    .unwrap();
+
+    let mut first = start_agent(&config);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while count_rows(dir.path()).0 < 30 {
+        assert!(std::time::Instant::now() < deadline, "no frames stored");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    first.kill(); // SIGKILL, mid-run: batches in hand are pending in the group
+    let added_by_first = xinfo_field(&redis.url(), "entries-added");
+
+    let mut second = start_agent(&config);
+    // Everything the first agent streamed is stored by the second (its
+    // workers take over their pending entries), exactly once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let pending = redis_cmd(&redis.url(), &["XPENDING", "seaframe:frames", "store"]);
+        let rows = count_rows(dir.path()).0;
+        if rows >= added_by_first && pending.lines().next() == Some("0") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "rows {rows} < {added_by_first}; pending {pending}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Stop the second agent cleanly: SIGTERM, then everything it streamed is stored too.
+    Command::new("kill").args(["-TERM", &second.pid().to_string()]).status().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while Command::new("kill").args(["-0", &second.pid().to_string()]).status().unwrap().success() {
+        assert!(std::time::Instant::now() < deadline, "agent did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    second.kill();
+    // A clean stop leaves in the stream only what no worker had finished;
+    // everything else that was ever streamed is indexed, once.
+    let added = xinfo_field(&redis.url(), "entries-added");
+    let left = xinfo_field(&redis.url(), "length");
+    let (rows, distinct) = count_rows(dir.path());
+    assert_eq!(rows, distinct, "a frame indexed twice");
+    assert_eq!(rows + left, added, "every streamed frame stored or still queued (max_len never reached)");
+    assert_eq!(common::jpeg_files(&dir.path().join("frames")).len() as u64, rows, "files vs rows");
+}

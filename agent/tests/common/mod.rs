@@ -1,0 +1,90 @@
+//! Helpers shared by the agent's end-to-end tests: configs, waiting on
+//! observable conditions (never a bare sleep), and reading the API.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use seaframe_agent::config::Config;
+
+/// Polls `check` every 20 ms until it returns `Some`, or fails after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A config with the API on a free loopback port and data in `data_dir`.
+pub fn config(data_dir: &Path, redis_url: Option<&str>, cameras: &str, extra_queue: &str) -> Config {
+    let redis = redis_url
+        .map(|u| format!("redis_url = \"{u}\"\n"))
+        .unwrap_or_default();
+    let text = format!(
+        r#"vessel = "test-vessel"
+data_dir = "{}"
+[api]
+listen = "127.0.0.1:0"
+[queue]
+{redis}{extra_queue}
+{cameras}
+"#,
+        data_dir.display()
+    );
+    Config::from_toml(&text, "test").unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// One `[[cameras]]` table.
+pub fn camera(id: &str, source: &str, fps: f64, width: u32, height: u32) -> String {
+    format!(
+        "[[cameras]]\nid = \"{id}\"\nsource = \"{source}\"\nfps = {fps}\nwidth = {width}\nheight = {height}\n"
+    )
+}
+
+/// GET `url` and parse JSON; panics with the body on a non-JSON answer.
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let resp = reqwest::get(url).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap();
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
+    (status, json)
+}
+
+/// The value of one Prometheus sample, e.g. `seaframe_frames_stored_total{camera="a"}`.
+pub fn metric(text: &str, sample: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+}
+
+/// Every `*.jpg` under `dir`, relative, sorted.
+pub fn jpeg_files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if p.extension().is_some_and(|x| x == "jpg") {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
