@@ -72,8 +72,14 @@ impl Stage {
     async fn stop(&self) {
         self.token.cancel();
         self.tracker.close();
-        if tokio::time::timeout(STAGE_STOP_TIMEOUT, self.tracker.wait()).await.is_err() {
-            tracing::warn!(stage = self.name, "did not stop within {STAGE_STOP_TIMEOUT:?}");
+        if tokio::time::timeout(STAGE_STOP_TIMEOUT, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                stage = self.name,
+                "did not stop within {STAGE_STOP_TIMEOUT:?}"
+            );
         }
     }
 }
@@ -123,7 +129,8 @@ impl Agent {
                 (url, Some(pid))
             }
         };
-        let queue = Queue::new(&redis_url, cfg.queue.max_len, Arc::clone(&metrics)).context("queue.redis_url")?;
+        let queue = Queue::new(&redis_url, cfg.queue.max_len, Arc::clone(&metrics))
+            .context("queue.redis_url")?;
         let handoff = Handoff::new(HANDOFF_FRAMES, Arc::clone(&metrics));
 
         for n in 0..cfg.queue.workers {
@@ -135,13 +142,21 @@ impl Agent {
                 batch_size: WORKER_BATCH,
                 claim_idle_ms: CLAIM_IDLE_MS,
             };
-            workers.spawn(tracing::info_span!("worker", n), &failed, worker.run(workers.token.clone()));
+            workers.spawn(
+                tracing::info_span!("worker", n),
+                &failed,
+                worker.run(workers.token.clone()),
+            );
         }
         let p = Producer {
             queue,
             handoff: handoff.clone(),
         };
-        producer.spawn(tracing::info_span!("producer"), &failed, p.run(producer.token.clone()));
+        producer.spawn(
+            tracing::info_span!("producer"),
+            &failed,
+            p.run(producer.token.clone()),
+        );
 
         for cam in &cfg.cameras {
             let id = cam.id.clone();
@@ -173,7 +188,11 @@ impl Agent {
             cfg.api.token.clone(),
             cfg.vessel.clone(),
         );
-        api.spawn(tracing::info_span!("api"), &failed, api::serve(listener, state, api.token.clone()));
+        api.spawn(
+            tracing::info_span!("api"),
+            &failed,
+            api::serve(listener, state, api.token.clone()),
+        );
         tracing::info!(addr = %api_addr, cameras = cfg.cameras.len(), "api listening");
 
         Ok(Self {

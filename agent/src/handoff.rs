@@ -49,11 +49,18 @@ impl Handoff {
                 None
             };
             q.push_back(frame);
-            self.inner.metrics.handoff_len.store(q.len() as u64, Ordering::Relaxed);
+            self.inner
+                .metrics
+                .handoff_len
+                .store(q.len() as u64, Ordering::Relaxed);
             dropped
         };
         if let Some(old) = dropped {
-            self.inner.metrics.camera(&old.camera).dropped.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .metrics
+                .camera(&old.camera)
+                .dropped
+                .fetch_add(1, Ordering::Relaxed);
         }
         self.inner.ready.notify_one();
     }
@@ -71,10 +78,17 @@ impl Handoff {
                     q.push_front(frame);
                 }
             }
-            self.inner.metrics.handoff_len.store(q.len() as u64, Ordering::Relaxed);
+            self.inner
+                .metrics
+                .handoff_len
+                .store(q.len() as u64, Ordering::Relaxed);
         }
         for old in dropped {
-            self.inner.metrics.camera(&old.camera).dropped.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .metrics
+                .camera(&old.camera)
+                .dropped
+                .fetch_add(1, Ordering::Relaxed);
         }
         self.inner.ready.notify_one();
     }
@@ -88,7 +102,10 @@ impl Handoff {
                 if !q.is_empty() {
                     let n = q.len().min(max.max(1));
                     let batch: Vec<Frame> = q.drain(..n).collect();
-                    self.inner.metrics.handoff_len.store(q.len() as u64, Ordering::Relaxed);
+                    self.inner
+                        .metrics
+                        .handoff_len
+                        .store(q.len() as u64, Ordering::Relaxed);
                     return batch;
                 }
             }
@@ -105,7 +122,11 @@ impl Handoff {
     }
 
     pub fn len(&self) -> usize {
-        self.inner.frames.lock().expect("handoff lock poisoned").len()
+        self.inner
+            .frames
+            .lock()
+            .expect("handoff lock poisoned")
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {

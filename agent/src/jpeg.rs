@@ -71,7 +71,9 @@ pub fn inspect(bytes: &[u8]) -> Result<JpegInfo, JpegError> {
         }
         let end = i + len;
         if end > bytes.len() {
-            return Err(JpegError::Truncated { offset: bytes.len() });
+            return Err(JpegError::Truncated {
+                offset: bytes.len(),
+            });
         }
         if is_frame_header(marker) {
             if len < 7 {
@@ -163,8 +165,14 @@ mod tests {
         assert_eq!(inspect(b"GIF89a"), Err(JpegError::NoSoi));
         assert_eq!(inspect(&jpeg[..jpeg.len() - 2]), Err(JpegError::NoEoi));
         assert!(inspect(&jpeg[..jpeg.len() / 2]).is_err());
-        assert!(matches!(inspect(&jpeg[..20]), Err(JpegError::Truncated { .. })));
-        assert_eq!(inspect(&[0xFF, 0xD8, 0xFF, 0xD9]), Err(JpegError::NoFrameHeader));
+        assert!(matches!(
+            inspect(&jpeg[..20]),
+            Err(JpegError::Truncated { .. })
+        ));
+        assert_eq!(
+            inspect(&[0xFF, 0xD8, 0xFF, 0xD9]),
+            Err(JpegError::NoFrameHeader)
+        );
     }
 
     proptest! {

@@ -12,7 +12,11 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "seaframe-agent", version, about = "seaframe on-board agent: cameras → disk + index → API")]
+#[command(
+    name = "seaframe-agent",
+    version,
+    about = "seaframe on-board agent: cameras → disk + index → API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,7 +49,9 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
@@ -103,7 +109,10 @@ fn run(cfg: Config) -> anyhow::Result<()> {
 /// First SIGTERM or SIGINT: cancel `shutdown` (orderly stop). Second: exit now.
 async fn watch_signals(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; SIGTERM will kill the agent abruptly");
         return;
     };

@@ -100,7 +100,9 @@ pub struct Histogram {
 }
 
 /// Bucket bounds for capture→indexed latency, in seconds.
-pub const LATENCY_BOUNDS_S: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const LATENCY_BOUNDS_S: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 impl Histogram {
     pub fn new(bounds_s: &'static [f64]) -> Self {

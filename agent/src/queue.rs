@@ -121,11 +121,17 @@ impl Queue {
 
     /// A new connection whose commands time out after `response_timeout`
     /// (a blocking read needs more than its block time).
-    pub async fn connect(&self, response_timeout: Duration) -> Result<MultiplexedConnection, QueueError> {
+    pub async fn connect(
+        &self,
+        response_timeout: Duration,
+    ) -> Result<MultiplexedConnection, QueueError> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(3)))
             .set_response_timeout(Some(response_timeout));
-        Ok(self.client.get_multiplexed_async_connection_with_config(&config).await?)
+        Ok(self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?)
     }
 
     /// Creates the group (and the stream) unless they exist. Returns whether
@@ -158,7 +164,10 @@ impl Queue {
                     + cam.failed.load(Ordering::Relaxed)
                     + cam.lost.load(Ordering::Relaxed)
                     + cam.in_flight.load(Ordering::Relaxed);
-                let lost = cam.enqueued.load(Ordering::Relaxed).saturating_sub(accounted);
+                let lost = cam
+                    .enqueued
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(accounted);
                 if lost > 0 {
                     cam.lost.fetch_add(lost, Ordering::Relaxed);
                     tracing::warn!(camera = %cam.id, lost, "Redis restarted empty: frames it held are lost");
@@ -169,7 +178,11 @@ impl Queue {
     }
 
     /// Adds frames (trimming as needed); counts `enqueued` and `trimmed`.
-    pub async fn add(&self, conn: &mut MultiplexedConnection, frames: &[Frame]) -> Result<(), QueueError> {
+    pub async fn add(
+        &self,
+        conn: &mut MultiplexedConnection,
+        frames: &[Frame],
+    ) -> Result<(), QueueError> {
         for chunk in frames.chunks(ADD_BATCH_FRAMES) {
             let mut invocation = self.script.key(STREAM_KEY);
             invocation.arg(GROUP).arg(self.max_len);
@@ -182,14 +195,23 @@ impl Queue {
                     .arg(f.height)
                     .arg(f.jpeg.as_ref());
             }
-            let (_ids, trimmed): (Vec<String>, Vec<String>) =
-                invocation.invoke_async(conn).await.map_err(QueueError::from_redis)?;
+            let (_ids, trimmed): (Vec<String>, Vec<String>) = invocation
+                .invoke_async(conn)
+                .await
+                .map_err(QueueError::from_redis)?;
             for f in chunk {
-                self.metrics.camera(&f.camera).enqueued.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .camera(&f.camera)
+                    .enqueued
+                    .fetch_add(1, Ordering::Relaxed);
             }
             for cam in trimmed {
                 match CameraId::parse(&cam) {
-                    Ok(id) => self.metrics.camera(&id).trimmed.fetch_add(1, Ordering::Relaxed),
+                    Ok(id) => self
+                        .metrics
+                        .camera(&id)
+                        .trimmed
+                        .fetch_add(1, Ordering::Relaxed),
                     Err(_) => {
                         tracing::warn!(camera = %cam, "trimmed an entry of an unknown camera");
                         0
@@ -208,7 +230,8 @@ impl Queue {
         count: usize,
         block_ms: u64,
     ) -> Result<Vec<Entry>, QueueError> {
-        self.read_group(conn, consumer, count, Some(block_ms), ">").await
+        self.read_group(conn, consumer, count, Some(block_ms), ">")
+            .await
     }
 
     /// Entries delivered to `consumer` and not acked (after a restart, a
@@ -231,12 +254,19 @@ impl Queue {
         id: &str,
     ) -> Result<Vec<Entry>, QueueError> {
         let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP").arg(GROUP).arg(consumer).arg("COUNT").arg(count);
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count);
         if let Some(ms) = block_ms {
             cmd.arg("BLOCK").arg(ms);
         }
         cmd.arg("STREAMS").arg(STREAM_KEY).arg(id);
-        let reply: Value = cmd.query_async(conn).await.map_err(QueueError::from_redis)?;
+        let reply: Value = cmd
+            .query_async(conn)
+            .await
+            .map_err(QueueError::from_redis)?;
         // Nil on timeout; else [[stream, [[id, [k, v, …]], …]]] (or a map in RESP3).
         let streams = match reply {
             Value::Nil => return Ok(Vec::new()),
@@ -287,12 +317,18 @@ impl Queue {
         }
         // Entries claimed but deleted meanwhile come back as nil items.
         let claimed: Vec<Entry> = claimed.into_iter().filter(|e| !e.id.is_empty()).collect();
-        self.metrics.claimed.fetch_add(claimed.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .claimed
+            .fetch_add(claimed.len() as u64, Ordering::Relaxed);
         Ok(claimed)
     }
 
     /// XACK + XDEL, in one round trip: the entries are done with.
-    pub async fn ack(&self, conn: &mut MultiplexedConnection, ids: &[String]) -> Result<(), QueueError> {
+    pub async fn ack(
+        &self,
+        conn: &mut MultiplexedConnection,
+        ids: &[String],
+    ) -> Result<(), QueueError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -389,7 +425,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(first: Duration, max: Duration) -> Self {
-        Self { first, max, next: first }
+        Self {
+            first,
+            max,
+            next: first,
+        }
     }
 
     /// The wait before the next attempt (doubling up to the maximum).
@@ -438,7 +478,10 @@ impl Producer {
             match self.deliver(&mut conn, &batch).await {
                 Ok(()) => {
                     if failed_before {
-                        self.queue.metrics.redis_reconnects.fetch_add(1, Ordering::Relaxed);
+                        self.queue
+                            .metrics
+                            .redis_reconnects
+                            .fetch_add(1, Ordering::Relaxed);
                         tracing::info!("Redis is back; frames flow again");
                         failed_before = false;
                     }
@@ -446,7 +489,9 @@ impl Producer {
                 }
                 Err(e) => {
                     if !failed_before {
-                        tracing::warn!("cannot add frames to Redis, keeping them in the hand-off: {e}");
+                        tracing::warn!(
+                            "cannot add frames to Redis, keeping them in the hand-off: {e}"
+                        );
                     }
                     failed_before = true;
                     conn = None;
@@ -469,7 +514,11 @@ impl Producer {
         Ok(())
     }
 
-    async fn deliver(&self, conn: &mut Option<MultiplexedConnection>, batch: &[Frame]) -> Result<(), QueueError> {
+    async fn deliver(
+        &self,
+        conn: &mut Option<MultiplexedConnection>,
+        batch: &[Frame],
+    ) -> Result<(), QueueError> {
         if conn.is_none() {
             let mut c = self.queue.connect(RESPONSE_TIMEOUT).await?;
             self.queue.recover_group(&mut c).await?;
@@ -500,9 +549,16 @@ impl Producer {
                     _ => "timed out".into(),
                 };
                 for f in &left {
-                    self.queue.metrics.camera(&f.camera).dropped.fetch_add(1, Ordering::Relaxed);
+                    self.queue
+                        .metrics
+                        .camera(&f.camera)
+                        .dropped
+                        .fetch_add(1, Ordering::Relaxed);
                 }
-                tracing::warn!(frames = n, "could not drain the hand-off at shutdown ({why}); counted as dropped");
+                tracing::warn!(
+                    frames = n,
+                    "could not drain the hand-off at shutdown ({why}); counted as dropped"
+                );
             }
         }
     }
@@ -525,7 +581,10 @@ mod tests {
     fn bad_entries_parse_to_none_without_panicking() {
         let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
         let entries = parse_entries(Value::Array(vec![
-            Value::Array(vec![bulk("1-0"), Value::Array(vec![bulk("cam"), bulk("../x")])]),
+            Value::Array(vec![
+                bulk("1-0"),
+                Value::Array(vec![bulk("cam"), bulk("../x")]),
+            ]),
             Value::Array(vec![bulk("2-0"), Value::Nil]),
             Value::Int(3),
         ]));

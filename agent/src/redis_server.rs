@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::queue::{Backoff, pause};
 
-const READY_LINE: &str = "Ready to accept connections";
+/// Redis 7 says "Ready to accept connections" (TCP) or "The server is now
+/// ready to accept connections at <socket>" (unix socket only).
+const READY_LINE: &str = "ready to accept connections";
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -50,7 +52,8 @@ impl OwnRedis {
         if own.answers().await {
             own.adopted = true;
             tracing::info!(socket = %own.socket.display(), "adopting the redis-server already running");
-            own.pid.store(read_pid(&own.dir).unwrap_or(0), Ordering::Relaxed);
+            own.pid
+                .store(read_pid(&own.dir).unwrap_or(0), Ordering::Relaxed);
         } else {
             own.spawn().await?;
         }
@@ -75,38 +78,62 @@ impl OwnRedis {
             let mut conn = client.get_multiplexed_async_connection().await?;
             redis::cmd("PING").query_async::<String>(&mut conn).await
         };
-        matches!(tokio::time::timeout(Duration::from_secs(2), ping).await, Ok(Ok(_)))
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), ping).await,
+            Ok(Ok(_))
+        )
     }
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&self.socket);
         let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", "0", "--unixsocketperm", "700", "--save", "", "--appendonly", "no"])
-            .args(["--dbfilename", "dump.rdb", "--logfile", "", "--daemonize", "no"])
-            .arg("--unixsocket")
-            .arg(&self.socket)
-            .arg("--pidfile")
-            .arg(self.dir.join("redis.pid"))
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
+        cmd.args([
+            "--port",
+            "0",
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args([
+            "--dbfilename",
+            "dump.rdb",
+            "--logfile",
+            "",
+            "--daemonize",
+            "no",
+        ])
+        .arg("--unixsocket")
+        .arg(&self.socket)
+        .arg("--pidfile")
+        .arg(self.dir.join("redis.pid"))
+        .arg("--dir")
+        .arg(&self.dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
         let mut child = match cmd.spawn() {
             Ok(child) => child,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                bail!("redis-server is not installed: apt-get install -y redis-server (or set queue.redis_url)")
+                bail!(
+                    "redis-server is not installed: apt-get install -y redis-server (or set queue.redis_url)"
+                )
             }
             Err(e) => return Err(e).context("starting redis-server"),
         };
-        let stdout = child.stdout.take().context("redis-server stdout is piped")?;
+        let stdout = child
+            .stdout
+            .take()
+            .context("redis-server stdout is piped")?;
         let mut lines = BufReader::new(stdout).lines();
         let ready = tokio::time::timeout(START_TIMEOUT, async {
             while let Some(line) = lines.next_line().await? {
                 tracing::debug!(target: "redis", "{line}");
-                if line.contains(READY_LINE) {
+                if line.to_ascii_lowercase().contains(READY_LINE) {
                     return Ok(true);
                 }
             }
@@ -115,7 +142,10 @@ impl OwnRedis {
         .await;
         match ready {
             Ok(Ok(true)) => {}
-            Ok(Ok(false)) => bail!("redis-server exited during start-up (see {} and its log)", self.dir.display()),
+            Ok(Ok(false)) => bail!(
+                "redis-server exited during start-up (see {} and its log)",
+                self.dir.display()
+            ),
             Ok(Err(e)) => return Err(e).context("reading redis-server's output"),
             Err(_) => bail!("redis-server did not become ready within {START_TIMEOUT:?}"),
         }
@@ -180,10 +210,16 @@ impl OwnRedis {
             let client = redis::Client::open(self.url())?;
             let mut conn = client.get_multiplexed_async_connection().await?;
             // The server closes the connection as it exits: an error here is normal.
-            let _ = redis::cmd("SHUTDOWN").arg("SAVE").query_async::<()>(&mut conn).await;
+            let _ = redis::cmd("SHUTDOWN")
+                .arg("SAVE")
+                .query_async::<()>(&mut conn)
+                .await;
             Ok::<_, redis::RedisError>(())
         };
-        if let Err(e) = tokio::time::timeout(STOP_TIMEOUT, save).await.unwrap_or(Ok(())) {
+        if let Err(e) = tokio::time::timeout(STOP_TIMEOUT, save)
+            .await
+            .unwrap_or(Ok(()))
+        {
             tracing::warn!("could not ask redis-server to save and stop: {e}");
         }
         if let Some((mut child, _)) = self.process.take() {
@@ -200,11 +236,15 @@ impl OwnRedis {
 }
 
 fn read_pid(dir: &Path) -> Option<u32> {
-    std::fs::read_to_string(dir.join("redis.pid")).ok()?.trim().parse().ok()
+    std::fs::read_to_string(dir.join("redis.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn log_line(line: &str) {
-    if line.contains("# ") {
+    if line.contains("WARNING") || line.contains("rror") {
         tracing::warn!(target: "redis", "{line}");
     } else {
         tracing::debug!(target: "redis", "{line}");

@@ -126,7 +126,13 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_time() {
-        for s in ["", "yesterday", "2025-13-01T00:00:00Z", "2025/11/24", "12ab"] {
+        for s in [
+            "",
+            "yesterday",
+            "2025-13-01T00:00:00Z",
+            "2025/11/24",
+            "12ab",
+        ] {
             let e = Timestamp::parse_user(s).unwrap_err();
             assert_eq!(e.input, s);
         }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::queue::{Backoff, Entry, Queue, QueueError, pause};
-use crate::store::{StoreError, Store, Stored};
+use crate::store::{Store, StoreError, Stored};
 use crate::timestamp::Timestamp;
 
 /// How long a blocking read waits, so that shutdown is noticed promptly.
@@ -57,10 +57,14 @@ impl Worker {
                 },
             };
             let read = if own_pending {
-                self.queue.read_own_pending(c, &self.name, self.batch_size).await
+                self.queue
+                    .read_own_pending(c, &self.name, self.batch_size)
+                    .await
             } else if last_claim.elapsed() >= Duration::from_millis(self.claim_idle_ms / 2) {
                 last_claim = tokio::time::Instant::now();
-                self.queue.claim_stale(c, &self.name, self.claim_idle_ms, self.batch_size).await
+                self.queue
+                    .claim_stale(c, &self.name, self.claim_idle_ms, self.batch_size)
+                    .await
             } else {
                 tokio::select! {
                     biased;
@@ -110,7 +114,11 @@ impl Worker {
 
     /// Stores a batch and acks what may be acked. Entries whose store
     /// failed for a reason other than a full disk stay pending (retried).
-    async fn process(&self, conn: &mut MultiplexedConnection, entries: Vec<Entry>) -> Result<(), QueueError> {
+    async fn process(
+        &self,
+        conn: &mut MultiplexedConnection,
+        entries: Vec<Entry>,
+    ) -> Result<(), QueueError> {
         let mut ack_ids = Vec::with_capacity(entries.len());
         let mut batch_ids = Vec::with_capacity(entries.len());
         let mut frames = Vec::with_capacity(entries.len());
@@ -124,7 +132,10 @@ impl Worker {
             }
         }
         for f in &frames {
-            self.metrics.camera(&f.camera).in_flight.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .camera(&f.camera)
+                .in_flight
+                .fetch_add(1, Ordering::Relaxed);
         }
         let store = Arc::clone(&self.store);
         let (frames, outcomes) = match tokio::task::spawn_blocking(move || {
@@ -147,8 +158,12 @@ impl Worker {
             match outcome {
                 Ok(Stored::New) => {
                     cam.stored.fetch_add(1, Ordering::Relaxed);
-                    let latency_ns = now.unix_nanos().saturating_sub(frame.captured_at.unix_nanos());
-                    self.metrics.store_latency.observe_ns(u64::try_from(latency_ns).unwrap_or(0));
+                    let latency_ns = now
+                        .unix_nanos()
+                        .saturating_sub(frame.captured_at.unix_nanos());
+                    self.metrics
+                        .store_latency
+                        .observe_ns(u64::try_from(latency_ns).unwrap_or(0));
                     ack_ids.push(id);
                 }
                 Ok(Stored::Already) => ack_ids.push(id),

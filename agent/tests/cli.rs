@@ -2,6 +2,8 @@
 //! message; a SIGKILLed agent restarts and stores every frame that reached
 //! the stream exactly once.
 
+#![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
+
 mod common;
 
 use std::process::Command;
@@ -17,18 +19,43 @@ fn check(text: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.toml");
     std::fs::write(&path, text).unwrap();
-    let out = agent().arg("check-config").arg("--config").arg(&path).output().unwrap();
-    let run = agent().arg("run").arg("--config").arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), run.status.code(), "check-config and run agree");
-    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = agent()
+        .arg("check-config")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let run = agent()
+        .arg("run")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        run.status.code(),
+        "check-config and run agree"
+    );
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn bad_configs_exit_2_naming_key_and_line() {
     let cam = "[[cameras]]\nid = \"a\"\nsource = \"testpattern\"\n";
     let cases = [
-        ("unknown key", format!("vessel = \"v\"\nframe_rate = 3\n{cam}"), vec!["frame_rate", "line 2"]),
-        ("fps 0", format!("vessel = \"v\"\n{cam}fps = 0\n"), vec!["cameras[0].fps", "line 5"]),
+        (
+            "unknown key",
+            format!("vessel = \"v\"\nframe_rate = 3\n{cam}"),
+            vec!["frame_rate", "line 2"],
+        ),
+        (
+            "fps 0",
+            format!("vessel = \"v\"\n{cam}fps = 0\n"),
+            vec!["cameras[0].fps", "line 5"],
+        ),
         (
             "duplicate id",
             format!("vessel = \"v\"\n{cam}{cam}"),
@@ -48,7 +75,10 @@ fn bad_configs_exit_2_naming_key_and_line() {
             assert!(err.contains(n), "{what}: {n:?} not in {err}");
         }
     }
-    let missing = agent().args(["check-config", "--config", "/nonexistent/agent.toml"]).output().unwrap();
+    let missing = agent()
+        .args(["check-config", "--config", "/nonexistent/agent.toml"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/agent.toml"));
 }
@@ -56,35 +86,59 @@ fn bad_configs_exit_2_naming_key_and_line() {
 #[test]
 fn the_example_config_checks_ok() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/seaframe.example.toml");
-    let out = agent().args(["check-config", "--config", path]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = agent()
+        .args(["check-config", "--config", path])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn redis_cmd(url: &str, args: &[&str]) -> String {
-    let port = url.trim_start_matches("redis://127.0.0.1:").trim_end_matches("/0");
-    let out = Command::new("redis-cli").args(["-p", port]).args(args).output().unwrap();
+    let port = url
+        .trim_start_matches("redis://127.0.0.1:")
+        .trim_end_matches("/0");
+    let out = Command::new("redis-cli")
+        .args(["-p", port])
+        .args(args)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn xinfo_field(url: &str, field: &str) -> u64 {
     let out = redis_cmd(url, &["XINFO", "STREAM", "seaframe:frames"]);
     let lines: Vec<&str> = out.lines().collect();
-    let i = lines.iter().position(|l| *l == field).unwrap_or_else(|| panic!("{field} in {out}"));
+    let i = lines
+        .iter()
+        .position(|l| *l == field)
+        .unwrap_or_else(|| panic!("{field} in {out}"));
     lines[i + 1].parse().unwrap()
 }
 
 fn count_rows(data: &std::path::Path) -> (u64, u64) {
     let conn = rusqlite::Connection::open(data.join("index.db")).unwrap();
-    conn.query_row("SELECT COUNT(*), COUNT(DISTINCT camera || captured_at_ns || '-' || seq) FROM frames", [], |r| {
-        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
-    })
+    conn.query_row(
+        "SELECT COUNT(*), COUNT(DISTINCT camera || captured_at_ns || '-' || seq) FROM frames",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )
     .unwrap()
 }
 
 fn start_agent(config: &std::path::Path) -> Child {
     let mut cmd = agent();
-    cmd.arg("run").arg("--config").arg(config).env("RUST_LOG", "info");
-    Child::spawn_until(cmd, "seaframe-agent", "api listening").unwrap().0
+    cmd.arg("run")
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "info");
+    Child::spawn_until(cmd, "seaframe-agent", "api listening")
+        .unwrap()
+        .0
 }
 
 #[test]
@@ -124,23 +178,35 @@ fn a_sigkilled_agent_restarts_and_stores_every_streamed_frame_once() {
         if rows >= added_by_first && pending.lines().next() == Some("0") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "rows {rows} < {added_by_first}; pending {pending}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rows {rows} < {added_by_first}; pending {pending}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // Stop the second agent cleanly: SIGTERM, then everything it streamed is stored too.
-    Command::new("kill").args(["-TERM", &second.pid().to_string()]).status().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while Command::new("kill").args(["-0", &second.pid().to_string()]).status().unwrap().success() {
-        assert!(std::time::Instant::now() < deadline, "agent did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    second.kill();
+    Command::new("kill")
+        .args(["-TERM", &second.pid().to_string()])
+        .status()
+        .unwrap();
+    let status = second
+        .wait_exit(Duration::from_secs(30))
+        .expect("agent stops on SIGTERM");
+    assert!(status.success(), "clean stop exits 0: {status:?}");
     // A clean stop leaves in the stream only what no worker had finished;
     // everything else that was ever streamed is indexed, once.
     let added = xinfo_field(&redis.url(), "entries-added");
     let left = xinfo_field(&redis.url(), "length");
     let (rows, distinct) = count_rows(dir.path());
     assert_eq!(rows, distinct, "a frame indexed twice");
-    assert_eq!(rows + left, added, "every streamed frame stored or still queued (max_len never reached)");
-    assert_eq!(common::jpeg_files(&dir.path().join("frames")).len() as u64, rows, "files vs rows");
+    assert_eq!(
+        rows + left,
+        added,
+        "every streamed frame stored or still queued (max_len never reached)"
+    );
+    assert_eq!(
+        common::jpeg_files(&dir.path().join("frames")).len() as u64,
+        rows,
+        "files vs rows"
+    );
 }

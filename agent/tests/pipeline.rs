@@ -2,6 +2,8 @@
 //! API, against a real redis-server (external and the agent's own), real
 //! files and real HTTP.
 
+#![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
+
 mod common;
 
 use std::collections::HashSet;
@@ -44,32 +46,57 @@ async fn three_cameras_every_frame_on_disk_indexed_once_and_served() {
         camera("stern", "testpattern", 25.0, 160, 90),
     ]
     .concat();
-    let cfg = config(dir.path(), Some(&redis.url()), &cams, "workers = 2\nmax_len = 5000\n");
+    let cfg = config(
+        dir.path(),
+        Some(&redis.url()),
+        &cams,
+        "workers = 2\nmax_len = 5000\n",
+    );
     let agent = Agent::start(cfg).await.unwrap();
     let m = agent.metrics().clone();
 
     // Capture for a few seconds, then stop capture and let the workers drain.
     wait_for("2 s of frames", Duration::from_secs(20), || async {
-        let bow = m.cameras().iter().find(|c| c.id.as_str() == "bow")?.captured.load(Ordering::Relaxed);
+        let bow = m
+            .cameras()
+            .iter()
+            .find(|c| c.id.as_str() == "bow")?
+            .captured
+            .load(Ordering::Relaxed);
         (bow >= 8).then_some(())
     })
     .await;
     agent.stop_capture();
-    wait_for("every captured frame stored", Duration::from_secs(20), || async {
-        settled(&m).then_some(())
-    })
+    wait_for(
+        "every captured frame stored",
+        Duration::from_secs(20),
+        || async { settled(&m).then_some(()) },
+    )
     .await;
 
     let counts = stored_by_camera(&m);
-    let by = |id: &str| counts.iter().find(|(c, _)| c == id).map(|(_, n)| *n).unwrap();
+    let by = |id: &str| {
+        counts
+            .iter()
+            .find(|(c, _)| c == id)
+            .map(|(_, n)| *n)
+            .unwrap()
+    };
     // Different rates: the faster camera stored more.
-    assert!(by("stern") > by("mast") && by("mast") > by("bow"), "{counts:?}");
+    assert!(
+        by("stern") > by("mast") && by("mast") > by("bow"),
+        "{counts:?}"
+    );
     for c in m.cameras() {
         let id = c.id.as_str();
         assert_eq!(c.trimmed.load(Ordering::Relaxed), 0, "{id}");
         assert_eq!(c.dropped.load(Ordering::Relaxed), 0, "{id}");
         assert_eq!(c.failed.load(Ordering::Relaxed), 0, "{id}");
-        assert_eq!(c.captured.load(Ordering::Relaxed), c.stored.load(Ordering::Relaxed), "{id}");
+        assert_eq!(
+            c.captured.load(Ordering::Relaxed),
+            c.stored.load(Ordering::Relaxed),
+            "{id}"
+        );
     }
 
     // The API lists every frame once, oldest first, paging with the cursor.
@@ -85,7 +112,10 @@ async fn three_cameras_every_frame_on_disk_indexed_once_and_served() {
         let (status, page) = get_json(&url).await;
         assert_eq!(status, 200, "{page}");
         for f in page["frames"].as_array().unwrap() {
-            assert!(seen.insert(f["id"].as_i64().unwrap()), "frame listed twice: {f}");
+            assert!(
+                seen.insert(f["id"].as_i64().unwrap()),
+                "frame listed twice: {f}"
+            );
             listed.push(f.clone());
         }
         match page["next_cursor"].as_str() {
@@ -115,10 +145,17 @@ async fn three_cameras_every_frame_on_disk_indexed_once_and_served() {
             &time[3..5],
             &time[6..12],
         );
-        assert!(files.iter().any(|p| p.starts_with(&dated)), "{dated} not on disk");
-        let img = reqwest::get(format!("http://{}{}", agent.api_addr(), f["image_url"].as_str().unwrap()))
-            .await
-            .unwrap();
+        assert!(
+            files.iter().any(|p| p.starts_with(&dated)),
+            "{dated} not on disk"
+        );
+        let img = reqwest::get(format!(
+            "http://{}{}",
+            agent.api_addr(),
+            f["image_url"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
         assert_eq!(img.status(), 200);
         let bytes = img.bytes().await.unwrap();
         assert_eq!(bytes.len() as u64, f["bytes"].as_u64().unwrap());
@@ -133,8 +170,14 @@ async fn three_cameras_every_frame_on_disk_indexed_once_and_served() {
         .await
         .unwrap();
     for (cam, n) in &counts {
-        let stored = metric(&text, &format!("seaframe_frames_stored_total{{camera=\"{cam}\"}}"));
-        let captured = metric(&text, &format!("seaframe_frames_captured_total{{camera=\"{cam}\"}}"));
+        let stored = metric(
+            &text,
+            &format!("seaframe_frames_stored_total{{camera=\"{cam}\"}}"),
+        );
+        let captured = metric(
+            &text,
+            &format!("seaframe_frames_captured_total{{camera=\"{cam}\"}}"),
+        );
         assert_eq!(stored, Some(*n as f64), "{cam}\n{text}");
         assert_eq!(captured, Some(*n as f64), "{cam}");
         let (_, page) = get_json(&format!("{base}/frames?camera={cam}&limit=1000")).await;
@@ -147,16 +190,28 @@ async fn three_cameras_every_frame_on_disk_indexed_once_and_served() {
 async fn wait_stored_more(m: &Metrics, n: u64, what: &str) {
     let total = || stored_by_camera(m).iter().map(|(_, s)| s).sum::<u64>();
     let start = total();
-    wait_for(what, Duration::from_secs(30), || async { (total() >= start + n).then_some(()) }).await;
+    wait_for(what, Duration::from_secs(30), || async {
+        (total() >= start + n).then_some(())
+    })
+    .await;
 }
 
 fn captured_total(m: &Metrics) -> u64 {
-    m.cameras().iter().map(|c| c.captured.load(Ordering::Relaxed)).sum()
+    m.cameras()
+        .iter()
+        .map(|c| c.captured.load(Ordering::Relaxed))
+        .sum()
 }
 
 /// Index and disk agree after a run: one file per row, one row per file.
 fn assert_disk_matches_index(agent: &Agent, data_dir: &std::path::Path) {
-    let rows: u64 = agent.store().count_by_camera().unwrap().iter().map(|(_, n)| n).sum();
+    let rows: u64 = agent
+        .store()
+        .count_by_camera()
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     let files = jpeg_files(&data_dir.join("frames"));
     assert_eq!(files.len() as u64, rows, "files vs rows");
 }
@@ -165,7 +220,11 @@ fn assert_disk_matches_index(agent: &Agent, data_dir: &std::path::Path) {
 async fn external_redis_killed_and_restarted_capture_goes_on_losses_counted() {
     let mut redis = RedisServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cams = [camera("a", "testpattern", 20.0, 160, 120), camera("b", "testpattern", 10.0, 160, 120)].concat();
+    let cams = [
+        camera("a", "testpattern", 20.0, 160, 120),
+        camera("b", "testpattern", 10.0, 160, 120),
+    ]
+    .concat();
     let cfg = config(dir.path(), Some(&redis.url()), &cams, "workers = 2\n");
     let agent = Agent::start(cfg).await.unwrap();
     let m = agent.metrics().clone();
@@ -173,18 +232,31 @@ async fn external_redis_killed_and_restarted_capture_goes_on_losses_counted() {
 
     redis.kill();
     let before = captured_total(&m);
-    wait_for("capture to go on while Redis is down", Duration::from_secs(10), || async {
-        (captured_total(&m) >= before + 10).then_some(())
-    })
+    wait_for(
+        "capture to go on while Redis is down",
+        Duration::from_secs(10),
+        || async { (captured_total(&m) >= before + 10).then_some(()) },
+    )
     .await;
     redis.restart().unwrap();
     wait_stored_more(&m, 20, "frames stored after Redis came back").await;
 
     agent.stop_capture();
-    wait_for("every frame accounted for", Duration::from_secs(30), || async { settled(&m).then_some(()) }).await;
+    wait_for(
+        "every frame accounted for",
+        Duration::from_secs(30),
+        || async { settled(&m).then_some(()) },
+    )
+    .await;
     assert!(m.redis_reconnects.load(Ordering::Relaxed) >= 1);
     let stored: u64 = stored_by_camera(&m).iter().map(|(_, n)| n).sum();
-    let rows: u64 = agent.store().count_by_camera().unwrap().iter().map(|(_, n)| n).sum();
+    let rows: u64 = agent
+        .store()
+        .count_by_camera()
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     assert_eq!(rows, stored, "index vs stored counter");
     assert_disk_matches_index(&agent, dir.path());
     agent.shutdown().await.unwrap();
@@ -199,8 +271,13 @@ async fn own_redis_killed_is_restarted_and_capture_goes_on() {
     let m = agent.metrics().clone();
     wait_stored_more(&m, 10, "frames stored with the own Redis").await;
 
-    let pid = agent.own_redis_pid().expect("the agent runs its own redis-server");
-    let status = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    let pid = agent
+        .own_redis_pid()
+        .expect("the agent runs its own redis-server");
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     wait_for("a new redis-server", Duration::from_secs(20), || async {
         agent.own_redis_pid().filter(|p| *p != pid)
@@ -209,7 +286,12 @@ async fn own_redis_killed_is_restarted_and_capture_goes_on() {
     wait_stored_more(&m, 20, "frames stored after the own Redis restarted").await;
 
     agent.stop_capture();
-    wait_for("every frame accounted for", Duration::from_secs(30), || async { settled(&m).then_some(()) }).await;
+    wait_for(
+        "every frame accounted for",
+        Duration::from_secs(30),
+        || async { settled(&m).then_some(()) },
+    )
+    .await;
     assert_disk_matches_index(&agent, dir.path());
     agent.shutdown().await.unwrap();
 }

@@ -1,6 +1,8 @@
 //! The store against real files and a real SQLite index: what goes in comes
 //! back, once, in order; re-storing is harmless; crash leftovers are cleaned.
 
+#![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
+
 use bytes::Bytes;
 use seaframe_agent::frame::Frame;
 use seaframe_agent::store::{FrameQuery, Store, Stored};
@@ -43,7 +45,9 @@ const T0: i64 = 1_764_000_000_000;
 fn stored_frames_come_back_with_their_bytes_and_no_tmp_is_left() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let frames: Vec<Frame> = (0..10).map(|i| frame("a", T0 + i * 100, i as u64)).collect();
+    let frames: Vec<Frame> = (0..10)
+        .map(|i| frame("a", T0 + i * 100, i as u64))
+        .collect();
     assert!(store.put_batch(&frames).iter().all(Result::is_ok));
     let page = store.query(&all(T0, T0 + 10_000)).unwrap();
     assert_eq!(page.frames.len(), 10);
@@ -53,9 +57,16 @@ fn stored_frames_come_back_with_their_bytes_and_no_tmp_is_left() {
         let on_disk = std::fs::read(store.file_path(row)).unwrap();
         assert_eq!(on_disk, f.jpeg.as_ref());
         assert_eq!(row.bytes, f.jpeg.len() as u64);
-        assert!(row.rel_path.starts_with("a/2025/11/24/16/00/"), "{}", row.rel_path);
+        assert!(
+            row.rel_path.starts_with("a/2025/11/24/16/00/"),
+            "{}",
+            row.rel_path
+        );
     }
-    let tmp = walk(dir.path()).into_iter().filter(|p| p.ends_with(".tmp")).count();
+    let tmp = walk(dir.path())
+        .into_iter()
+        .filter(|p| p.ends_with(".tmp"))
+        .count();
     assert_eq!(tmp, 0);
 }
 
@@ -66,9 +77,15 @@ fn storing_twice_indexes_once() {
     let frames: Vec<Frame> = (0..5).map(|i| frame("a", T0 + i, i as u64)).collect();
     assert!(store.put_batch(&frames).iter().all(Result::is_ok));
     let again = store.put_batch(&frames[1..3]);
-    assert!(again.iter().all(|r| matches!(r, Ok(Stored::Already))), "{again:?}");
+    assert!(
+        again.iter().all(|r| matches!(r, Ok(Stored::Already))),
+        "{again:?}"
+    );
     assert_eq!(store.count_by_camera().unwrap()[0].1, 5);
-    assert_eq!(store.max_seq(&CameraId::parse("a").unwrap()).unwrap(), Some(4));
+    assert_eq!(
+        store.max_seq(&CameraId::parse("a").unwrap()).unwrap(),
+        Some(4)
+    );
 }
 
 #[test]
@@ -77,7 +94,11 @@ fn pages_cover_every_frame_once_in_order_with_half_open_ranges() {
     let store = Store::open(dir.path()).unwrap();
     let mut frames = Vec::new();
     for i in 0..250 {
-        frames.push(frame(if i % 2 == 0 { "a" } else { "b" }, T0 + (i / 3) * 10, i as u64));
+        frames.push(frame(
+            if i % 2 == 0 { "a" } else { "b" },
+            T0 + (i / 3) * 10,
+            i as u64,
+        ));
     }
     for chunk in frames.chunks(16) {
         assert!(store.put_batch(chunk).iter().all(Result::is_ok));
@@ -94,14 +115,20 @@ fn pages_cover_every_frame_once_in_order_with_half_open_ranges() {
         }
     }
     assert_eq!(seen.len(), 250);
-    assert!(seen.windows(2).all(|w| w[0] < w[1]), "strictly ordered, no repeats");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "strictly ordered, no repeats"
+    );
 
     let mut only_a = all(T0, T0 + 1_000_000);
     only_a.camera = Some(CameraId::parse("a").unwrap());
     assert_eq!(store.query(&only_a).unwrap().frames.len(), 125);
     // from inclusive, to exclusive: frames at T0+10 (i = 3, 4, 5) only.
     let edge = store.query(&all(T0 + 10, T0 + 20)).unwrap();
-    assert_eq!(edge.frames.iter().map(|f| f.seq).collect::<Vec<_>>(), [3, 4, 5]);
+    assert_eq!(
+        edge.frames.iter().map(|f| f.seq).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
 }
 
 #[test]

@@ -30,13 +30,23 @@ fn camera_json(c: &CameraMetrics) -> Value {
 }
 
 pub async fn list(State(state): State<ApiState>) -> Json<Value> {
-    let cameras: Vec<Value> = state.metrics.cameras().iter().map(|c| camera_json(c)).collect();
+    let cameras: Vec<Value> = state
+        .metrics
+        .cameras()
+        .iter()
+        .map(|c| camera_json(c))
+        .collect();
     Json(json!({ "cameras": cameras }))
 }
 
 pub async fn status(State(state): State<ApiState>) -> Json<Value> {
     let uptime_ns = Timestamp::now().unix_nanos() - state.started_at.unix_nanos();
-    let cameras: Vec<Value> = state.metrics.cameras().iter().map(|c| camera_json(c)).collect();
+    let cameras: Vec<Value> = state
+        .metrics
+        .cameras()
+        .iter()
+        .map(|c| camera_json(c))
+        .collect();
     Json(json!({
         "vessel": state.vessel,
         "version": env!("CARGO_PKG_VERSION"),

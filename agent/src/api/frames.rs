@@ -47,7 +47,10 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Unavailable(e.to_string()))
 }
 
-pub async fn list(State(state): State<ApiState>, Query(p): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<ApiState>,
+    Query(p): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
     let camera = params::camera(&p)?;
     let (from, to) = params::range(&p)?;
     let query = FrameQuery {
@@ -71,17 +74,26 @@ async fn row(state: &ApiState, id: &str) -> Result<FrameRow, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no frame {id}")))
 }
 
-pub async fn one(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn one(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(frame_json(&row(&state, &id).await?)))
 }
 
-pub async fn image(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn image(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let row = row(&state, &id).await?;
     let path = state.store.file_path(&row);
     let file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::NotFound(format!("frame {}'s file is missing", row.id)));
+            return Err(ApiError::NotFound(format!(
+                "frame {}'s file is missing",
+                row.id
+            )));
         }
         Err(e) => return Err(ApiError::Unavailable(format!("{}: {e}", path.display()))),
     };

@@ -13,14 +13,46 @@ use crate::metrics::{CameraMetrics, Metrics};
 type Counter = fn(&CameraMetrics) -> &AtomicU64;
 
 const PER_CAMERA: &[(&str, &str, Counter)] = &[
-    ("seaframe_frames_captured_total", "Frames delivered by the camera.", |c| &c.captured),
-    ("seaframe_frames_enqueued_total", "Frames added to the Redis stream.", |c| &c.enqueued),
-    ("seaframe_frames_stored_total", "Frames written to disk and indexed.", |c| &c.stored),
-    ("seaframe_frames_trimmed_total", "Frames trimmed from the stream by queue.max_len.", |c| &c.trimmed),
-    ("seaframe_frames_dropped_total", "Frames dropped before the stream (Redis away).", |c| &c.dropped),
-    ("seaframe_frames_failed_total", "Frames a worker could not store (disk full).", |c| &c.failed),
-    ("seaframe_frames_lost_total", "Frames lost with a Redis that died holding them.", |c| &c.lost),
-    ("seaframe_capture_errors_total", "Failed capture attempts.", |c| &c.capture_errors),
+    (
+        "seaframe_frames_captured_total",
+        "Frames delivered by the camera.",
+        |c| &c.captured,
+    ),
+    (
+        "seaframe_frames_enqueued_total",
+        "Frames added to the Redis stream.",
+        |c| &c.enqueued,
+    ),
+    (
+        "seaframe_frames_stored_total",
+        "Frames written to disk and indexed.",
+        |c| &c.stored,
+    ),
+    (
+        "seaframe_frames_trimmed_total",
+        "Frames trimmed from the stream by queue.max_len.",
+        |c| &c.trimmed,
+    ),
+    (
+        "seaframe_frames_dropped_total",
+        "Frames dropped before the stream (Redis away).",
+        |c| &c.dropped,
+    ),
+    (
+        "seaframe_frames_failed_total",
+        "Frames a worker could not store (disk full).",
+        |c| &c.failed,
+    ),
+    (
+        "seaframe_frames_lost_total",
+        "Frames lost with a Redis that died holding them.",
+        |c| &c.lost,
+    ),
+    (
+        "seaframe_capture_errors_total",
+        "Failed capture attempts.",
+        |c| &c.capture_errors,
+    ),
 ];
 
 /// Renders every metric as Prometheus text.
@@ -30,31 +62,69 @@ pub fn render(m: &Metrics) -> String {
     for (name, help, counter) in PER_CAMERA {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         for c in &cameras {
-            let _ = writeln!(out, "{name}{{camera=\"{}\"}} {}", c.id, counter(c).load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}{{camera=\"{}\"}} {}",
+                c.id,
+                counter(c).load(Ordering::Relaxed)
+            );
         }
     }
     let gauges: [(&str, &str, &str, &AtomicU64); 4] = [
-        ("seaframe_queue_length", "gauge", "Entries in the Redis stream.", &m.queue_len),
-        ("seaframe_handoff_length", "gauge", "Frames waiting to enter the stream.", &m.handoff_len),
-        ("seaframe_frames_claimed_total", "counter", "Entries claimed from dead consumers.", &m.claimed),
-        ("seaframe_redis_reconnects_total", "counter", "Redis connections re-established.", &m.redis_reconnects),
+        (
+            "seaframe_queue_length",
+            "gauge",
+            "Entries in the Redis stream.",
+            &m.queue_len,
+        ),
+        (
+            "seaframe_handoff_length",
+            "gauge",
+            "Frames waiting to enter the stream.",
+            &m.handoff_len,
+        ),
+        (
+            "seaframe_frames_claimed_total",
+            "counter",
+            "Entries claimed from dead consumers.",
+            &m.claimed,
+        ),
+        (
+            "seaframe_redis_reconnects_total",
+            "counter",
+            "Redis connections re-established.",
+            &m.redis_reconnects,
+        ),
     ];
     for (name, kind, help, v) in gauges {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", v.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+            v.load(Ordering::Relaxed)
+        );
     }
     let name = "seaframe_store_latency_seconds";
     let (cumulative, sum_s, count) = m.store_latency.snapshot();
-    let _ = writeln!(out, "# HELP {name} Capture to row committed.\n# TYPE {name} histogram");
+    let _ = writeln!(
+        out,
+        "# HELP {name} Capture to row committed.\n# TYPE {name} histogram"
+    );
     for (bound, n) in m.store_latency.bounds_s.iter().zip(cumulative) {
         let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
     }
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum_s}\n{name}_count {count}");
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum_s}\n{name}_count {count}"
+    );
     out
 }
 
 pub async fn get(State(state): State<ApiState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         render(&state.metrics),
     )
 }
@@ -67,12 +137,23 @@ mod tests {
     #[test]
     fn renders_counters_per_camera_and_the_histogram() {
         let m = Metrics::default();
-        m.camera(&CameraId::parse("bow").unwrap()).stored.store(7, Ordering::Relaxed);
+        m.camera(&CameraId::parse("bow").unwrap())
+            .stored
+            .store(7, Ordering::Relaxed);
         m.store_latency.observe_ns(20_000_000);
         let text = render(&m);
-        assert!(text.contains("seaframe_frames_stored_total{camera=\"bow\"} 7\n"), "{text}");
-        assert!(text.contains("seaframe_store_latency_seconds_bucket{le=\"0.025\"} 1\n"), "{text}");
-        assert!(text.contains("seaframe_store_latency_seconds_count 1\n"), "{text}");
+        assert!(
+            text.contains("seaframe_frames_stored_total{camera=\"bow\"} 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("seaframe_store_latency_seconds_bucket{le=\"0.025\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("seaframe_store_latency_seconds_count 1\n"),
+            "{text}"
+        );
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit_once(' ').unwrap().1;
             assert!(value.parse::<f64>().is_ok(), "{line}");

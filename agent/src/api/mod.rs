@@ -36,7 +36,12 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>, token: Option<Secret>, vessel: VesselName) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        token: Option<Secret>,
+        vessel: VesselName,
+    ) -> Self {
         Self {
             store,
             metrics,
@@ -72,7 +77,11 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn require_token(State(state): State<ApiState>, req: Request, next: Next) -> Result<Response, ApiError> {
+async fn require_token(
+    State(state): State<ApiState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     if let Some(token) = &state.token {
         let given = req
             .headers()
@@ -88,7 +97,11 @@ async fn require_token(State(state): State<ApiState>, req: Request, next: Next) 
 }
 
 /// Serves until `shutdown` (graceful: requests in progress finish).
-pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;

@@ -30,10 +30,18 @@ pub fn time(p: &Params, name: &str) -> Result<Option<Timestamp>, ApiError> {
 /// `from` (default: the beginning) and `to` (default: a day from now), from < to.
 pub fn range(p: &Params) -> Result<(Timestamp, Timestamp), ApiError> {
     let from = time(p, "from")?.unwrap_or(Timestamp::from_unix_nanos(i64::MIN));
-    let to = time(p, "to")?
-        .unwrap_or_else(|| Timestamp::from_unix_nanos(Timestamp::now().unix_nanos().saturating_add(86_400_000_000_000)));
+    let to = time(p, "to")?.unwrap_or_else(|| {
+        Timestamp::from_unix_nanos(
+            Timestamp::now()
+                .unix_nanos()
+                .saturating_add(86_400_000_000_000),
+        )
+    });
     if from >= to {
-        return Err(ApiError::bad("from", format!("{from} is not before to ({to})")));
+        return Err(ApiError::bad(
+            "from",
+            format!("{from} is not before to ({to})"),
+        ));
     }
     Ok((from, to))
 }
@@ -43,14 +51,21 @@ pub fn limit(p: &Params) -> Result<u32, ApiError> {
         None => Ok(DEFAULT_LIMIT),
         Some(s) => match s.parse::<u32>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad("limit", format!("{s:?} is not a number from 1 to {MAX_LIMIT}"))),
+            _ => Err(ApiError::bad(
+                "limit",
+                format!("{s:?} is not a number from 1 to {MAX_LIMIT}"),
+            )),
         },
     }
 }
 
 pub fn cursor(p: &Params) -> Result<Option<Cursor>, ApiError> {
     p.get("cursor")
-        .map(|s| Cursor::decode(s).ok_or_else(|| ApiError::bad("cursor", format!("{s:?} is not a cursor from next_cursor"))))
+        .map(|s| {
+            Cursor::decode(s).ok_or_else(|| {
+                ApiError::bad("cursor", format!("{s:?} is not a cursor from next_cursor"))
+            })
+        })
         .transpose()
 }
 
@@ -67,7 +82,10 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

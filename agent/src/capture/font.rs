@@ -51,26 +51,29 @@ const fn glyph(c: u8) -> [u8; 7] {
 pub const GLYPH_W: usize = 5;
 pub const GLYPH_H: usize = 7;
 
-/// Draws `text` into an 8-bit luma image (`stride` bytes per row) at
-/// (`x`, `y`), each font pixel a `scale`×`scale` block of `value`. Clips.
-pub fn draw(img: &mut [u8], stride: usize, height: usize, x: usize, y: usize, scale: usize, value: u8, text: &str) {
-    for (i, c) in text.bytes().enumerate() {
-        let rows = glyph(c.to_ascii_uppercase());
-        let gx = x + i * (GLYPH_W + 1) * scale;
-        for (r, bits) in rows.iter().enumerate() {
-            for col in 0..GLYPH_W {
-                if bits & (0x10 >> col) == 0 {
-                    continue;
-                }
-                for dy in 0..scale {
-                    let py = y + r * scale + dy;
-                    if py >= height {
-                        continue;
-                    }
-                    let start = py * stride + gx + col * scale;
-                    let end = (start + scale).min((py + 1) * stride);
-                    if start < end {
-                        img[start..end].fill(value);
+/// An 8-bit luma image to draw on, `width` bytes per row.
+#[derive(Debug)]
+pub struct Canvas<'a> {
+    pub pixels: &'a mut [u8],
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Canvas<'_> {
+    /// Draws `text` with its top-left corner at (`x`, `y`), each font pixel a
+    /// `scale`×`scale` block of `value`. Clips at the edges.
+    pub fn text(&mut self, x: usize, y: usize, scale: usize, value: u8, text: &str) {
+        for (i, c) in text.bytes().enumerate() {
+            let rows = glyph(c.to_ascii_uppercase());
+            let gx = x + i * (GLYPH_W + 1) * scale;
+            for (r, bits) in rows.iter().enumerate() {
+                for col in (0..GLYPH_W).filter(|col| bits & (0x10 >> col) != 0) {
+                    for py in (y + r * scale..y + (r + 1) * scale).filter(|py| *py < self.height) {
+                        let start = py * self.width + gx + col * scale;
+                        let end = (start + scale).min((py + 1) * self.width);
+                        if start < end {
+                            self.pixels[start..end].fill(value);
+                        }
                     }
                 }
             }
@@ -91,11 +94,16 @@ mod tests {
     fn draws_inside_the_image_and_clips_at_its_edges() {
         let (w, h) = (40, 10);
         let mut img = vec![0u8; w * h];
-        draw(&mut img, w, h, 0, 0, 1, 255, "1");
+        let mut canvas = Canvas {
+            pixels: &mut img,
+            width: w,
+            height: h,
+        };
+        canvas.text(0, 0, 1, 255, "1");
+        canvas.text(35, 8, 3, 255, "8888"); // far outside: clipped, no panic
         // "1" has its stem in column 2 of every row but the first.
         assert_eq!(img[w + 2], 255);
         assert_eq!(img[6 * w + 1], 255, "the foot of the 1");
-        draw(&mut img, w, h, 35, 8, 3, 255, "8888"); // far outside: clipped, no panic
         assert_eq!(text_width("ab", 2), 24);
     }
 }

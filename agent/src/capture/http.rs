@@ -22,7 +22,8 @@ pub fn client(request_timeout: Option<Duration>) -> Result<reqwest::Client, Capt
     if let Some(t) = request_timeout {
         b = b.timeout(t);
     }
-    b.build().map_err(|e| CaptureError::Setup(format!("HTTP client: {e}")))
+    b.build()
+        .map_err(|e| CaptureError::Setup(format!("HTTP client: {e}")))
 }
 
 /// A GET of `url`, with the URL's credentials as Basic auth.
@@ -34,7 +35,11 @@ fn get(client: &reqwest::Client, url: &Url) -> reqwest::RequestBuilder {
     let _ = bare.set_username("");
     let _ = bare.set_password(None);
     let req = client.get(bare);
-    if user.is_empty() { req } else { req.basic_auth(user, password) }
+    if user.is_empty() {
+        req
+    } else {
+        req.basic_auth(user, password)
+    }
 }
 
 /// What went wrong, in words a crew member understands.
@@ -97,7 +102,10 @@ impl Snapshot {
 pub struct Mjpeg {
     client: reqwest::Client,
     url: Url,
-    stream: Option<(futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>, Multipart)>,
+    stream: Option<(
+        futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+        Multipart,
+    )>,
 }
 
 impl std::fmt::Debug for Mjpeg {
@@ -120,7 +128,9 @@ impl Mjpeg {
     async fn open(&mut self) -> Result<(), CaptureError> {
         let resp = tokio::time::timeout(STALL_TIMEOUT, get(&self.client, &self.url).send())
             .await
-            .map_err(|_| CaptureError::Unreachable(format!("timed out after {}s", STALL_TIMEOUT.as_secs())))?
+            .map_err(|_| {
+                CaptureError::Unreachable(format!("timed out after {}s", STALL_TIMEOUT.as_secs()))
+            })?
             .map_err(|e| describe(&e, STALL_TIMEOUT))?;
         check_status(resp.status())?;
         let content_type = resp
@@ -130,7 +140,9 @@ impl Mjpeg {
             .unwrap_or("")
             .to_owned();
         let boundary = boundary_of(&content_type).ok_or_else(|| {
-            CaptureError::BadStream(format!("not an MJPEG stream (Content-Type {content_type:?})"))
+            CaptureError::BadStream(format!(
+                "not an MJPEG stream (Content-Type {content_type:?})"
+            ))
         })?;
         self.stream = Some((resp.bytes_stream().boxed(), Multipart::new(&boundary)));
         Ok(())
@@ -143,7 +155,10 @@ impl Mjpeg {
             self.open().await?;
         }
         let result = self.newest().await;
-        if matches!(result, Err(CaptureError::Unreachable(_) | CaptureError::BadStream(_))) {
+        if matches!(
+            result,
+            Err(CaptureError::Unreachable(_) | CaptureError::BadStream(_))
+        ) {
             self.stream = None;
         }
         result
@@ -162,7 +177,10 @@ impl Mjpeg {
                     parser.push(&chunk.map_err(|e| describe(&e, STALL_TIMEOUT))?);
                     continue;
                 }
-                Some(None) => return latest.ok_or_else(|| CaptureError::Unreachable("the stream ended".into())),
+                Some(None) => {
+                    return latest
+                        .ok_or_else(|| CaptureError::Unreachable("the stream ended".into()));
+                }
                 None => {}
             }
             if let Some(part) = latest.take() {

@@ -58,17 +58,20 @@ enum Source {
 impl Source {
     fn open(cfg: &CameraConfig) -> Result<Self, CaptureError> {
         Ok(match &cfg.source {
-            CameraSource::TestPattern => Self::TestPattern(Some(Box::new(testpattern::TestPattern::new(
-                cfg.id.clone(),
+            CameraSource::TestPattern => Self::TestPattern(Some(Box::new(
+                testpattern::TestPattern::new(cfg.id.clone(), cfg.width, cfg.height),
+            ))),
+            CameraSource::Replay { dir } => Self::Replay(replay::Replay::new(dir.clone())),
+            CameraSource::HttpSnapshot { url } => {
+                Self::Snapshot(http::Snapshot::new(url.clone(), cfg.fps)?)
+            }
+            CameraSource::Mjpeg { url } => Self::Mjpeg(http::Mjpeg::new(url.clone())?),
+            CameraSource::V4l2 { device } => Self::V4l2(v4l2::V4l2::start(
+                device.clone(),
                 cfg.width,
                 cfg.height,
-            )))),
-            CameraSource::Replay { dir } => Self::Replay(replay::Replay::new(dir.clone())),
-            CameraSource::HttpSnapshot { url } => Self::Snapshot(http::Snapshot::new(url.clone(), cfg.fps)?),
-            CameraSource::Mjpeg { url } => Self::Mjpeg(http::Mjpeg::new(url.clone())?),
-            CameraSource::V4l2 { device } => {
-                Self::V4l2(v4l2::V4l2::start(device.clone(), cfg.width, cfg.height, cfg.fps))
-            }
+                cfg.fps,
+            )),
         })
     }
 
@@ -77,9 +80,9 @@ impl Source {
         match self {
             Self::TestPattern(slot) => {
                 let at = Timestamp::now();
-                let mut pattern = slot
-                    .take()
-                    .ok_or_else(|| CaptureError::Setup("test pattern lost by an interrupted render".into()))?;
+                let mut pattern = slot.take().ok_or_else(|| {
+                    CaptureError::Setup("test pattern lost by an interrupted render".into())
+                })?;
                 let (pattern, jpeg) = tokio::task::spawn_blocking(move || {
                     let jpeg = pattern.render(at);
                     (pattern, jpeg)
@@ -87,7 +90,8 @@ impl Source {
                 .await
                 .map_err(|e| CaptureError::Setup(format!("test pattern task failed: {e}")))?;
                 *slot = Some(pattern);
-                let jpeg = jpeg.map_err(|e| CaptureError::Setup(format!("JPEG encoding failed: {e}")))?;
+                let jpeg =
+                    jpeg.map_err(|e| CaptureError::Setup(format!("JPEG encoding failed: {e}")))?;
                 Ok((Bytes::from(jpeg), at))
             }
             Self::Replay(r) => Ok((r.grab().await?, Timestamp::now())),
@@ -121,7 +125,12 @@ impl std::fmt::Debug for Source {
 
 impl Camera {
     /// `first_seq`: where numbering continues (one past the highest stored).
-    pub fn new(cfg: CameraConfig, handoff: Handoff, metrics: Arc<CameraMetrics>, first_seq: u64) -> Self {
+    pub fn new(
+        cfg: CameraConfig,
+        handoff: Handoff,
+        metrics: Arc<CameraMetrics>,
+        first_seq: u64,
+    ) -> Self {
         Self {
             cfg,
             handoff,
@@ -171,7 +180,9 @@ impl Camera {
                     self.next_seq += 1;
                     self.handoff.push(frame);
                     self.metrics.captured.fetch_add(1, Ordering::Relaxed);
-                    self.metrics.last_frame_ns.store(captured_at.unix_nanos(), Ordering::Relaxed);
+                    self.metrics
+                        .last_frame_ns
+                        .store(captured_at.unix_nanos(), Ordering::Relaxed);
                     if self.metrics.state() != CameraState::Ok {
                         tracing::info!(camera = %self.cfg.id, "camera delivering frames");
                         self.metrics.set_state(CameraState::Ok);

@@ -69,7 +69,10 @@ impl Multipart {
         };
         let after = start + self.delimiter.len();
         // Headers end at the first empty line after the delimiter line.
-        let (headers_end, body_start) = match (find(&self.buf[after..], b"\r\n\r\n"), find(&self.buf[after..], b"\n\n")) {
+        let (headers_end, body_start) = match (
+            find(&self.buf[after..], b"\r\n\r\n"),
+            find(&self.buf[after..], b"\n\n"),
+        ) {
             (Some(a), Some(b)) if b < a => (after + b, after + b + 2),
             (Some(a), _) => (after + a, after + a + 4),
             (None, Some(b)) => (after + b, after + b + 2),
@@ -84,7 +87,9 @@ impl Multipart {
         let headers = String::from_utf8_lossy(&self.buf[after..headers_end]).into_owned();
         let length = headers.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().to_owned())
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().to_owned())
         });
         let body_end = match length {
             Some(v) => match v.parse::<usize>() {
@@ -129,7 +134,9 @@ mod tests {
     use super::*;
 
     fn stream(with_length: bool, eol: &str) -> (Vec<u8>, Vec<Vec<u8>>) {
-        let bodies: Vec<Vec<u8>> = (0..4u8).map(|i| vec![0xFF, 0xD8, i, b'\n', b'-', 0xFF, 0xD9]).collect();
+        let bodies: Vec<Vec<u8>> = (0..4u8)
+            .map(|i| vec![0xFF, 0xD8, i, b'\n', b'-', 0xFF, 0xD9])
+            .collect();
         let mut out = Vec::new();
         for b in &bodies {
             out.extend_from_slice(format!("--frame{eol}Content-Type: image/jpeg{eol}").as_bytes());
@@ -162,7 +169,10 @@ mod tests {
             let (data, bodies) = stream(with_length, eol);
             for chunk in [1, 2, 3, 7, 64, data.len()] {
                 let parts = parse_in_chunks(&data, chunk, "frame");
-                assert_eq!(parts, bodies, "length {with_length} eol {eol:?} chunk {chunk}");
+                assert_eq!(
+                    parts, bodies,
+                    "length {with_length} eol {eol:?} chunk {chunk}"
+                );
                 assert_eq!(parse_in_chunks(&data, chunk, "--frame"), bodies);
             }
         }
@@ -170,8 +180,14 @@ mod tests {
 
     #[test]
     fn reads_the_boundary_parameter() {
-        assert_eq!(boundary_of("multipart/x-mixed-replace; boundary=frame").as_deref(), Some("frame"));
-        assert_eq!(boundary_of("multipart/x-mixed-replace;Boundary=\"a b\"").as_deref(), Some("a b"));
+        assert_eq!(
+            boundary_of("multipart/x-mixed-replace; boundary=frame").as_deref(),
+            Some("frame")
+        );
+        assert_eq!(
+            boundary_of("multipart/x-mixed-replace;Boundary=\"a b\"").as_deref(),
+            Some("a b")
+        );
         assert_eq!(boundary_of("image/jpeg"), None);
     }
 

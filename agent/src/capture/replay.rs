@@ -24,9 +24,9 @@ impl Replay {
     }
 
     async fn list(&self) -> Result<Vec<PathBuf>, CaptureError> {
-        let mut entries = tokio::fs::read_dir(&self.dir)
-            .await
-            .map_err(|e| CaptureError::Unreachable(format!("cannot read {}: {e}", self.dir.display())))?;
+        let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(|e| {
+            CaptureError::Unreachable(format!("cannot read {}: {e}", self.dir.display()))
+        })?;
         let mut files = Vec::new();
         while let Ok(Some(e)) = entries.next_entry().await {
             let path = e.path();
@@ -40,7 +40,10 @@ impl Replay {
         }
         files.sort();
         if files.is_empty() {
-            return Err(CaptureError::Unreachable(format!("no JPEGs in {}", self.dir.display())));
+            return Err(CaptureError::Unreachable(format!(
+                "no JPEGs in {}",
+                self.dir.display()
+            )));
         }
         Ok(files)
     }

@@ -57,9 +57,19 @@ impl TestPattern {
         for row in self.pixels.chunks_exact_mut(w).take(box_h) {
             row[..box_w].fill(0);
         }
-        font::draw(&mut self.pixels, w, h, 2 * scale, 2 * scale, scale, 255, &caption);
+        let mut canvas = font::Canvas {
+            pixels: &mut self.pixels,
+            width: w,
+            height: h,
+        };
+        canvas.text(2 * scale, 2 * scale, scale, 255, &caption);
         let mut out = Vec::with_capacity(w * h / 8);
-        Encoder::new(&mut out, 80).encode(&self.pixels, self.width, self.height, ColorType::Luma)?;
+        Encoder::new(&mut out, 80).encode(
+            &self.pixels,
+            self.width,
+            self.height,
+            ColorType::Luma,
+        )?;
         Ok(out)
     }
 }

@@ -32,23 +32,35 @@ pub struct V4l2 {
 }
 
 /// Opens the device and sets MJPEG at `width`×`height`, `fps` (blocking).
-fn open(device: &PathBuf, width: u32, height: u32, fps: f64) -> Result<MmapStream<'static>, String> {
-    let dev = Device::with_path(device).map_err(|e| format!("cannot open {}: {e}", device.display()))?;
+fn open(
+    device: &PathBuf,
+    width: u32,
+    height: u32,
+    fps: f64,
+) -> Result<MmapStream<'static>, String> {
+    let dev =
+        Device::with_path(device).map_err(|e| format!("cannot open {}: {e}", device.display()))?;
     let mut fmt = dev
         .format()
         .map_err(|e| format!("{} is not a video capture device: {e}", device.display()))?;
     fmt.width = width;
     fmt.height = height;
     fmt.fourcc = FourCC::new(b"MJPG");
-    let fmt = dev.set_format(&fmt).map_err(|e| format!("cannot set MJPEG format: {e}"))?;
+    let fmt = dev
+        .set_format(&fmt)
+        .map_err(|e| format!("cannot set MJPEG format: {e}"))?;
     if fmt.fourcc != FourCC::new(b"MJPG") {
-        return Err(format!("the camera does not offer MJPEG (it offers {})", fmt.fourcc));
+        return Err(format!(
+            "the camera does not offer MJPEG (it offers {})",
+            fmt.fourcc
+        ));
     }
     let rate = fps.round().max(1.0) as u32;
     if let Err(e) = dev.set_params(&v4l::video::capture::Parameters::with_fps(rate)) {
         tracing::debug!("camera refused {rate} fps: {e}");
     }
-    MmapStream::with_buffers(&dev, Type::VideoCapture, BUFFERS).map_err(|e| format!("cannot start streaming: {e}"))
+    MmapStream::with_buffers(&dev, Type::VideoCapture, BUFFERS)
+        .map_err(|e| format!("cannot start streaming: {e}"))
 }
 
 impl V4l2 {
@@ -68,7 +80,10 @@ impl V4l2 {
                 let sent = match stream.next() {
                     Ok((buf, meta)) => {
                         let used = (meta.bytesused as usize).min(buf.len());
-                        tx.send(Some(Ok((Bytes::copy_from_slice(&buf[..used]), Timestamp::now()))))
+                        tx.send(Some(Ok((
+                            Bytes::copy_from_slice(&buf[..used]),
+                            Timestamp::now(),
+                        ))))
                     }
                     Err(e) => {
                         let _ = tx.send(Some(Err(format!("capture failed: {e}"))));
@@ -112,7 +127,10 @@ mod tests {
     async fn a_missing_device_is_a_clear_error() {
         let mut cam = V4l2::start("/dev/video-does-not-exist".into(), 640, 480, 5.0);
         let err = cam.grab().await.unwrap_err().to_string();
-        assert!(err.contains("cannot open /dev/video-does-not-exist"), "{err}");
+        assert!(
+            err.contains("cannot open /dev/video-does-not-exist"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

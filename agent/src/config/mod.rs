@@ -363,7 +363,10 @@ impl Config {
             if let Some(first) = seen.insert(&cam.id, i) {
                 bad(
                     format!("cameras[{i}].id"),
-                    format!("duplicate camera id {:?} (also cameras[{first}])", cam.id.as_str()),
+                    format!(
+                        "duplicate camera id {:?} (also cameras[{first}])",
+                        cam.id.as_str()
+                    ),
                 );
             }
             if !(cam.fps.is_finite() && cam.fps > 0.0 && cam.fps <= MAX_FPS) {
@@ -393,7 +396,11 @@ impl Config {
         if let Some(up) = &self.uplink {
             let url = up.mqtt_url.expose();
             if !(url.starts_with("mqtt://") || url.starts_with("mqtts://"))
-                || url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::len)).unwrap_or(0) == 0
+                || url::Url::parse(url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::len))
+                    .unwrap_or(0)
+                    == 0
             {
                 bad(
                     "uplink.mqtt_url".into(),

@@ -51,7 +51,10 @@ fn bad(message: impl Into<String>) -> SourceError {
 fn parse_http_url(s: &str) -> Result<Url, SourceError> {
     let url = Url::parse(s).map_err(|e| bad(format!("{}: {e}", redact_str(s))))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad(format!("{}: expected http:// or https://", redact_str(s))));
+        return Err(bad(format!(
+            "{}: expected http:// or https://",
+            redact_str(s)
+        )));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(bad(format!("{}: the URL has no host", redact_str(s))));
@@ -83,7 +86,9 @@ impl std::str::FromStr for CameraSource {
         } else if let Some(dev) = s.strip_prefix("v4l2:") {
             let device = parse_path(dev, "v4l2:")?;
             if !device.is_absolute() {
-                return Err(bad(format!("v4l2:{dev}: the device must be an absolute path such as /dev/video0")));
+                return Err(bad(format!(
+                    "v4l2:{dev}: the device must be an absolute path such as /dev/video0"
+                )));
             }
             Ok(Self::V4l2 { device })
         } else if s.starts_with("http://") || s.starts_with("https://") {
@@ -154,9 +159,9 @@ impl std::str::FromStr for GpsSource {
             })
         } else if let Some(addr) = body.strip_prefix("udp:") {
             Ok(Self::Udp {
-                addr: addr
-                    .parse()
-                    .map_err(|_| bad(format!("{s}: expected udp:ip:port, e.g. udp:0.0.0.0:10110")))?,
+                addr: addr.parse().map_err(|_| {
+                    bad(format!("{s}: expected udp:ip:port, e.g. udp:0.0.0.0:10110"))
+                })?,
             })
         } else if let Some(addr) = body.strip_prefix("gpsd:") {
             Ok(Self::Gpsd {
@@ -262,8 +267,14 @@ mod tests {
 
     #[test]
     fn parses_every_camera_source_kind() {
-        assert_eq!("testpattern".parse::<CameraSource>().unwrap(), CameraSource::TestPattern);
-        assert!(matches!("replay:/srv/jpegs".parse().unwrap(), CameraSource::Replay { .. }));
+        assert_eq!(
+            "testpattern".parse::<CameraSource>().unwrap(),
+            CameraSource::TestPattern
+        );
+        assert!(matches!(
+            "replay:/srv/jpegs".parse().unwrap(),
+            CameraSource::Replay { .. }
+        ));
         assert!(matches!(
             "http://10.0.0.5/snapshot.jpg".parse().unwrap(),
             CameraSource::HttpSnapshot { .. }
@@ -272,12 +283,23 @@ mod tests {
             "mjpeg:http://10.0.0.5/stream".parse().unwrap(),
             CameraSource::Mjpeg { .. }
         ));
-        assert!(matches!("v4l2:/dev/video0".parse().unwrap(), CameraSource::V4l2 { .. }));
+        assert!(matches!(
+            "v4l2:/dev/video0".parse().unwrap(),
+            CameraSource::V4l2 { .. }
+        ));
     }
 
     #[test]
     fn refuses_bad_camera_sources_with_a_reason() {
-        for s in ["", "ftp://x/y", "mjpeg:ftp://x", "http://", "v4l2:video0", "replay:", "rtsp://h/p"] {
+        for s in [
+            "",
+            "ftp://x/y",
+            "mjpeg:ftp://x",
+            "http://",
+            "v4l2:video0",
+            "replay:",
+            "rtsp://h/p",
+        ] {
             let e = s.parse::<CameraSource>().unwrap_err();
             assert!(!e.message.is_empty(), "{s}");
         }
@@ -285,25 +307,49 @@ mod tests {
 
     #[test]
     fn credentials_never_show() {
-        let src: CameraSource = "mjpeg:http://admin:hunter2@10.0.0.5/stream".parse().unwrap();
+        let src: CameraSource = "mjpeg:http://admin:hunter2@10.0.0.5/stream"
+            .parse()
+            .unwrap();
         assert!(!format!("{src} {src:?}").contains("hunter2"));
-        let e = "mjpeg:ftp://admin:hunter2@10.0.0.5/s".parse::<CameraSource>().unwrap_err();
+        let e = "mjpeg:ftp://admin:hunter2@10.0.0.5/s"
+            .parse::<CameraSource>()
+            .unwrap_err();
         assert!(!e.message.contains("hunter2"), "{}", e.message);
     }
 
     #[test]
     fn parses_gps_sources() {
         assert_eq!(
-            "serial:/dev/ttyUSB0?baud=38400".parse::<GpsSource>().unwrap(),
-            GpsSource::Serial { device: "/dev/ttyUSB0".into(), baud: 38400 }
+            "serial:/dev/ttyUSB0?baud=38400"
+                .parse::<GpsSource>()
+                .unwrap(),
+            GpsSource::Serial {
+                device: "/dev/ttyUSB0".into(),
+                baud: 38400
+            }
         );
         assert_eq!(
             "replay:/tmp/a.nmea?rate=10".parse::<GpsSource>().unwrap(),
-            GpsSource::Replay { file: "/tmp/a.nmea".into(), rate: 10.0 }
+            GpsSource::Replay {
+                file: "/tmp/a.nmea".into(),
+                rate: 10.0
+            }
         );
-        assert!(matches!("udp:0.0.0.0:10110".parse().unwrap(), GpsSource::Udp { .. }));
-        assert!(matches!("gpsd:127.0.0.1:2947".parse().unwrap(), GpsSource::Gpsd { .. }));
-        for s in ["serial:/dev/x?baud=0", "tcp:nohost", "udp:host", "replay:/a?rate=-1", "gps"] {
+        assert!(matches!(
+            "udp:0.0.0.0:10110".parse().unwrap(),
+            GpsSource::Udp { .. }
+        ));
+        assert!(matches!(
+            "gpsd:127.0.0.1:2947".parse().unwrap(),
+            GpsSource::Gpsd { .. }
+        ));
+        for s in [
+            "serial:/dev/x?baud=0",
+            "tcp:nohost",
+            "udp:host",
+            "replay:/a?rate=-1",
+            "gps",
+        ] {
             assert!(s.parse::<GpsSource>().is_err(), "{s}");
         }
     }

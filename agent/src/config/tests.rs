@@ -23,9 +23,26 @@ fn the_example_holds_every_key_and_is_valid() {
     let up = c.uplink.expect("the example has [uplink]");
     assert_eq!(up.thumb_width_px, 320);
     for key in [
-        "vessel", "data_dir", "listen", "token", "redis_url", "workers", "max_len", "id",
-        "source", "fps", "width", "height", "max_fix_age_s", "max_age_s", "retain_bytes",
-        "min_free_bytes", "mqtt_url", "thumb_width_px", "thumbs_per_s", "budget_bytes_per_s",
+        "vessel",
+        "data_dir",
+        "listen",
+        "token",
+        "redis_url",
+        "workers",
+        "max_len",
+        "id",
+        "source",
+        "fps",
+        "width",
+        "height",
+        "max_fix_age_s",
+        "max_age_s",
+        "retain_bytes",
+        "min_free_bytes",
+        "mqtt_url",
+        "thumb_width_px",
+        "thumbs_per_s",
+        "budget_bytes_per_s",
         "outbox_max_bytes",
     ] {
         assert!(EXAMPLE.contains(&format!("{key} =")), "example lacks {key}");
@@ -52,7 +69,10 @@ fn an_unknown_key_is_named_with_its_line() {
 fn a_bad_source_is_named_with_its_line() {
     let text = "vessel = \"v\"\n\n[[cameras]]\nid = \"a\"\nsource = \"gopher://x\"\n";
     let msg = parse(text).unwrap_err().to_string();
-    assert!(msg.contains("line 5") && msg.contains("not a camera source"), "{msg}");
+    assert!(
+        msg.contains("line 5") && msg.contains("not a camera source"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -91,7 +111,8 @@ fn a_lan_listener_needs_a_token() {
 
 #[test]
 fn secrets_are_redacted_in_debug() {
-    let c = parse("vessel = \"v\"\n[queue]\nredis_url = \"redis://:pw123@127.0.0.1:6379\"\n").unwrap();
+    let c =
+        parse("vessel = \"v\"\n[queue]\nredis_url = \"redis://:pw123@127.0.0.1:6379\"\n").unwrap();
     assert!(!format!("{c:?}").contains("pw123"));
 }
 

@@ -64,7 +64,11 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(applied).unwrap_or(0)) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(applied).unwrap_or(0))
+    {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
@@ -75,8 +79,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 fn row_to_frame(r: &Row<'_>) -> rusqlite::Result<FrameRow> {
     let camera: String = r.get(1)?;
-    let camera = CameraId::parse(&camera)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
+    let camera = CameraId::parse(&camera).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     Ok(FrameRow {
         id: r.get(0)?,
         camera,
@@ -164,7 +169,14 @@ impl Index {
                      ORDER BY captured_at_ns, id LIMIT ?6"
                 ))?;
                 stmt.query_map(
-                    params![camera.as_str(), q.from.unix_nanos(), q.to.unix_nanos(), after_ns, after_id, limit],
+                    params![
+                        camera.as_str(),
+                        q.from.unix_nanos(),
+                        q.to.unix_nanos(),
+                        after_ns,
+                        after_id,
+                        limit
+                    ],
                     row_to_frame,
                 )?
                 .collect::<Result<_, _>>()?
@@ -177,7 +189,13 @@ impl Index {
                      ORDER BY captured_at_ns, id LIMIT ?5"
                 ))?;
                 stmt.query_map(
-                    params![q.from.unix_nanos(), q.to.unix_nanos(), after_ns, after_id, limit],
+                    params![
+                        q.from.unix_nanos(),
+                        q.to.unix_nanos(),
+                        after_ns,
+                        after_id,
+                        limit
+                    ],
                     row_to_frame,
                 )?
                 .collect::<Result<_, _>>()?
@@ -197,20 +215,26 @@ impl Index {
 
     pub fn frame(&self, id: i64) -> Result<Option<FrameRow>, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
-        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM frames WHERE id = ?1"))?;
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM frames WHERE id = ?1"))?;
         Ok(stmt.query_row([id], row_to_frame).optional()?)
     }
 
     pub fn max_seq(&self, camera: &CameraId) -> Result<Option<u64>, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
-        let seq: Option<i64> =
-            conn.query_row("SELECT MAX(seq) FROM frames WHERE camera = ?1", [camera.as_str()], |r| r.get(0))?;
+        let seq: Option<i64> = conn.query_row(
+            "SELECT MAX(seq) FROM frames WHERE camera = ?1",
+            [camera.as_str()],
+            |r| r.get(0),
+        )?;
         Ok(seq.map(|s| s as u64))
     }
 
     pub fn count_by_camera(&self) -> Result<Vec<(CameraId, u64)>, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
-        let mut stmt = conn.prepare_cached("SELECT camera, COUNT(*) FROM frames GROUP BY camera ORDER BY camera")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT camera, COUNT(*) FROM frames GROUP BY camera ORDER BY camera",
+        )?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         let mut out = Vec::new();
         for row in rows {
@@ -242,7 +266,9 @@ impl Index {
             ))
             .expect("valid SQL");
         let rows = stmt.query_map([], |r| r.get::<_, String>(3)).expect("plan");
-        rows.map(|r| r.expect("plan row")).collect::<Vec<_>>().join("; ")
+        rows.map(|r| r.expect("plan row"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 

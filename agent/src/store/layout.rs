@@ -58,7 +58,9 @@ pub fn parse_rel_path(path: &str) -> Option<ParsedPath> {
         number(milli, 3)?,
     )
     .ok()?;
-    let ns = time::PrimitiveDateTime::new(date, time).assume_utc().unix_timestamp_nanos();
+    let ns = time::PrimitiveDateTime::new(date, time)
+        .assume_utc()
+        .unix_timestamp_nanos();
     Some(ParsedPath {
         camera,
         captured_at_ms: Timestamp::from_unix_nanos(i64::try_from(ns).ok()?),
@@ -75,7 +77,10 @@ mod tests {
     fn lays_out_by_utc_date_and_time() {
         let cam = CameraId::parse("bridge").unwrap();
         let t = Timestamp::parse_user("2026-11-24T08:05:09.123456789Z").unwrap();
-        assert_eq!(rel_path(&cam, t, 42), "bridge/2026/11/24/08/05/09.123-42.jpg");
+        assert_eq!(
+            rel_path(&cam, t, 42),
+            "bridge/2026/11/24/08/05/09.123-42.jpg"
+        );
     }
 
     #[test]

@@ -111,7 +111,12 @@ pub fn write_batch(frames_dir: &Path, frames: &[Frame]) -> Vec<Result<u64, Store
     outcomes.into_iter().map(|(_, r)| r).collect()
 }
 
-fn write_one(path: &Path, dir: &Path, bytes: &[u8], dirty: &mut BTreeSet<PathBuf>) -> Result<u64, StoreError> {
+fn write_one(
+    path: &Path,
+    dir: &Path,
+    bytes: &[u8],
+    dirty: &mut BTreeSet<PathBuf>,
+) -> Result<u64, StoreError> {
     let len = bytes.len() as u64;
     if fs::metadata(path).is_ok_and(|m| m.len() == len) {
         return Ok(len);

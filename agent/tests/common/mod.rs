@@ -1,6 +1,7 @@
 //! Helpers shared by the agent's end-to-end tests: configs, waiting on
 //! observable conditions (never a bare sleep), and reading the API.
 
+#![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::future::Future;
@@ -29,7 +30,12 @@ where
 }
 
 /// A config with the API on a free loopback port and data in `data_dir`.
-pub fn config(data_dir: &Path, redis_url: Option<&str>, cameras: &str, extra_queue: &str) -> Config {
+pub fn config(
+    data_dir: &Path,
+    redis_url: Option<&str>,
+    cameras: &str,
+    extra_queue: &str,
+) -> Config {
     let redis = redis_url
         .map(|u| format!("redis_url = \"{u}\"\n"))
         .unwrap_or_default();
@@ -73,7 +79,9 @@ pub fn metric(text: &str, sample: &str) -> Option<f64> {
 /// Every `*.jpg` under `dir`, relative, sorted.
 pub fn jpeg_files(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {

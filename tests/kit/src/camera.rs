@@ -20,7 +20,9 @@ pub fn testbed_dir() -> Result<PathBuf> {
     tried.push(PathBuf::from("/work/shared/testbed"));
     match tried.iter().find(|d| d.join("http-camera.py").is_file()) {
         Some(d) => Ok(d.clone()),
-        None => bail!("the testbed (http-camera.py) is not in any of {tried:?}; set SEAFRAME_TESTBED"),
+        None => {
+            bail!("the testbed (http-camera.py) is not in any of {tried:?}; set SEAFRAME_TESTBED")
+        }
     }
 }
 

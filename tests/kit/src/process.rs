@@ -42,7 +42,9 @@ impl Child {
     /// the output is drained in the background so the child never blocks.
     pub fn spawn_until(mut cmd: Command, name: &str, ready_marker: &str) -> Result<(Self, String)> {
         use std::os::unix::process::CommandExt;
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
         let mut inner = cmd.spawn().with_context(|| format!("spawning {name}"))?;
         let (tx, rx) = mpsc::channel::<String>();
         let stdout = inner.stdout.take().context("stdout is piped")?;
@@ -65,6 +67,20 @@ impl Child {
                     seen.join("\n")
                 ),
             }
+        }
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.inner.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -104,4 +120,3 @@ fn forward_lines(stream: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
         }
     });
 }
-

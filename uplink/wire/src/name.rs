@@ -136,7 +136,10 @@ mod tests {
             Err(NameError::BadChar { found: '/' })
         );
         assert_eq!(CameraId::parse("-a"), Err(NameError::EdgeDash));
-        assert_eq!(VesselName::parse("a+b").unwrap_err(), NameError::BadChar { found: '+' });
+        assert_eq!(
+            VesselName::parse("a+b").unwrap_err(),
+            NameError::BadChar { found: '+' }
+        );
     }
 
     proptest! {
