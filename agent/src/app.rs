@@ -6,6 +6,7 @@
 //! that the order is explicit; a stage that fails stops the agent.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -17,7 +18,7 @@ use tracing::Instrument;
 
 use crate::api::{self, ApiState};
 use crate::capture::Camera;
-use crate::config::Config;
+use crate::config::{Config, QueueConfig};
 use crate::handoff::Handoff;
 use crate::metrics::Metrics;
 use crate::queue::{Producer, Queue};
@@ -26,7 +27,7 @@ use crate::store::Store;
 use crate::worker::Worker;
 
 /// Frames the hand-off holds while Redis is away (seconds of a few cameras).
-const HANDOFF_FRAMES: usize = 256;
+const HANDOFF_FRAMES: usize = 128;
 /// Entries a worker takes per read.
 const WORKER_BATCH: usize = 16;
 /// Entries idle this long belong to a dead consumer and are claimed.
@@ -84,44 +85,43 @@ impl Stage {
     }
 }
 
-/// A running agent.
+/// The frame path without cameras or API: store, Redis (own or given),
+/// producer and workers. The agent and the benchmark both run it; frames
+/// go in through [`Pipeline::handoff`].
 #[derive(Debug)]
-pub struct Agent {
-    api_addr: SocketAddr,
-    metrics: Arc<Metrics>,
-    store: Arc<Store>,
+pub struct Pipeline {
+    pub handoff: Handoff,
+    pub metrics: Arc<Metrics>,
+    pub store: Arc<Store>,
     own_redis_pid: Option<Arc<AtomicU32>>,
-    capture: Stage,
     producer: Stage,
     workers: Stage,
-    api: Stage,
     redis: Stage,
     failed: CancellationToken,
 }
 
-impl Agent {
-    /// Opens the store, starts Redis (own or external), the producer, the
-    /// workers, the cameras and the API (on `api.listen`; port 0 picks one).
-    pub async fn start(cfg: Config) -> anyhow::Result<Self> {
+impl Pipeline {
+    /// Opens the store in `data_dir` (repairing crash leftovers), starts
+    /// Redis (the own one when `queue.redis_url` is absent), the producer
+    /// and `queue.workers` workers.
+    pub async fn start(data_dir: &Path, queue_cfg: &QueueConfig) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
-        let data_dir = cfg.data_dir.clone();
-        let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
+        let dir = data_dir.to_owned();
+        let store = tokio::task::spawn_blocking(move || Store::open(&dir))
             .await?
-            .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
         let store = Arc::new(store);
         let failed = CancellationToken::new();
-        let (capture, producer, workers, api, redis) = (
-            Stage::new("capture"),
+        let (producer, workers, redis) = (
             Stage::new("producer"),
             Stage::new("workers"),
-            Stage::new("api"),
             Stage::new("redis"),
         );
 
-        let (redis_url, own_redis_pid) = match &cfg.queue.redis_url {
+        let (redis_url, own_redis_pid) = match &queue_cfg.redis_url {
             Some(url) => (url.expose().to_owned(), None),
             None => {
-                let own = OwnRedis::start(&cfg.redis_dir()).await?;
+                let own = OwnRedis::start(&data_dir.join("redis")).await?;
                 let url = own.url();
                 let pid = own.pid_handle();
                 let token = redis.token.clone();
@@ -129,11 +129,10 @@ impl Agent {
                 (url, Some(pid))
             }
         };
-        let queue = Queue::new(&redis_url, cfg.queue.max_len, Arc::clone(&metrics))
+        let queue = Queue::new(&redis_url, queue_cfg.max_len, Arc::clone(&metrics))
             .context("queue.redis_url")?;
         let handoff = Handoff::new(HANDOFF_FRAMES, Arc::clone(&metrics));
-
-        for n in 0..cfg.queue.workers {
+        for n in 0..queue_cfg.workers {
             let worker = Worker {
                 name: format!("worker-{n}"),
                 queue: queue.clone(),
@@ -157,68 +156,16 @@ impl Agent {
             &failed,
             p.run(producer.token.clone()),
         );
-
-        for cam in &cfg.cameras {
-            let id = cam.id.clone();
-            let s = Arc::clone(&store);
-            let first_seq = tokio::task::spawn_blocking(move || s.max_seq(&id))
-                .await?
-                .context("reading the index")?
-                .map_or(0, |s| s + 1);
-            let camera = Camera::new(
-                cam.clone(),
-                handoff.clone(),
-                metrics.register_camera(&cam.id, cam.fps),
-                first_seq,
-            );
-            capture.spawn(
-                tracing::info_span!("camera", id = %cam.id),
-                &failed,
-                camera.run(capture.token.clone()),
-            );
-        }
-
-        let listener = tokio::net::TcpListener::bind(cfg.api.listen)
-            .await
-            .with_context(|| format!("api.listen: cannot listen on {}", cfg.api.listen))?;
-        let api_addr = listener.local_addr()?;
-        let state = ApiState::new(
-            Arc::clone(&store),
-            Arc::clone(&metrics),
-            cfg.api.token.clone(),
-            cfg.vessel.clone(),
-        );
-        api.spawn(
-            tracing::info_span!("api"),
-            &failed,
-            api::serve(listener, state, api.token.clone()),
-        );
-        tracing::info!(addr = %api_addr, cameras = cfg.cameras.len(), "api listening");
-
         Ok(Self {
-            api_addr,
+            handoff,
             metrics,
             store,
             own_redis_pid,
-            capture,
             producer,
             workers,
-            api,
             redis,
             failed,
         })
-    }
-
-    pub fn api_addr(&self) -> SocketAddr {
-        self.api_addr
-    }
-
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
     }
 
     /// The own redis-server's pid, if the agent runs one and it is up.
@@ -229,6 +176,101 @@ impl Agent {
             .filter(|p| *p != 0)
     }
 
+    /// Steps 2–3 of shutdown: the producer drains the hand-off into the
+    /// stream, then the workers finish the batches in hand.
+    pub async fn stop_flow(&self) {
+        tracing::info!("stopping: producer (draining the hand-off)");
+        self.producer.stop().await;
+        tracing::info!("stopping: workers (finishing their batches)");
+        self.workers.stop().await;
+    }
+
+    /// Step 4: flush the index, stop the own Redis (saving the stream).
+    pub async fn close(self) -> anyhow::Result<()> {
+        let store = Arc::clone(&self.store);
+        if let Err(e) = tokio::task::spawn_blocking(move || store.flush()).await? {
+            tracing::warn!("index flush failed: {e}");
+        }
+        self.redis.stop().await;
+        Ok(())
+    }
+}
+
+/// A running agent: the pipeline, its cameras and the API.
+#[derive(Debug)]
+pub struct Agent {
+    api_addr: SocketAddr,
+    pipeline: Pipeline,
+    capture: Stage,
+    api: Stage,
+}
+
+impl Agent {
+    /// Starts the pipeline, the cameras and the API (on `api.listen`; port
+    /// 0 picks a free one).
+    pub async fn start(cfg: Config) -> anyhow::Result<Self> {
+        let pipeline = Pipeline::start(&cfg.data_dir, &cfg.queue).await?;
+        let (capture, api) = (Stage::new("capture"), Stage::new("api"));
+        for cam in &cfg.cameras {
+            let id = cam.id.clone();
+            let s = Arc::clone(&pipeline.store);
+            let first_seq = tokio::task::spawn_blocking(move || s.max_seq(&id))
+                .await?
+                .context("reading the index")?
+                .map_or(0, |s| s + 1);
+            let camera = Camera::new(
+                cam.clone(),
+                pipeline.handoff.clone(),
+                pipeline.metrics.register_camera(&cam.id, cam.fps),
+                first_seq,
+            );
+            capture.spawn(
+                tracing::info_span!("camera", id = %cam.id),
+                &pipeline.failed,
+                camera.run(capture.token.clone()),
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(cfg.api.listen)
+            .await
+            .with_context(|| format!("api.listen: cannot listen on {}", cfg.api.listen))?;
+        let api_addr = listener.local_addr()?;
+        let state = ApiState::new(
+            Arc::clone(&pipeline.store),
+            Arc::clone(&pipeline.metrics),
+            cfg.api.token.clone(),
+            cfg.vessel.clone(),
+        );
+        api.spawn(
+            tracing::info_span!("api"),
+            &pipeline.failed,
+            api::serve(listener, state, api.token.clone()),
+        );
+        tracing::info!(addr = %api_addr, cameras = cfg.cameras.len(), "api listening");
+        Ok(Self {
+            api_addr,
+            pipeline,
+            capture,
+            api,
+        })
+    }
+
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.pipeline.metrics
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.pipeline.store
+    }
+
+    /// The own redis-server's pid, if the agent runs one and it is up.
+    pub fn own_redis_pid(&self) -> Option<u32> {
+        self.pipeline.own_redis_pid()
+    }
+
     /// Stops the cameras only (the first step of shutdown); the rest goes on
     /// until everything captured is stored.
     pub fn stop_capture(&self) {
@@ -237,26 +279,31 @@ impl Agent {
 
     /// Resolves when a stage has failed.
     pub async fn failed(&self) {
-        self.failed.cancelled().await;
+        self.pipeline.failed.cancelled().await;
     }
 
     /// The ordered stop of docs/design.md "Shutdown".
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("stopping: capture");
         self.capture.stop().await;
-        tracing::info!("stopping: producer (draining the hand-off)");
-        self.producer.stop().await;
-        tracing::info!("stopping: workers (finishing their batches)");
-        self.workers.stop().await;
+        self.pipeline.stop_flow().await;
         self.api.stop().await;
-        let store = Arc::clone(&self.store);
-        if let Err(e) = tokio::task::spawn_blocking(move || store.flush()).await? {
-            tracing::warn!("index flush failed: {e}");
-        }
-        self.redis.stop().await;
+        self.pipeline.close().await?;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The runtime the agent runs on: few async workers (the hot work — fsync,
+/// SQLite, JPEG — runs on a small blocking pool; many threads would each
+/// grow their own malloc arena).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .thread_name("seaframe")
+        .enable_all()
+        .build()
 }
 
 /// Runs the agent until `shutdown` (or a stage fails), then stops it in order.

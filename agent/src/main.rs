@@ -90,14 +90,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cfg: Config) -> anyhow::Result<()> {
-    // Few worker threads: the hot work (fsync, SQLite, JPEG) runs on the
-    // blocking pool; the async workers only move bytes.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("seaframe")
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    app::runtime()?.block_on(async {
         let shutdown = CancellationToken::new();
         let signals = tokio::spawn(watch_signals(shutdown.clone()));
         let result = app::run(cfg, shutdown).await;
