@@ -93,7 +93,7 @@ fn camera_like_jpeg(width: u16, height: u16, seed: u32) -> anyhow::Result<Bytes>
             state ^= state << 13;
             state ^= state >> 17;
             state ^= state << 5;
-            let noise = (state & 0x1F) as usize;
+            let noise = (state & 0x17) as usize;
             let i = (y * w + x) * 3;
             rgb[i] = ((x * 255 / w + noise) & 0xFF) as u8;
             rgb[i + 1] = ((y * 255 / h + noise / 2 + seed as usize * 20) & 0xFF) as u8;
