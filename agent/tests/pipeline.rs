@@ -186,6 +186,18 @@ async fn three_cameras_every_frame_on_disk_indexed_once_and_served() {
     agent.shutdown().await.unwrap();
 }
 
+/// Stops the cameras and waits until every captured frame is accounted for.
+async fn stop_capture_and_settle(agent: &Agent) {
+    agent.stop_capture();
+    let m = agent.metrics();
+    wait_for(
+        "every frame accounted for",
+        Duration::from_secs(30),
+        || async { settled(m).then_some(()) },
+    )
+    .await;
+}
+
 /// Captures until `n` more frames are stored, then returns.
 async fn wait_stored_more(m: &Metrics, n: u64, what: &str) {
     let total = || stored_by_camera(m).iter().map(|(_, s)| s).sum::<u64>();
@@ -241,13 +253,7 @@ async fn external_redis_killed_and_restarted_capture_goes_on_losses_counted() {
     redis.restart().unwrap();
     wait_stored_more(&m, 20, "frames stored after Redis came back").await;
 
-    agent.stop_capture();
-    wait_for(
-        "every frame accounted for",
-        Duration::from_secs(30),
-        || async { settled(&m).then_some(()) },
-    )
-    .await;
+    stop_capture_and_settle(&agent).await;
     assert!(m.redis_reconnects.load(Ordering::Relaxed) >= 1);
     let stored: u64 = stored_by_camera(&m).iter().map(|(_, n)| n).sum();
     let rows: u64 = agent
@@ -285,13 +291,7 @@ async fn own_redis_killed_is_restarted_and_capture_goes_on() {
     .await;
     wait_stored_more(&m, 20, "frames stored after the own Redis restarted").await;
 
-    agent.stop_capture();
-    wait_for(
-        "every frame accounted for",
-        Duration::from_secs(30),
-        || async { settled(&m).then_some(()) },
-    )
-    .await;
+    stop_capture_and_settle(&agent).await;
     assert_disk_matches_index(&agent, dir.path());
     agent.shutdown().await.unwrap();
 }

@@ -29,31 +29,28 @@ fn camera_json(c: &CameraMetrics) -> Value {
     })
 }
 
-pub async fn list(State(state): State<ApiState>) -> Json<Value> {
-    let cameras: Vec<Value> = state
+fn cameras_json(state: &ApiState) -> Vec<Value> {
+    state
         .metrics
         .cameras()
         .iter()
         .map(|c| camera_json(c))
-        .collect();
-    Json(json!({ "cameras": cameras }))
+        .collect()
+}
+
+pub async fn list(State(state): State<ApiState>) -> Json<Value> {
+    Json(json!({ "cameras": cameras_json(&state) }))
 }
 
 pub async fn status(State(state): State<ApiState>) -> Json<Value> {
     let uptime_ns = Timestamp::now().unix_nanos() - state.started_at.unix_nanos();
-    let cameras: Vec<Value> = state
-        .metrics
-        .cameras()
-        .iter()
-        .map(|c| camera_json(c))
-        .collect();
     Json(json!({
         "vessel": state.vessel,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": uptime_ns / 1_000_000_000,
         "queue_len": state.metrics.queue_len.load(Ordering::Relaxed),
         "handoff_len": state.metrics.handoff_len.load(Ordering::Relaxed),
-        "cameras": cameras,
+        "cameras": cameras_json(&state),
     }))
 }
 

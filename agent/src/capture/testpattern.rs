@@ -40,18 +40,8 @@ impl TestPattern {
             }
         }
         let scale = (w / 320).max(1);
-        let dt = at.to_datetime();
-        let caption = format!(
-            "{} {:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}Z",
-            self.camera,
-            dt.year(),
-            u8::from(dt.month()),
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second(),
-            dt.millisecond()
-        );
+        // "bridge 2026-11-24T08:00:00.123Z": the RFC 3339 time to the millisecond.
+        let caption = format!("{} {}Z", self.camera, &at.to_rfc3339()[..23]);
         let box_w = (font::text_width(&caption, scale) + 4 * scale).min(w);
         let box_h = ((font::GLYPH_H + 4) * scale).min(h);
         for row in self.pixels.chunks_exact_mut(w).take(box_h) {

@@ -160,47 +160,32 @@ impl Index {
             None => (i64::MIN, i64::MIN),
         };
         let limit = i64::from(q.limit) + 1;
-        let mut frames: Vec<FrameRow> = match &q.camera {
-            Some(camera) => {
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM frames \
-                     WHERE camera = ?1 AND captured_at_ns >= ?2 AND captured_at_ns < ?3 \
-                       AND (captured_at_ns, id) > (?4, ?5) \
-                     ORDER BY captured_at_ns, id LIMIT ?6"
-                ))?;
-                stmt.query_map(
-                    params![
-                        camera.as_str(),
-                        q.from.unix_nanos(),
-                        q.to.unix_nanos(),
-                        after_ns,
-                        after_id,
-                        limit
-                    ],
-                    row_to_frame,
-                )?
-                .collect::<Result<_, _>>()?
-            }
-            None => {
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM frames \
-                     WHERE captured_at_ns >= ?1 AND captured_at_ns < ?2 \
-                       AND (captured_at_ns, id) > (?3, ?4) \
-                     ORDER BY captured_at_ns, id LIMIT ?5"
-                ))?;
-                stmt.query_map(
-                    params![
-                        q.from.unix_nanos(),
-                        q.to.unix_nanos(),
-                        after_ns,
-                        after_id,
-                        limit
-                    ],
-                    row_to_frame,
-                )?
-                .collect::<Result<_, _>>()?
-            }
+        // Two statements, so that each uses its own index (camera+time, or time).
+        let camera_clause = if q.camera.is_some() {
+            "camera = ?6 AND"
+        } else {
+            "?6 IS NULL AND"
         };
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM frames \
+             WHERE {camera_clause} captured_at_ns >= ?1 AND captured_at_ns < ?2 \
+               AND (captured_at_ns, id) > (?3, ?4) \
+             ORDER BY captured_at_ns, id LIMIT ?5"
+        ))?;
+        let camera = q.camera.as_ref().map(CameraId::as_str);
+        let mut frames: Vec<FrameRow> = stmt
+            .query_map(
+                params![
+                    q.from.unix_nanos(),
+                    q.to.unix_nanos(),
+                    after_ns,
+                    after_id,
+                    limit,
+                    camera
+                ],
+                row_to_frame,
+            )?
+            .collect::<Result<_, _>>()?;
         let next = if frames.len() > q.limit as usize {
             frames.truncate(q.limit as usize);
             frames.last().map(|f| Cursor {
