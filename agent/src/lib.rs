@@ -9,6 +9,7 @@ pub mod app;
 pub mod capture;
 pub mod config;
 pub mod frame;
+pub mod gps;
 pub mod handoff;
 pub mod jpeg;
 pub mod metrics;

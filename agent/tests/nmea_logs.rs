@@ -1,0 +1,134 @@
+//! The NMEA parser and fix assembler against 38 real receiver captures,
+//! compared with what gpsd itself made of them (`.log.chk`, TPV records):
+//! wherever gpsd reports a 2D/3D fix with a time, ours must have the same
+//! time of day and the same position to 1e-6 degrees. Prints the agreement.
+
+#![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use seaframe_agent::gps::fix::{Assembler, Epoch};
+use seaframe_agent::gps::nmea::{self, NmeaError};
+use seaframe_agent::timestamp::Timestamp;
+
+fn data_dir() -> PathBuf {
+    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/nmea");
+    [beside, PathBuf::from("/work/shared/data/nmea")]
+        .into_iter()
+        .find(|d| d.is_dir())
+        .expect("the shared NMEA captures (../shared/data/nmea)")
+}
+
+/// The capture's data lines: comments dropped, gpsfake's `|` write marks removed.
+fn data_lines(bytes: &[u8]) -> Vec<Vec<u8>> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.starts_with(b"#"))
+        .map(|l| l.iter().copied().filter(|&b| b != b'|').collect())
+        .collect()
+}
+
+struct Outcome {
+    epochs: Vec<Epoch>,
+    errors: HashMap<String, usize>,
+}
+
+fn run(lines: &[Vec<u8>]) -> Outcome {
+    let mut a = Assembler::default();
+    let mut epochs = Vec::new();
+    let mut errors = HashMap::new();
+    for line in lines {
+        match nmea::parse(line) {
+            Ok(Some(s)) => epochs.extend(a.push(&s)),
+            Ok(None) | Err(NmeaError::Empty) => {}
+            Err(e) => {
+                let kind = format!("{e:?}");
+                let kind = kind.split([' ', '{', '(']).next().unwrap().to_owned();
+                *errors.entry(kind).or_default() += 1;
+            }
+        }
+    }
+    epochs.push(a.finish());
+    Outcome { epochs, errors }
+}
+
+#[test]
+fn fixes_agree_with_gpsd_on_every_capture() {
+    let dir = data_dir();
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    assert!(logs.len() >= 30, "captures in {}", dir.display());
+    let (mut total, mut agreed) = (0usize, 0usize);
+    for log in &logs {
+        let name = log.file_name().unwrap().to_string_lossy().into_owned();
+        let out = run(&data_lines(&std::fs::read(log).unwrap()));
+        // Our epochs by time of day (ms).
+        let mut ours: HashMap<u32, Vec<(f64, f64)>> = HashMap::new();
+        for e in &out.epochs {
+            if let (Some(t), Some(p), true) = (e.time, e.pos, e.valid) {
+                ours.entry(t.0).or_default().push((p.lat, p.lon));
+            }
+        }
+        let chk = std::fs::read_to_string(log.with_extension("log.chk")).unwrap_or_default();
+        let (mut n, mut ok) = (0, 0);
+        for line in chk.lines().filter(|l| l.starts_with("{\"class\":\"TPV\"")) {
+            let tpv: serde_json::Value = serde_json::from_str(line).unwrap();
+            let (Some(mode), Some(lat), Some(lon), Some(time)) = (
+                tpv["mode"].as_u64(),
+                tpv["lat"].as_f64(),
+                tpv["lon"].as_f64(),
+                tpv["time"].as_str(),
+            ) else {
+                continue;
+            };
+            if mode < 2 {
+                continue;
+            }
+            n += 1;
+            let t = Timestamp::parse_user(time).unwrap();
+            let tod = t.unix_millis().rem_euclid(86_400_000) as u32;
+            let hit = ours.get(&tod).is_some_and(|ps| {
+                ps.iter()
+                    .any(|(a, b)| (a - lat).abs() <= 1e-6 && (b - lon).abs() <= 1e-6)
+            });
+            ok += usize::from(hit);
+        }
+        total += n;
+        agreed += ok;
+        let rate = if n == 0 {
+            100.0
+        } else {
+            ok as f64 * 100.0 / n as f64
+        };
+        println!(
+            "{name:40} gpsd fixes {n:5}  agreed {ok:5}  ({rate:5.1}%)  skipped lines {:?}",
+            out.errors
+        );
+    }
+    let rate = agreed as f64 / total as f64;
+    println!(
+        "ALL: {agreed} of {total} gpsd fixes agreed ({:.2}%)",
+        rate * 100.0
+    );
+    assert!(total > 1000, "too few gpsd fixes to compare: {total}");
+    assert!(rate >= 0.95, "agreement {:.2}% below 95%", rate * 100.0);
+}
+
+#[test]
+fn the_fuzzy_captures_are_skipped_line_by_line_never_a_panic() {
+    let dir = data_dir();
+    for name in [
+        "gp-320fw-2019-04-07-coldboot.log",
+        "mtk-3301.log",
+        "tcp-torture.log",
+    ] {
+        let out = run(&data_lines(&std::fs::read(dir.join(name)).unwrap()));
+        let skipped: usize = out.errors.values().sum();
+        assert!(skipped > 0, "{name}: the torture file has bad lines");
+    }
+}
