@@ -12,7 +12,7 @@ fn gga_from_a_real_receiver() {
     ) else {
         panic!()
     };
-    assert_eq!(g.time, Some(TimeOfDay((60 + 45) * 60 * 1000)) // 01:45:00);
+    assert_eq!(g.time, Some(TimeOfDay((60 + 45) * 60 * 1000))); // 01:45:00
     let p = g.pos.unwrap();
     assert!(
         (p.lat - 44.068843373).abs() < 1e-9 && (p.lon + 121.314077962).abs() < 1e-9,
