@@ -18,7 +18,10 @@ use tracing::Instrument;
 
 use crate::api::{self, ApiState};
 use crate::capture::Camera;
+use crate::clock::Clock;
 use crate::config::{Config, QueueConfig};
+use crate::gps::reader::GpsReader;
+use crate::gps::state::Gps;
 use crate::handoff::Handoff;
 use crate::metrics::Metrics;
 use crate::queue::{Producer, Queue};
@@ -104,7 +107,11 @@ impl Pipeline {
     /// Opens the store in `data_dir` (repairing crash leftovers), starts
     /// Redis (the own one when `queue.redis_url` is absent), the producer
     /// and `queue.workers` workers.
-    pub async fn start(data_dir: &Path, queue_cfg: &QueueConfig) -> anyhow::Result<Self> {
+    pub async fn start(
+        data_dir: &Path,
+        queue_cfg: &QueueConfig,
+        gps: Arc<Gps>,
+    ) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
         let dir = data_dir.to_owned();
         let store = tokio::task::spawn_blocking(move || Store::open(&dir))
@@ -140,6 +147,7 @@ impl Pipeline {
                 metrics: Arc::clone(&metrics),
                 batch_size: WORKER_BATCH,
                 claim_idle_ms: CLAIM_IDLE_MS,
+                gps: Arc::clone(&gps),
             };
             workers.spawn(
                 tracing::info_span!("worker", n),
@@ -203,14 +211,33 @@ pub struct Agent {
     pipeline: Pipeline,
     capture: Stage,
     api: Stage,
+    gps: Stage,
 }
 
 impl Agent {
     /// Starts the pipeline, the cameras and the API (on `api.listen`; port
     /// 0 picks a free one).
     pub async fn start(cfg: Config) -> anyhow::Result<Self> {
-        let pipeline = Pipeline::start(&cfg.data_dir, &cfg.queue).await?;
-        let (capture, api) = (Stage::new("capture"), Stage::new("api"));
+        Self::start_with_clock_skew(cfg, 0).await
+    }
+
+    /// [`start`](Self::start) with the system clock read `skew_ns` off: for
+    /// tests of a board that booted with a wrong clock.
+    pub async fn start_with_clock_skew(cfg: Config, skew_ns: i64) -> anyhow::Result<Self> {
+        let gps = Arc::new(Gps::new(cfg.gps.max_fix_age_s));
+        let clock = Clock::with_skew(Arc::clone(&gps), skew_ns);
+        let pipeline = Pipeline::start(&cfg.data_dir, &cfg.queue, Arc::clone(&gps)).await?;
+        let (capture, api, gps_stage) =
+            (Stage::new("capture"), Stage::new("api"), Stage::new("gps"));
+        let reader = GpsReader {
+            source: cfg.gps.source.clone(),
+            gps: Arc::clone(&gps),
+        };
+        gps_stage.spawn(
+            tracing::info_span!("gps"),
+            &pipeline.failed,
+            reader.run(gps_stage.token.clone()),
+        );
         for cam in &cfg.cameras {
             let id = cam.id.clone();
             let s = Arc::clone(&pipeline.store);
@@ -222,6 +249,7 @@ impl Agent {
                 cam.clone(),
                 pipeline.handoff.clone(),
                 pipeline.metrics.register_camera(&cam.id, cam.fps),
+                clock.clone(),
                 first_seq,
             );
             capture.spawn(
@@ -239,6 +267,7 @@ impl Agent {
             Arc::clone(&pipeline.metrics),
             cfg.api.token.clone(),
             cfg.vessel.clone(),
+            clock,
         );
         api.spawn(
             tracing::info_span!("api"),
@@ -251,6 +280,7 @@ impl Agent {
             pipeline,
             capture,
             api,
+            gps: gps_stage,
         })
     }
 
@@ -286,6 +316,7 @@ impl Agent {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("stopping: capture");
         self.capture.stop().await;
+        self.gps.stop().await;
         self.pipeline.stop_flow().await;
         self.api.stop().await;
         self.pipeline.close().await?;

@@ -6,10 +6,12 @@ use std::fmt;
 use bytes::Bytes;
 use seaframe_wire::CameraId;
 
+use crate::clock::ClockSource;
+use crate::gps::timeline::Position;
 use crate::timestamp::Timestamp;
 
 /// One frame as captured. Cloning is cheap (the JPEG is shared).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct Frame {
     pub camera: CameraId,
     /// Per camera, increasing; with `captured_at` it names the frame on disk.
@@ -20,6 +22,35 @@ pub struct Frame {
     pub height: u32,
     /// The camera's own JPEG bytes.
     pub jpeg: Bytes,
+    /// Whether `captured_at` is the system clock's or GPS-corrected.
+    pub clock: ClockSource,
+    /// Where the ship was at `captured_at`; set by the worker from the
+    /// GPS timeline (`None`: no fix young enough).
+    pub position: Option<Position>,
+}
+
+impl Frame {
+    /// A frame fresh from a camera, not yet tagged with a position.
+    pub fn new(
+        camera: CameraId,
+        seq: u64,
+        captured_at: Timestamp,
+        clock: ClockSource,
+        width: u32,
+        height: u32,
+        jpeg: Bytes,
+    ) -> Self {
+        Self {
+            camera,
+            seq,
+            captured_at,
+            width,
+            height,
+            jpeg,
+            clock,
+            position: None,
+        }
+    }
 }
 
 impl fmt::Debug for Frame {
@@ -30,6 +61,8 @@ impl fmt::Debug for Frame {
             .field("captured_at", &self.captured_at)
             .field("size", &format_args!("{}x{}", self.width, self.height))
             .field("jpeg_bytes", &self.jpeg.len())
+            .field("clock", &self.clock)
+            .field("position", &self.position.as_ref().map(|p| (p.lat, p.lon)))
             .finish()
     }
 }
@@ -40,14 +73,15 @@ mod tests {
 
     #[test]
     fn debug_prints_sizes_not_bytes() {
-        let frame = Frame {
-            camera: CameraId::parse("bridge").unwrap(),
-            seq: 7,
-            captured_at: Timestamp::from_unix_millis(0),
-            width: 640,
-            height: 360,
-            jpeg: Bytes::from(vec![0xAB; 1000]),
-        };
+        let frame = Frame::new(
+            CameraId::parse("bridge").unwrap(),
+            7,
+            Timestamp::from_unix_millis(0),
+            ClockSource::System,
+            640,
+            360,
+            Bytes::from(vec![0xAB; 1000]),
+        );
         let s = format!("{frame:?}");
         assert!(s.contains("jpeg_bytes: 1000"), "{s}");
         assert!(s.contains("640x360"), "{s}");

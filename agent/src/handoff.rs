@@ -142,14 +142,15 @@ mod tests {
     use seaframe_wire::CameraId;
 
     fn frame(seq: u64) -> Frame {
-        Frame {
-            camera: CameraId::parse("a").unwrap(),
+        Frame::new(
+            CameraId::parse("a").unwrap(),
             seq,
-            captured_at: Timestamp::from_unix_millis(seq as i64),
-            width: 1,
-            height: 1,
-            jpeg: Bytes::new(),
-        }
+            Timestamp::from_unix_millis(seq as i64),
+            crate::clock::ClockSource::System,
+            1,
+            1,
+            Bytes::new(),
+        )
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ use redis::{AsyncConnectionConfig, Client, Value};
 use seaframe_wire::CameraId;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::ClockSource;
 use crate::frame::Frame;
 use crate::handoff::Handoff;
 use crate::metrics::Metrics;
@@ -49,7 +50,7 @@ if not last then
   return redis.error_reply('NOGROUP the consumer group is missing')
 end
 local ids, trimmed = {}, {}
-for b = 3, #ARGV, 6 do
+for b = 3, #ARGV, 7 do
   local len = redis.call('XLEN', key)
   while len >= maxlen do
     local oldest = redis.call('XRANGE', key, '(' .. last, '+', 'COUNT', 1)
@@ -63,7 +64,7 @@ for b = 3, #ARGV, 6 do
     len = len - 1
   end
   ids[#ids + 1] = redis.call('XADD', key, '*', 'cam', ARGV[b], 'seq', ARGV[b + 1], 'ts', ARGV[b + 2],
-    'w', ARGV[b + 3], 'h', ARGV[b + 4], 'jpeg', ARGV[b + 5])
+    'w', ARGV[b + 3], 'h', ARGV[b + 4], 'clk', ARGV[b + 5], 'jpeg', ARGV[b + 6])
 end
 return {ids, trimmed}
 ";
@@ -193,6 +194,7 @@ impl Queue {
                     .arg(f.captured_at.unix_nanos())
                     .arg(f.width)
                     .arg(f.height)
+                    .arg(f.clock.as_str())
                     .arg(f.jpeg.as_ref());
             }
             let (_ids, trimmed): (Vec<String>, Vec<String>) = invocation
@@ -391,6 +393,7 @@ fn parse_frame(fields: Value) -> Option<Frame> {
         return None;
     };
     let (mut cam, mut seq, mut ts, mut w, mut h, mut jpeg) = (None, None, None, None, None, None);
+    let mut clock = ClockSource::System;
     let mut it = kv.into_iter();
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
         let Value::BulkString(v) = v else { continue };
@@ -402,17 +405,23 @@ fn parse_frame(fields: Value) -> Option<Frame> {
             "w" => w = text().and_then(|s| s.parse::<u32>().ok()),
             "h" => h = text().and_then(|s| s.parse::<u32>().ok()),
             "jpeg" => jpeg = Some(Bytes::from(v)),
+            "clk" => {
+                clock = text()
+                    .and_then(|s| ClockSource::parse(&s))
+                    .unwrap_or(ClockSource::System)
+            }
             _ => {}
         }
     }
-    Some(Frame {
-        camera: cam?,
-        seq: seq?,
-        captured_at: Timestamp::from_unix_nanos(ts?),
-        width: w?,
-        height: h?,
-        jpeg: jpeg?,
-    })
+    Some(Frame::new(
+        cam?,
+        seq?,
+        Timestamp::from_unix_nanos(ts?),
+        clock,
+        w?,
+        h?,
+        jpeg?,
+    ))
 }
 
 /// Exponential back-off between attempts.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use tokio_util::sync::CancellationToken;
 
+use crate::gps::state::Gps;
 use crate::metrics::Metrics;
 use crate::queue::{Backoff, Entry, Queue, QueueError, pause};
 use crate::store::{Store, StoreError, Stored};
@@ -30,6 +31,8 @@ pub struct Worker {
     pub batch_size: usize,
     /// Entries idle this long belong to a dead consumer and are claimed.
     pub claim_idle_ms: u64,
+    /// Where frames are tagged with the ship's position.
+    pub gps: Arc<Gps>,
 }
 
 impl Worker {

@@ -46,6 +46,8 @@ async fn api(token: Option<&str>) -> Api {
             width: 32,
             height: 24,
             jpeg: Bytes::from(tp.render(Timestamp::from_unix_millis(i as i64)).unwrap()),
+            clock: seaframe_agent::clock::ClockSource::System,
+            position: None,
         })
         .collect();
     assert!(store.put_batch(&frames).iter().all(Result::is_ok));
@@ -55,6 +57,7 @@ async fn api(token: Option<&str>) -> Api {
         metrics,
         token.map(Secret::new),
         VesselName::parse("v").unwrap(),
+        seaframe_agent::clock::Clock::new(Arc::new(seaframe_agent::gps::state::Gps::new(10))),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

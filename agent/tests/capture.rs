@@ -35,7 +35,9 @@ fn start(id: &str, source: &str, fps: f64) -> Running {
     let metrics = all.register_camera(&cfg.id, fps);
     let handoff = Handoff::new(1000, all);
     let stop = CancellationToken::new();
-    let camera = Camera::new(cfg, handoff.clone(), Arc::clone(&metrics), 7);
+    let clock =
+        seaframe_agent::clock::Clock::new(Arc::new(seaframe_agent::gps::state::Gps::new(10)));
+    let camera = Camera::new(cfg, handoff.clone(), Arc::clone(&metrics), clock, 7);
     let task = tokio::spawn(camera.run(stop.clone()));
     Running {
         handoff,

@@ -27,6 +27,8 @@ fn frame(camera: &str, seq: u64) -> Frame {
         width: 4,
         height: 4,
         jpeg: Bytes::from(vec![seq as u8; 100 + seq as usize]),
+        clock: seaframe_agent::clock::ClockSource::System,
+        position: None,
     }
 }
 

@@ -26,6 +26,8 @@ fn frame(camera: &str, ms: i64, seq: u64) -> Frame {
         width: 16,
         height: 16,
         jpeg: jpeg(seq as u8),
+        clock: seaframe_agent::clock::ClockSource::System,
+        position: None,
     }
 }
 

@@ -51,6 +51,11 @@ pub async fn status(State(state): State<ApiState>) -> Json<Value> {
         "queue_len": state.metrics.queue_len.load(Ordering::Relaxed),
         "handoff_len": state.metrics.handoff_len.load(Ordering::Relaxed),
         "cameras": cameras_json(&state),
+        "clock": {
+            "source": state.clock.now().map_or("untrusted", |(_, source)| source.as_str()),
+            "gps_offset_ms": state.clock.offset_ns().map(|ns| ns / 1_000_000),
+        },
+        "gps": state.clock.gps().status(),
     }))
 }
 

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
 
+use crate::clock::Clock;
 use crate::config::Secret;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -33,6 +34,7 @@ pub struct ApiState {
     token: Option<Arc<Secret>>,
     started_at: Timestamp,
     vessel: VesselName,
+    clock: Clock,
 }
 
 impl ApiState {
@@ -41,6 +43,7 @@ impl ApiState {
         metrics: Arc<Metrics>,
         token: Option<Secret>,
         vessel: VesselName,
+        clock: Clock,
     ) -> Self {
         Self {
             store,
@@ -48,6 +51,7 @@ impl ApiState {
             token: token.map(Arc::new),
             started_at: Timestamp::now(),
             vessel,
+            clock,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -15,8 +16,10 @@ use anyhow::Context;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use seaframe_agent::app::{Pipeline, runtime};
+use seaframe_agent::clock::ClockSource;
 use seaframe_agent::config::{QueueConfig, Secret};
 use seaframe_agent::frame::Frame;
+use seaframe_agent::gps::state::Gps;
 use seaframe_agent::metrics::Metrics;
 use seaframe_agent::timestamp::Timestamp;
 use seaframe_wire::CameraId;
@@ -220,7 +223,8 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
     if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
         println!("(cannot reset peak RSS: {e}; it includes the set-up)");
     }
-    let pipeline = Pipeline::start(&data_dir, &queue).await?;
+    let gps = Arc::new(Gps::new(10));
+    let pipeline = Pipeline::start(&data_dir, &queue, gps).await?;
     let redis_pid = pipeline.own_redis_pid();
     let cpu0 = cpu_seconds(None).context("reading /proc/self/stat")?;
     let redis_cpu0 = redis_pid.and_then(|p| cpu_seconds(Some(p)));
@@ -246,14 +250,15 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
                     _ = ticks.tick() => {}
                 }
                 let jpeg = set[seq as usize % set.len()].clone();
-                handoff.push(Frame {
-                    camera: id.clone(),
+                handoff.push(Frame::new(
+                    id.clone(),
                     seq,
-                    captured_at: Timestamp::now(),
-                    width: w,
-                    height: h,
+                    Timestamp::now(),
+                    ClockSource::System,
+                    w,
+                    h,
                     jpeg,
-                });
+                ));
                 metrics.captured.fetch_add(1, Ordering::Relaxed);
             }
         });

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::config::{CameraConfig, CameraSource};
 use crate::frame::Frame;
 use crate::handoff::Handoff;
@@ -108,6 +109,7 @@ pub struct Camera {
     cfg: CameraConfig,
     handoff: Handoff,
     metrics: Arc<CameraMetrics>,
+    clock: Clock,
     next_seq: u64,
 }
 
@@ -129,12 +131,14 @@ impl Camera {
         cfg: CameraConfig,
         handoff: Handoff,
         metrics: Arc<CameraMetrics>,
+        clock: Clock,
         first_seq: u64,
     ) -> Self {
         Self {
             cfg,
             handoff,
             metrics,
+            clock,
             next_seq: first_seq,
         }
     }
@@ -169,14 +173,22 @@ impl Camera {
             match outcome {
                 Ok((jpeg, captured_at, info)) => {
                     backoff.reset();
-                    let frame = Frame {
-                        camera: self.cfg.id.clone(),
-                        seq: self.next_seq,
-                        captured_at,
-                        width: info.width,
-                        height: info.height,
-                        jpeg,
+                    let Some((captured_at, clock)) = self.clock.correct(captured_at) else {
+                        self.metrics.set_state(CameraState::Retrying {
+                            error: "waiting for a trustworthy time: the system clock is implausible and GPS has given no time yet".into(),
+                            retry_in_ms: 0,
+                        });
+                        continue;
                     };
+                    let frame = Frame::new(
+                        self.cfg.id.clone(),
+                        self.next_seq,
+                        captured_at,
+                        clock,
+                        info.width,
+                        info.height,
+                        jpeg,
+                    );
                     self.next_seq += 1;
                     self.handoff.push(frame);
                     self.metrics.captured.fetch_add(1, Ordering::Relaxed);

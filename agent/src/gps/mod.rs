@@ -1,6 +1,13 @@
 //! Position and time from the ship's GPS: the IO-free NMEA parser
-//! (`nmea`), the fix assembler (`fix`), the timeline that tags frames
-//! (`timeline`), and the sources that feed them.
+//! (`nmea`), the epoch assembler (`fix`), the timeline that tags frames
+//! (`timeline`), the shared state (`state`), and the reader task with its
+//! sources (`reader`: serial, TCP, UDP, gpsd; `replay`), all feeding lines
+//! through `feed`.
 
+pub mod feed;
 pub mod fix;
 pub mod nmea;
+pub mod reader;
+pub mod replay;
+pub mod state;
+pub mod timeline;
