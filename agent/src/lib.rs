@@ -9,6 +9,7 @@ pub mod app;
 pub mod capture;
 pub mod clock;
 pub mod config;
+pub mod exif;
 pub mod frame;
 pub mod gps;
 pub mod handoff;

@@ -56,9 +56,13 @@ fn stored_frames_come_back_with_their_bytes_and_no_tmp_is_left() {
     assert!(page.next.is_none());
     for (row, f) in page.frames.iter().zip(&frames) {
         assert_eq!((row.seq, row.captured_at), (f.seq, f.captured_at));
+        // The camera's bytes, untouched, with our EXIF segment after JFIF.
         let on_disk = std::fs::read(store.file_path(row)).unwrap();
-        assert_eq!(on_disk, f.jpeg.as_ref());
-        assert_eq!(row.bytes, f.jpeg.len() as u64);
+        let at = seaframe_agent::exif::insertion_point(&f.jpeg);
+        assert_eq!(&on_disk[..at], &f.jpeg[..at]);
+        assert_eq!(&on_disk[at + 4..at + 10], b"Exif\0\0");
+        assert!(on_disk.ends_with(&f.jpeg[at..]));
+        assert_eq!(row.bytes, on_disk.len() as u64);
         assert!(
             row.rel_path.starts_with("a/2025/11/24/16/00/"),
             "{}",

@@ -17,11 +17,13 @@ use seaframe_wire::CameraId;
 
 use super::layout::rel_path;
 use super::{Cursor, FramePage, FrameQuery, FrameRow, StoreError};
+use crate::clock::ClockSource;
 use crate::frame::Frame;
 use crate::timestamp::Timestamp;
 
 /// Forward migrations; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
     CREATE TABLE frames (
         id             INTEGER PRIMARY KEY,
         camera         TEXT    NOT NULL,
@@ -42,10 +44,18 @@ const MIGRATIONS: &[&str] = &[r"
     );
     CREATE INDEX frames_by_camera_time ON frames (camera, captured_at_ns, id);
     CREATE INDEX frames_by_time ON frames (captured_at_ns, id);
-"];
+",
+    r"
+    ALTER TABLE frames ADD COLUMN fix_age_ms INTEGER;
+    ALTER TABLE frames ADD COLUMN time_uncertainty_ms INTEGER;
+    ALTER TABLE frames ADD COLUMN interpolated INTEGER;
+    ALTER TABLE frames ADD COLUMN clock TEXT NOT NULL DEFAULT 'system';
+",
+];
 
 const COLUMNS: &str = "id, camera, seq, captured_at_ns, rel_path, bytes, width, height, \
-                       lat, lon, fix, speed_kn, course_deg, heading_deg";
+                       lat, lon, fix, speed_kn, course_deg, heading_deg, \
+                       fix_age_ms, time_uncertainty_ms, interpolated, clock";
 
 #[derive(Debug)]
 pub struct Index {
@@ -97,6 +107,10 @@ fn row_to_frame(r: &Row<'_>) -> rusqlite::Result<FrameRow> {
         speed_kn: r.get(11)?,
         course_deg: r.get(12)?,
         heading_deg: r.get(13)?,
+        fix_age_ms: r.get(14)?,
+        time_uncertainty_ms: r.get(15)?,
+        interpolated: r.get(16)?,
+        clock: ClockSource::parse(&r.get::<_, String>(17)?).unwrap_or(ClockSource::System),
     })
 }
 
@@ -129,12 +143,15 @@ impl Index {
         let tx = conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO frames (camera, captured_at_ns, seq, rel_path, bytes, width, height, stored_at_ns) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                "INSERT INTO frames (camera, captured_at_ns, seq, rel_path, bytes, width, height, stored_at_ns, \
+                                     lat, lon, fix, speed_kn, course_deg, heading_deg, \
+                                     fix_age_ms, time_uncertainty_ms, interpolated, clock) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
                  ON CONFLICT (camera, captured_at_ns, seq) DO NOTHING",
             )?;
             let stored_at = Timestamp::now().unix_nanos();
             for (frame, bytes) in frames {
+                let p = frame.position.as_ref();
                 let changed = stmt.execute(params![
                     frame.camera.as_str(),
                     frame.captured_at.unix_nanos(),
@@ -144,6 +161,16 @@ impl Index {
                     frame.width,
                     frame.height,
                     stored_at,
+                    p.map(|p| p.lat),
+                    p.map(|p| p.lon),
+                    p.map(|p| p.fix),
+                    p.and_then(|p| p.speed_kn),
+                    p.and_then(|p| p.course_deg),
+                    p.and_then(|p| p.heading_deg),
+                    p.map(|p| p.fix_age_ms),
+                    p.map(|p| p.time_uncertainty_ms),
+                    p.map(|p| p.interpolated),
+                    frame.clock.as_str(),
                 ])?;
                 inserted.push(changed == 1);
             }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use seaframe_wire::CameraId;
 
+use crate::clock::ClockSource;
 use crate::frame::Frame;
 use crate::timestamp::Timestamp;
 
@@ -62,6 +63,11 @@ pub struct FrameRow {
     pub speed_kn: Option<f64>,
     pub course_deg: Option<f64>,
     pub heading_deg: Option<f64>,
+    pub fix_age_ms: Option<u32>,
+    pub time_uncertainty_ms: Option<u32>,
+    /// Between two fixes (`Some(true)`) or from the latest one.
+    pub interpolated: Option<bool>,
+    pub clock: ClockSource,
 }
 
 /// A keyset position in a time-ordered listing: after (`captured_at`, `id`).

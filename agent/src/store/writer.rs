@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::StoreError;
 use super::layout::rel_path;
+use crate::exif;
 use crate::frame::Frame;
 
 const TMP_SUFFIX: &str = ".tmp";
@@ -91,7 +92,7 @@ pub fn write_batch(frames_dir: &Path, frames: &[Frame]) -> Vec<Result<u64, Store
         .map(|frame| {
             let path = frames_dir.join(rel_path(&frame.camera, frame.captured_at, frame.seq));
             let dir = path.parent().unwrap_or(frames_dir).to_owned();
-            let result = write_one(&path, &dir, &frame.jpeg, &mut dirty);
+            let result = write_one(&path, &dir, frame, &mut dirty);
             (Some(dir), result)
         })
         .collect();
@@ -111,13 +112,17 @@ pub fn write_batch(frames_dir: &Path, frames: &[Frame]) -> Vec<Result<u64, Store
     outcomes.into_iter().map(|(_, r)| r).collect()
 }
 
+/// The frame's JPEG with our EXIF segment inserted (never re-encoded).
 fn write_one(
     path: &Path,
     dir: &Path,
-    bytes: &[u8],
+    frame: &Frame,
     dirty: &mut BTreeSet<PathBuf>,
 ) -> Result<u64, StoreError> {
-    let len = bytes.len() as u64;
+    let app1 = exif::app1(frame.captured_at, frame.position.as_ref());
+    let at = exif::insertion_point(&frame.jpeg);
+    let (head, tail) = frame.jpeg.split_at(at);
+    let len = (head.len() + app1.len() + tail.len()) as u64;
     if fs::metadata(path).is_ok_and(|m| m.len() == len) {
         return Ok(len);
     }
@@ -127,7 +132,9 @@ fn write_one(
     let tmp = PathBuf::from(tmp);
     let written = File::create(&tmp)
         .and_then(|mut f| {
-            f.write_all(bytes)?;
+            f.write_all(head)?;
+            f.write_all(&app1)?;
+            f.write_all(tail)?;
             f.sync_all()
         })
         .and_then(|()| fs::rename(&tmp, path));
