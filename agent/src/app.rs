@@ -224,8 +224,8 @@ impl Agent {
     /// [`start`](Self::start) with the system clock read `skew_ns` off: for
     /// tests of a board that booted with a wrong clock.
     pub async fn start_with_clock_skew(cfg: Config, skew_ns: i64) -> anyhow::Result<Self> {
-        let gps = Arc::new(Gps::new(cfg.gps.max_fix_age_s));
-        let clock = Clock::with_skew(Arc::clone(&gps), skew_ns);
+        let gps = Arc::new(Gps::with_clock_skew(cfg.gps.max_fix_age_s, skew_ns));
+        let clock = Clock::new(Arc::clone(&gps));
         let pipeline = Pipeline::start(&cfg.data_dir, &cfg.queue, Arc::clone(&gps)).await?;
         let (capture, api, gps_stage) =
             (Stage::new("capture"), Stage::new("api"), Stage::new("gps"));

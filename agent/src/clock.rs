@@ -47,28 +47,17 @@ impl ClockSource {
 #[derive(Debug, Clone)]
 pub struct Clock {
     gps: Arc<Gps>,
-    /// Added to the system clock: for tests that fake a board's bad clock.
-    skew_ns: i64,
     logged: Arc<AtomicBool>,
 }
 
 impl Clock {
+    /// The clock of a board whose GPS state is `gps` (and whose system
+    /// clock is off by `gps.skew_ns()`, in tests).
     pub fn new(gps: Arc<Gps>) -> Self {
-        Self::with_skew(gps, 0)
-    }
-
-    /// A clock whose system time is off by `skew_ns` (tests only).
-    pub fn with_skew(gps: Arc<Gps>, skew_ns: i64) -> Self {
         Self {
             gps,
-            skew_ns,
             logged: Arc::default(),
         }
-    }
-
-    /// The system clock as the agent sees it (with the test skew).
-    pub fn system_now(&self) -> Timestamp {
-        Timestamp::from_unix_nanos(Timestamp::now().unix_nanos().saturating_add(self.skew_ns))
     }
 
     /// Now, and where that time came from; `None` when there is no
@@ -81,7 +70,7 @@ impl Clock {
     /// `Timestamp::now()`, e.g. when a frame arrived).
     pub fn correct(&self, raw_system: Timestamp) -> Option<(Timestamp, ClockSource)> {
         let system =
-            Timestamp::from_unix_nanos(raw_system.unix_nanos().saturating_add(self.skew_ns));
+            Timestamp::from_unix_nanos(raw_system.unix_nanos().saturating_add(self.gps.skew_ns()));
         match self.gps.offset_ns() {
             Some(offset) if offset.abs() > MAX_SKEW_NS => {
                 if !self.logged.swap(true, Ordering::Relaxed) {

@@ -134,11 +134,19 @@ impl Worker {
                 None => ack_ids.push(e.id), // unreadable: nothing to store
             }
         }
-        for f in &frames {
+        // Positions: wait briefly for the fix after the newest frame (so
+        // that it can be interpolated), then tag every frame.
+        if let Some(newest) = frames.iter().map(|f| f.captured_at).max() {
+            self.gps.wait_for_fix_after(newest).await;
+        }
+        for f in &mut frames {
             self.metrics
                 .camera(&f.camera)
                 .in_flight
                 .fetch_add(1, Ordering::Relaxed);
+            if f.position.is_none() {
+                f.position = self.gps.position_at(f.captured_at);
+            }
         }
         let store = Arc::clone(&self.store);
         let (frames, outcomes) = match tokio::task::spawn_blocking(move || {

@@ -7,6 +7,7 @@ mod error;
 mod frames;
 mod metrics;
 mod params;
+mod track;
 
 use std::sync::Arc;
 
@@ -65,6 +66,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/frames", get(frames::list))
         .route("/api/v1/frames/{id}", get(frames::one))
         .route("/api/v1/frames/{id}/image", get(frames::image))
+        .route("/api/v1/track", get(track::get))
         .route("/api/v1/metrics", get(metrics::get))
         .route("/metrics", get(metrics::get))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));

@@ -10,13 +10,17 @@ use super::nmea::{self, NmeaError};
 use super::state::Gps;
 use crate::timestamp::Timestamp;
 
-/// Maps a fix's time before it is recorded (a replay moves its log to now).
-pub type Rebase = Box<dyn FnMut(&mut Fix) + Send>;
+/// Maps a fix's time before it is recorded (a replay moves its log to
+/// now); given the fix and the arrival of its epoch's first sentence.
+pub type Rebase = Box<dyn FnMut(&mut Fix, Timestamp) + Send>;
 
 pub struct Feed {
     gps: Arc<Gps>,
     assembler: Assembler,
     rebase: Option<Rebase>,
+    /// When the current epoch's first sentence arrived: the best estimate of
+    /// when the receiver sent the fix (later sentences only add lag).
+    epoch_arrived: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for Feed {
@@ -33,6 +37,7 @@ impl Feed {
             gps,
             assembler: Assembler::default(),
             rebase,
+            epoch_arrived: None,
         }
     }
 
@@ -42,7 +47,10 @@ impl Feed {
             Ok(Some(sentence)) => {
                 self.gps.sentences.fetch_add(1, Ordering::Relaxed);
                 if let Some(epoch) = self.assembler.push(&sentence) {
-                    self.record(epoch.fix(), arrived);
+                    let epoch_arrived = self.epoch_arrived.replace(arrived).unwrap_or(arrived);
+                    self.record(epoch.fix(), epoch_arrived);
+                } else if self.epoch_arrived.is_none() {
+                    self.epoch_arrived = Some(arrived);
                 }
             }
             Ok(None) | Err(NmeaError::Empty) => {}
@@ -65,13 +73,14 @@ impl Feed {
     /// Ends the current epoch (when the source goes quiet or away).
     pub fn flush(&mut self, arrived: Timestamp) {
         let fix = self.assembler.finish().fix();
-        self.record(fix, arrived);
+        let epoch_arrived = self.epoch_arrived.take().unwrap_or(arrived);
+        self.record(fix, epoch_arrived);
     }
 
     fn record(&mut self, fix: Option<Fix>, arrived: Timestamp) {
         if let Some(mut fix) = fix {
             if let Some(rebase) = self.rebase.as_mut() {
-                rebase(&mut fix);
+                rebase(&mut fix, arrived);
             }
             self.gps.record(fix, arrived);
         }

@@ -33,12 +33,13 @@ pub async fn session(file: &Path, rate: f64, gps: &Arc<Gps>) -> Result<(), Strin
         .await
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     gps.set_state("ok");
-    let started = Timestamp::now();
-    let mut first_fix: Option<i64> = None;
-    let rebase = Box::new(move |fix: &mut super::fix::Fix| {
-        let t0 = *first_fix.get_or_insert(fix.time.unix_nanos());
+    // The log's first fix is placed when it arrived; the rest keep their
+    // spacing, scaled by the rate.
+    let mut first: Option<(i64, i64)> = None;
+    let rebase = Box::new(move |fix: &mut super::fix::Fix, arrived: Timestamp| {
+        let (t0, a0) = *first.get_or_insert((fix.time.unix_nanos(), arrived.unix_nanos()));
         let scaled = ((fix.time.unix_nanos() - t0) as f64 / rate) as i64;
-        fix.time = Timestamp::from_unix_nanos(started.unix_nanos() + scaled);
+        fix.time = Timestamp::from_unix_nanos(a0 + scaled);
     });
     let mut feed = Feed::new(Arc::clone(gps), Some(rebase));
     let mut last_epoch: Option<u32> = None;

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -23,11 +24,25 @@ pub struct Gps {
     pub fixes: AtomicU64,
     skipped: Mutex<BTreeMap<String, u64>>,
     state: Mutex<String>,
+    /// Added to the system clock when fixes arrive: tests fake a board's bad clock.
+    skew_ns: i64,
+    new_fix: tokio::sync::Notify,
 }
+
+/// The longest a frame waits for the fix after it, so that its position
+/// can be interpolated rather than taken from the fix before.
+pub const MAX_WAIT_FOR_NEXT_FIX: Duration = Duration::from_millis(1500);
 
 impl Gps {
     pub fn new(max_fix_age_s: u64) -> Self {
+        Self::with_clock_skew(max_fix_age_s, 0)
+    }
+
+    /// A GPS state on a board whose system clock is `skew_ns` off (tests).
+    pub fn with_clock_skew(max_fix_age_s: u64, skew_ns: i64) -> Self {
         Self {
+            skew_ns,
+            new_fix: tokio::sync::Notify::new(),
             timeline: Mutex::new(Timeline::new(max_fix_age_s)),
             offset_ns: AtomicI64::new(0),
             offset_known: AtomicBool::new(false),
@@ -38,18 +53,46 @@ impl Gps {
         }
     }
 
-    /// A fix, and the system time at which its sentence arrived.
+    /// The skew of the board's system clock (0 but in tests).
+    pub fn skew_ns(&self) -> i64 {
+        self.skew_ns
+    }
+
+    /// A fix, and the system time (`Timestamp::now()`) its sentence arrived.
     pub fn record(&self, fix: Fix, arrived: Timestamp) {
-        self.offset_ns.store(
-            fix.time.unix_nanos() - arrived.unix_nanos(),
-            Ordering::Relaxed,
-        );
+        let system = arrived.unix_nanos().saturating_add(self.skew_ns);
+        self.offset_ns
+            .store(fix.time.unix_nanos() - system, Ordering::Relaxed);
         self.offset_known.store(true, Ordering::Relaxed);
         self.fixes.fetch_add(1, Ordering::Relaxed);
         self.timeline
             .lock()
             .expect("timeline lock poisoned")
             .push(fix);
+        self.new_fix.notify_waiters();
+    }
+
+    /// Waits (at most [`MAX_WAIT_FOR_NEXT_FIX`]) until a fix at or after
+    /// `t` is known — when fixes are flowing and the next one is due —
+    /// so that a frame at `t` gets an interpolated position.
+    pub async fn wait_for_fix_after(&self, t: Timestamp) {
+        let deadline = tokio::time::Instant::now() + MAX_WAIT_FOR_NEXT_FIX;
+        loop {
+            let notified = self.new_fix.notified();
+            let (latest, interval_ns) = {
+                let timeline = self.timeline.lock().expect("timeline lock poisoned");
+                (timeline.latest().map(|f| f.time), timeline.interval_ns())
+            };
+            let Some(latest) = latest else { return };
+            let behind_ns = t.unix_nanos() - latest.unix_nanos();
+            // Caught up, or the fixes have stopped coming: tag with what there is.
+            if behind_ns <= 0 || behind_ns > interval_ns.saturating_mul(2) + 500_000_000 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// GPS time minus system time, once a fix with a date has been seen.

@@ -62,6 +62,15 @@ impl Timeline {
         }
     }
 
+    /// The time between the last two fixes (1 s until there are two).
+    pub fn interval_ns(&self) -> i64 {
+        let n = self.fixes.len();
+        if n < 2 {
+            return 1_000_000_000;
+        }
+        (self.fixes[n - 1].time.unix_nanos() - self.fixes[n - 2].time.unix_nanos()).max(1)
+    }
+
     pub fn latest(&self) -> Option<&Fix> {
         self.fixes.back()
     }

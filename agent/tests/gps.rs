@@ -1,0 +1,336 @@
+//! GPS sources against real peers (the testbed's NMEA replayer over TCP,
+//! UDP and a pseudo-terminal serial port; a real gpsd fed by gpsfake), and
+//! the agent tagging frames from a replayed track — positions interpolated
+//! between the log's fixes, written into EXIF that exiftool reads back —
+//! and correcting a board clock 50 years off.
+
+#![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::{camera, get_json, wait_for};
+use seaframe_agent::app::Agent;
+use seaframe_agent::config::{Config, GpsSource};
+use seaframe_agent::gps::reader::GpsReader;
+use seaframe_agent::gps::state::Gps;
+use seaframe_testkit::{Child, free_port, require_binary, testbed_dir};
+use tokio_util::sync::CancellationToken;
+
+fn log(name: &str) -> PathBuf {
+    testbed_dir().unwrap().join("../data/nmea").join(name)
+}
+
+fn replay(args: &[&str], name: &str) -> (Child, String) {
+    let mut cmd = Command::new("python3");
+    cmd.arg(testbed_dir().unwrap().join("nmea-replay.py"))
+        .arg(log(name))
+        .args(args);
+    let (child, line) = Child::spawn_until(cmd, "nmea-replay.py", "READY").unwrap();
+    (child, line.trim().trim_start_matches("READY ").to_owned())
+}
+
+struct Reading {
+    gps: Arc<Gps>,
+    stop: CancellationToken,
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn read(source: &str) -> Reading {
+    let gps = Arc::new(Gps::new(10));
+    let stop = CancellationToken::new();
+    let reader = GpsReader {
+        source: source.parse::<GpsSource>().unwrap(),
+        gps: Arc::clone(&gps),
+    };
+    tokio::spawn(reader.run(stop.clone()));
+    Reading { gps, stop }
+}
+
+async fn fixes_at_least(gps: &Gps, n: u64, what: &str) {
+    wait_for(what, Duration::from_secs(30), || async {
+        (gps.fixes.load(Ordering::Relaxed) >= n).then_some(())
+    })
+    .await;
+}
+
+/// hemi.log: Boston harbour, 2018-09-07 (a 2 Hz receiver).
+fn assert_near_boston(gps: &Gps) {
+    let f = gps.latest().unwrap();
+    assert!(
+        (f.lat - 42.3637).abs() < 0.01 && (f.lon + 71.0324).abs() < 0.01,
+        "{f:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_source_reads_a_multiplexer() {
+    let (_server, url) = replay(
+        &[
+            "--tcp-listen",
+            "0",
+            "--baud",
+            "0",
+            "--cycle",
+            "0.05",
+            "--loops",
+            "0",
+        ],
+        "hemi.log",
+    );
+    let addr = url.trim_start_matches("tcp://");
+    let r = read(&format!("tcp:{addr}"));
+    fixes_at_least(&r.gps, 5, "fixes over TCP").await;
+    assert_near_boston(&r.gps);
+    assert_eq!(
+        r.gps.latest().unwrap().time.to_rfc3339()[..10],
+        *"2018-09-07"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_source_listens_for_broadcasts() {
+    let port = free_port().unwrap();
+    let r = read(&format!("udp:127.0.0.1:{port}"));
+    wait_for("the UDP listener", Duration::from_secs(10), || async {
+        (r.gps.status()["state"] == "listening").then_some(())
+    })
+    .await;
+    let (_sender, _) = replay(
+        &[
+            "--udp",
+            &port.to_string(),
+            "--baud",
+            "0",
+            "--cycle",
+            "0.05",
+            "--loops",
+            "0",
+        ],
+        "hemi.log",
+    );
+    fixes_at_least(&r.gps, 5, "fixes over UDP").await;
+    assert_near_boston(&r.gps);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gpsd_source_reads_tpv_reports_of_a_real_gpsd() {
+    require_binary("gpsfake", "gpsd-clients").unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg(testbed_dir().unwrap().join("gpsd-fake.sh"))
+        .arg(log("ublox-f9p-hpnmea.log"));
+    let (_gpsd, line) = Child::spawn_until(cmd, "gpsd-fake.sh", "READY").unwrap();
+    let addr = line.trim().trim_start_matches("READY ").to_owned();
+    let r = read(&format!("gpsd:{addr}"));
+    fixes_at_least(&r.gps, 3, "TPV fixes from gpsd").await;
+    let f = r.gps.latest().unwrap();
+    assert!(
+        (f.lat - 44.0688).abs() < 0.001 && (f.lon + 121.3141).abs() < 0.001,
+        "{f:?}"
+    );
+    assert_eq!(f.time.to_rfc3339()[..10], *"2021-12-23");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_source_recovers_when_the_device_comes_back() {
+    require_binary("socat", "socat").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pty = |seconds: &str| {
+        let mut cmd = Command::new("bash");
+        cmd.arg(testbed_dir().unwrap().join("nmea-pty.sh"))
+            .arg(log("hemi.log"))
+            .arg(dir.path())
+            .arg(seconds)
+            .args(["--", "--baud", "38400", "--cycle", "0.05", "--loops", "0"]);
+        Child::spawn_until(cmd, "nmea-pty.sh", "READY").unwrap()
+    };
+    let (mut first, line) = pty("60");
+    let device = line.trim().trim_start_matches("READY ").to_owned();
+    let r = read(&format!("serial:{device}?baud=38400"));
+    fixes_at_least(&r.gps, 5, "fixes from the serial port").await;
+    assert_near_boston(&r.gps);
+
+    first.kill(); // the GPS is unplugged…
+    wait_for("the reader to notice", Duration::from_secs(40), || async {
+        r.gps.status()["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("retrying")
+            .then_some(())
+    })
+    .await;
+    let before = r.gps.fixes.load(Ordering::Relaxed);
+    let (_second, _) = pty("60"); // …and plugged back in
+    fixes_at_least(&r.gps, before + 5, "fixes after the device came back").await;
+}
+
+fn config_with_gps(data: &std::path::Path, gps: &str, cams: &str) -> Config {
+    let text = format!(
+        "vessel = \"v\"\ndata_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n[gps]\nsource = \"{gps}\"\nmax_fix_age_s = 10\n{cams}",
+        data.display()
+    );
+    Config::from_toml(&text, "test").unwrap()
+}
+
+fn exiftool(path: &str) -> serde_json::Value {
+    let out = Command::new("exiftool")
+        .args([
+            "-json",
+            "-n",
+            "-GPSLatitude",
+            "-GPSLongitude",
+            "-DateTimeOriginal",
+            "-SubSecTimeOriginal",
+            "-OffsetTimeOriginal",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_of_a_moving_ship_carry_interpolated_positions_in_index_and_exif() {
+    require_binary("exiftool", "libimage-exiftool-perl").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // nmea-fuzzy-cases.log: a vehicle moving at a few knots, 5-10 Hz fixes.
+    let gps = format!("replay:{}?rate=1", log("nmea-fuzzy-cases.log").display());
+    let cfg = config_with_gps(
+        dir.path(),
+        &gps,
+        &camera("bow", "testpattern", 10.0, 160, 120),
+    );
+    let agent = Agent::start(cfg).await.unwrap();
+    let base = format!("http://{}/api/v1", agent.api_addr());
+    let frames = wait_for(
+        "frames tagged between two fixes",
+        Duration::from_secs(30),
+        || async {
+            let (_, page) = get_json(&format!("{base}/frames?camera=bow&limit=1000")).await;
+            let frames = page["frames"].as_array()?.clone();
+            frames
+                .iter()
+                .any(|f| f["lat"].is_number())
+                .then_some(frames)
+        },
+    )
+    .await;
+    let tagged: Vec<&serde_json::Value> = frames.iter().filter(|f| f["lat"].is_number()).collect();
+    assert!(
+        tagged.iter().any(|f| f["interpolated"] == true),
+        "no frame was placed between two fixes: {tagged:?}"
+    );
+    for f in &tagged {
+        // Near Des Moines, as the log says; fix age within max_fix_age_s.
+        assert!((f["lat"].as_f64().unwrap() - 41.575).abs() < 0.01, "{f}");
+        assert!((f["lon"].as_f64().unwrap() + 93.750).abs() < 0.01, "{f}");
+        assert!(f["fix_age_ms"].as_u64().unwrap() <= 10_000, "{f}");
+        assert_eq!(f["time_uncertainty_ms"], 1000);
+        assert_eq!(f["clock"], "system");
+    }
+    // The track the frames were tagged from, and a frame between two of its fixes.
+    let (_, track) = get_json(&format!("{base}/track")).await;
+    let points = track["features"].as_array().unwrap();
+    assert!(points.len() >= 2, "{track}");
+    // EXIF read back by exiftool: the same position and time as the index.
+    let f = tagged.last().unwrap();
+    let row = agent
+        .store()
+        .frame(f["id"].as_i64().unwrap())
+        .unwrap()
+        .unwrap();
+    let exif = exiftool(agent.store().file_path(&row).to_str().unwrap());
+    assert!(
+        (exif["GPSLatitude"].as_f64().unwrap() - f["lat"].as_f64().unwrap()).abs() < 1e-5,
+        "{exif}"
+    );
+    assert!(
+        (exif["GPSLongitude"].as_f64().unwrap() - f["lon"].as_f64().unwrap()).abs() < 1e-5,
+        "{exif}"
+    );
+    let ts = f["ts"].as_str().unwrap(); // 2026-11-24T08:01:02.345678901Z
+    let want = format!("{}:{}:{} {}", &ts[0..4], &ts[5..7], &ts[8..10], &ts[11..19]);
+    assert_eq!(exif["DateTimeOriginal"], want.as_str(), "{exif}");
+    let subsec = &exif["SubSecTimeOriginal"];
+    let subsec = subsec
+        .as_u64()
+        .or_else(|| subsec.as_str().and_then(|s| s.parse().ok()));
+    assert_eq!(subsec, ts[20..23].parse::<u64>().ok(), "{exif}");
+    assert_eq!(exif["OffsetTimeOriginal"], "+00:00");
+    agent.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_clock_fifty_years_behind_is_corrected_from_gps_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // The capture's fixes carry their own time (2021-12-23): GPS time here.
+    let (_server, url) = replay(
+        &[
+            "--tcp-listen",
+            "0",
+            "--baud",
+            "0",
+            "--cycle",
+            "0.1",
+            "--loops",
+            "0",
+        ],
+        "ublox-f9p-hpnmea.log",
+    );
+    let gps = format!("tcp:{}", url.trim_start_matches("tcp://"));
+    let cfg = config_with_gps(
+        dir.path(),
+        &gps,
+        &camera("bow", "testpattern", 10.0, 160, 120),
+    );
+    let fifty_years_ns = 50 * 365 * 86_400 * 1_000_000_000i64;
+    let agent = Agent::start_with_clock_skew(cfg, -fifty_years_ns)
+        .await
+        .unwrap();
+    let base = format!("http://{}/api/v1", agent.api_addr());
+    let frames = wait_for(
+        "frames stamped with GPS time",
+        Duration::from_secs(30),
+        || async {
+            let (_, page) = get_json(&format!("{base}/frames?limit=10")).await;
+            let frames = page["frames"].as_array()?.clone();
+            (!frames.is_empty()).then_some(frames)
+        },
+    )
+    .await;
+    for f in &frames {
+        assert_eq!(f["clock"], "gps", "{f}");
+        assert_eq!(&f["ts"].as_str().unwrap()[..10], "2021-12-23", "{f}");
+    }
+    let (_, status) = get_json(&format!("{base}/status")).await;
+    assert_eq!(status["clock"]["source"], "gps");
+    // GPS time minus the board's clock: 2021 minus (now - 50 years).
+    let offset_ms = status["clock"]["gps_offset_ms"].as_i64().unwrap();
+    assert!(offset_ms > 40 * 365 * 86_400_000, "{status}");
+    // Nothing was filed under the board's wrong year.
+    let filed: Vec<String> = std::fs::read_dir(dir.path().join("frames/bow"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        filed,
+        ["2021"],
+        "filed by GPS time, never under the board's 1976"
+    );
+    agent.shutdown().await.unwrap();
+}
