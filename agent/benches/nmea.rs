@@ -24,7 +24,12 @@ fn lines() -> Vec<Vec<u8>> {
         let path = e.unwrap().path();
         if path.extension().is_some_and(|x| x == "log") {
             let bytes = std::fs::read(path).unwrap();
-            out.extend(bytes.split(|&b| b == b'\n').filter(|l| !l.starts_with(b"#")).map(<[u8]>::to_vec));
+            out.extend(
+                bytes
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.starts_with(b"#"))
+                    .map(<[u8]>::to_vec),
+            );
         }
     }
     out
@@ -35,7 +40,12 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("nmea");
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.bench_function("parse", |b| {
-        b.iter(|| lines.iter().filter(|l| matches!(nmea::parse(l), Ok(Some(_)))).count())
+        b.iter(|| {
+            lines
+                .iter()
+                .filter(|l| matches!(nmea::parse(l), Ok(Some(_))))
+                .count()
+        })
     });
     g.bench_function("parse+assemble", |b| {
         b.iter(|| {

@@ -334,3 +334,25 @@ async fn a_board_clock_fifty_years_behind_is_corrected_from_gps_time() {
     );
     agent.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signalk_source_reads_deltas_from_a_websocket() {
+    let track = vec![(60.10, 24.90), (60.11, 24.91), (60.12, 24.92)];
+    let server = seaframe_testkit::SignalKServer::start(track, Duration::from_millis(50))
+        .await
+        .unwrap();
+    let r = read(&format!("signalk:{}", server.url()));
+    fixes_at_least(&r.gps, 5, "fixes from Signal K deltas").await;
+    let f = r.gps.latest().unwrap();
+    assert!(
+        (60.09..=60.13).contains(&f.lat) && (24.89..=24.93).contains(&f.lon),
+        "{f:?}"
+    );
+    assert!(
+        (f.course_deg.unwrap() - 90.0).abs() < 1e-6
+            && (f.heading_deg.unwrap() - 180.0).abs() < 1e-6
+    );
+    assert!((f.speed_kn.unwrap() - 9.72).abs() < 0.01);
+    // The malformed message was counted and skipped, not fatal.
+    assert_eq!(r.gps.status()["skipped"]["signalk_bad_message"], 1);
+}

@@ -1,7 +1,7 @@
 //! Position and time from the ship's GPS: the IO-free NMEA parser
 //! (`nmea`), the epoch assembler (`fix`), the timeline that tags frames
 //! (`timeline`), the shared state (`state`), and the reader task with its
-//! sources (`reader`: serial, TCP, UDP, gpsd; `replay`), all feeding lines
+//! sources (`reader`: serial, TCP, UDP, gpsd; `replay`; `signalk`), all feeding lines
 //! through `feed`.
 
 pub mod feed;
@@ -9,5 +9,6 @@ pub mod fix;
 pub mod nmea;
 pub mod reader;
 pub mod replay;
+pub mod signalk;
 pub mod state;
 pub mod timeline;

@@ -96,9 +96,7 @@ impl GpsReader {
             GpsSource::Replay { file, rate } => {
                 super::replay::session(file, *rate, &self.gps).await
             }
-            GpsSource::SignalK { .. } => {
-                Err("signalk: sources are not supported by this build yet".into())
-            }
+            GpsSource::SignalK { url } => super::signalk::session(url, &self.gps).await,
         }
     }
 

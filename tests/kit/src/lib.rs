@@ -5,7 +5,9 @@
 mod camera;
 mod process;
 mod redis;
+mod signalk;
 
 pub use camera::{HttpCamera, testbed_dir};
 pub use process::{Child, free_port, require_binary};
 pub use redis::RedisServer;
+pub use signalk::SignalKServer;
