@@ -113,7 +113,7 @@ async fn testpattern_keeps_its_pace() {
         "{elapsed:?}: faster than 20 fps"
     );
     assert!(
-        elapsed < Duration::from_secs(3),
+        elapsed < Duration::from_secs(6),
         "{elapsed:?}: far slower than 20 fps"
     );
     cam.stop().await;
