@@ -26,6 +26,7 @@ use crate::handoff::Handoff;
 use crate::metrics::Metrics;
 use crate::queue::{Producer, Queue};
 use crate::redis_server::OwnRedis;
+use crate::retention::Retention;
 use crate::store::Store;
 use crate::worker::Worker;
 
@@ -212,6 +213,7 @@ pub struct Agent {
     capture: Stage,
     api: Stage,
     gps: Stage,
+    retention: Stage,
 }
 
 impl Agent {
@@ -229,6 +231,18 @@ impl Agent {
         let pipeline = Pipeline::start(&cfg.data_dir, &cfg.queue, Arc::clone(&gps)).await?;
         let (capture, api, gps_stage) =
             (Stage::new("capture"), Stage::new("api"), Stage::new("gps"));
+        let retention = Stage::new("retention");
+        let keeper = Retention {
+            store: Arc::clone(&pipeline.store),
+            policy: cfg.retention.clone(),
+            frames_dir: cfg.frames_dir(),
+            metrics: Arc::clone(&pipeline.metrics),
+        };
+        retention.spawn(
+            tracing::info_span!("retention"),
+            &pipeline.failed,
+            keeper.run(retention.token.clone()),
+        );
         let reader = GpsReader {
             source: cfg.gps.source.clone(),
             gps: Arc::clone(&gps),
@@ -281,6 +295,7 @@ impl Agent {
             capture,
             api,
             gps: gps_stage,
+            retention,
         })
     }
 
@@ -317,6 +332,7 @@ impl Agent {
         tracing::info!("stopping: capture");
         self.capture.stop().await;
         self.gps.stop().await;
+        self.retention.stop().await;
         self.pipeline.stop_flow().await;
         self.api.stop().await;
         self.pipeline.close().await?;

@@ -17,6 +17,7 @@ pub mod jpeg;
 pub mod metrics;
 pub mod queue;
 pub mod redis_server;
+pub mod retention;
 pub mod store;
 pub mod timestamp;
 pub mod worker;

@@ -154,6 +154,8 @@ pub struct Metrics {
     pub claimed: AtomicU64,
     /// Times the Redis connection was lost and re-established.
     pub redis_reconnects: AtomicU64,
+    /// Frames deleted by retention (age, size or free-space budget).
+    pub retention_deleted: AtomicU64,
     /// Capture → row committed, per stored frame.
     pub store_latency: Histogram,
 }
@@ -166,6 +168,7 @@ impl Default for Metrics {
             handoff_len: AtomicU64::new(0),
             claimed: AtomicU64::new(0),
             redis_reconnects: AtomicU64::new(0),
+            retention_deleted: AtomicU64::new(0),
             store_latency: Histogram::new(LATENCY_BOUNDS_S),
         }
     }

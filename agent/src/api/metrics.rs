@@ -70,7 +70,7 @@ pub fn render(m: &Metrics) -> String {
             );
         }
     }
-    let gauges: [(&str, &str, &str, &AtomicU64); 4] = [
+    let gauges: [(&str, &str, &str, &AtomicU64); 5] = [
         (
             "seaframe_queue_length",
             "gauge",
@@ -94,6 +94,12 @@ pub fn render(m: &Metrics) -> String {
             "counter",
             "Redis connections re-established.",
             &m.redis_reconnects,
+        ),
+        (
+            "seaframe_retention_deleted_total",
+            "counter",
+            "Frames deleted by retention.",
+            &m.retention_deleted,
         ),
     ];
     for (name, kind, help, v) in gauges {

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use seaframe_wire::CameraId;
 
 use super::layout::rel_path;
-use super::{Cursor, FramePage, FrameQuery, FrameRow, StoreError};
+use super::{Candidate, Cursor, FramePage, FrameQuery, FrameRow, StoreError};
 use crate::clock::ClockSource;
 use crate::frame::Frame;
 use crate::timestamp::Timestamp;
@@ -50,6 +50,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE frames ADD COLUMN time_uncertainty_ms INTEGER;
     ALTER TABLE frames ADD COLUMN interpolated INTEGER;
     ALTER TABLE frames ADD COLUMN clock TEXT NOT NULL DEFAULT 'system';
+",
+    r"
+    ALTER TABLE frames ADD COLUMN garbage INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX frames_garbage ON frames (garbage) WHERE garbage = 1;
 ",
 ];
 
@@ -195,7 +199,7 @@ impl Index {
         };
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM frames \
-             WHERE {camera_clause} captured_at_ns >= ?1 AND captured_at_ns < ?2 \
+             WHERE garbage = 0 AND {camera_clause} captured_at_ns >= ?1 AND captured_at_ns < ?2 \
                AND (captured_at_ns, id) > (?3, ?4) \
              ORDER BY captured_at_ns, id LIMIT ?5"
         ))?;
@@ -227,8 +231,9 @@ impl Index {
 
     pub fn frame(&self, id: i64) -> Result<Option<FrameRow>, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM frames WHERE id = ?1"))?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM frames WHERE id = ?1 AND garbage = 0"
+        ))?;
         Ok(stmt.query_row([id], row_to_frame).optional()?)
     }
 
@@ -257,6 +262,67 @@ impl Index {
             }
         }
         Ok(out)
+    }
+
+    /// Bytes of all frames that are not garbage.
+    pub fn frames_bytes(&self) -> Result<u64, StoreError> {
+        let conn = self.reader.lock().expect("index reader lock poisoned");
+        let n: i64 = conn.query_row(
+            "SELECT COALESCE(SUM(bytes), 0) FROM frames WHERE garbage = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// The oldest frames (all cameras), oldest first.
+    pub fn oldest(&self, limit: usize) -> Result<Vec<Candidate>, StoreError> {
+        let conn = self.reader.lock().expect("index reader lock poisoned");
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, captured_at_ns, bytes FROM frames WHERE garbage = 0 \
+             ORDER BY captured_at_ns, id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(Candidate {
+                id: r.get(0)?,
+                captured_at: Timestamp::from_unix_nanos(r.get(1)?),
+                bytes: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Step 1 of deletion: marks rows as garbage (one transaction) and
+    /// returns their paths. From here on queries no longer see them.
+    pub fn mark_garbage(&self, ids: &[i64]) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.writer.lock().expect("index writer lock poisoned");
+        let tx = conn.transaction()?;
+        {
+            let mut mark = tx.prepare_cached("UPDATE frames SET garbage = 1 WHERE id = ?1")?;
+            for id in ids {
+                mark.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        self.garbage_paths_locked(&conn)
+    }
+
+    /// Paths of every row marked garbage (left by a crash, or just marked).
+    pub fn garbage_paths(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.writer.lock().expect("index writer lock poisoned");
+        self.garbage_paths_locked(&conn)
+    }
+
+    fn garbage_paths_locked(&self, conn: &Connection) -> Result<Vec<String>, StoreError> {
+        let mut stmt = conn.prepare_cached("SELECT rel_path FROM frames WHERE garbage = 1")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Last step of deletion: drops the garbage rows (their files are gone).
+    pub fn drop_garbage(&self) -> Result<usize, StoreError> {
+        let conn = self.writer.lock().expect("index writer lock poisoned");
+        Ok(conn.execute("DELETE FROM frames WHERE garbage = 1", [])?)
     }
 
     /// Moves the WAL into the database file (at shutdown).

@@ -5,6 +5,7 @@
 //! Everything here is blocking (fsync, rusqlite): call it from
 //! `spawn_blocking` or a dedicated thread, never on an async worker.
 
+mod garbage;
 pub mod index;
 pub mod layout;
 pub mod writer;
@@ -70,6 +71,14 @@ pub struct FrameRow {
     pub clock: ClockSource,
 }
 
+/// A frame retention may delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: i64,
+    pub captured_at: Timestamp,
+    pub bytes: u64,
+}
+
 /// A keyset position in a time-ordered listing: after (`captured_at`, `id`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -130,7 +139,16 @@ impl Store {
             tracing::info!(removed, "removed temp files left by a crash");
         }
         let index = index::Index::open(&data_dir.join("index.db"))?;
-        Ok(Self { frames_dir, index })
+        let store = Self { frames_dir, index };
+        // A deletion a crash interrupted: finish it (files, then rows).
+        let finished = store.finish_garbage()?;
+        if finished > 0 {
+            tracing::info!(
+                frames = finished,
+                "finished deleting frames a crash interrupted"
+            );
+        }
+        Ok(store)
     }
 
     /// Stores a batch: files written and renamed durably, then every row in
@@ -191,6 +209,16 @@ impl Store {
 
     pub fn frames_dir(&self) -> &Path {
         &self.frames_dir
+    }
+
+    /// Bytes of all stored frames.
+    pub fn frames_bytes(&self) -> Result<u64, StoreError> {
+        self.index.frames_bytes()
+    }
+
+    /// The oldest frames, oldest first, for retention.
+    pub fn oldest(&self, limit: usize) -> Result<Vec<Candidate>, StoreError> {
+        self.index.oldest(limit)
     }
 
     /// Checkpoints the WAL (at shutdown).
