@@ -28,6 +28,7 @@ use crate::queue::{Producer, Queue};
 use crate::redis_server::OwnRedis;
 use crate::retention::Retention;
 use crate::store::Store;
+use crate::timestamp::Timestamp;
 use crate::worker::Worker;
 
 /// Frames the hand-off holds while Redis is away (seconds of a few cameras).
@@ -36,6 +37,8 @@ const HANDOFF_FRAMES: usize = 128;
 const WORKER_BATCH: usize = 16;
 /// Entries idle this long belong to a dead consumer and are claimed.
 const CLAIM_IDLE_MS: u64 = 10_000;
+/// How far back start-up reconcile looks (an hour, in ns).
+const RECONCILE_WINDOW_NS: i64 = 3_600_000_000_000;
 /// How long shutdown waits for each stage.
 const STAGE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -119,6 +122,16 @@ impl Pipeline {
             .await?
             .with_context(|| format!("opening the store in {}", data_dir.display()))?;
         let store = Arc::new(store);
+        // Start-up repair of the recent past (a crash can leave a file without
+        // its row, or a row whose deletion was interrupted).
+        let s = Arc::clone(&store);
+        let since = Timestamp::from_unix_nanos(Timestamp::now().unix_nanos() - RECONCILE_WINDOW_NS);
+        let report = tokio::task::spawn_blocking(move || s.reconcile(Some(since)))
+            .await?
+            .context("reconciling the index with the disk")?;
+        if report.rows_dropped + report.files_indexed > 0 {
+            tracing::info!(?report, "repaired the index from the disk");
+        }
         let failed = CancellationToken::new();
         let (producer, workers, redis) = (
             Stage::new("producer"),

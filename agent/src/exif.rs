@@ -222,3 +222,188 @@ mod tests {
         assert!(text.contains("2026:11:24"));
     }
 }
+
+/// What a frame's own EXIF says (read back by reconcile and reindex).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tags {
+    pub captured_at: Option<Timestamp>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub speed_kn: Option<f64>,
+    pub course_deg: Option<f64>,
+    pub heading_deg: Option<f64>,
+}
+
+/// A big-endian TIFF inside an APP1 segment, read defensively.
+struct Tiff<'a>(&'a [u8]);
+
+impl Tiff<'_> {
+    fn u16(&self, at: usize) -> Option<u16> {
+        Some(u16::from_be_bytes(self.0.get(at..at + 2)?.try_into().ok()?))
+    }
+
+    fn u32(&self, at: usize) -> Option<u32> {
+        Some(u32::from_be_bytes(self.0.get(at..at + 4)?.try_into().ok()?))
+    }
+
+    /// (tag → (type, count, value offset or inline position)) of the IFD at `at`.
+    fn entries(&self, at: usize) -> Vec<(u16, u16, u32, usize)> {
+        let Some(n) = self.u16(at) else {
+            return Vec::new();
+        };
+        (0..usize::from(n).min(64))
+            .filter_map(|i| {
+                let e = at + 2 + 12 * i;
+                let (tag, kind, count) = (self.u16(e)?, self.u16(e + 2)?, self.u32(e + 4)?);
+                let size = match kind {
+                    1 | 2 => count as usize,
+                    3 => 2 * count as usize,
+                    4 => 4 * count as usize,
+                    5 => 8 * count as usize,
+                    _ => return None,
+                };
+                let value_at = if size <= 4 {
+                    e + 8
+                } else {
+                    self.u32(e + 8)? as usize
+                };
+                Some((tag, kind, count, value_at))
+            })
+            .collect()
+    }
+
+    fn ascii(&self, at: usize, count: u32) -> Option<String> {
+        let bytes = self.0.get(at..at + count as usize)?;
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        String::from_utf8(bytes[..end].to_vec()).ok()
+    }
+
+    fn rationals(&self, at: usize, count: u32) -> Option<Vec<f64>> {
+        (0..count as usize)
+            .map(|i| {
+                let (n, d) = (self.u32(at + 8 * i)?, self.u32(at + 8 * i + 4)?);
+                (d != 0).then(|| f64::from(n) / f64::from(d))
+            })
+            .collect()
+    }
+}
+
+/// Reads the tags this agent writes; `None` without such an EXIF segment.
+pub fn read(jpeg: &[u8]) -> Option<Tags> {
+    // Find the first APP1 "Exif" segment among the leading segments.
+    let mut i = 2;
+    let tiff = loop {
+        if jpeg.get(i) != Some(&0xFF) {
+            return None;
+        }
+        let marker = *jpeg.get(i + 1)?;
+        let len = usize::from(u16::from_be_bytes([*jpeg.get(i + 2)?, *jpeg.get(i + 3)?]));
+        if marker == 0xE1 && jpeg.get(i + 4..i + 10) == Some(b"Exif\0\0") {
+            break Tiff(jpeg.get(i + 10..i + 2 + len)?);
+        }
+        if marker == 0xDA || len < 2 {
+            return None;
+        }
+        i += 2 + len;
+    };
+    if tiff.0.get(..4) != Some(b"MM\0\x2a") {
+        return None;
+    }
+    let ifd0 = tiff.entries(tiff.u32(4)? as usize);
+    let pointer = |tag: u16| {
+        ifd0.iter()
+            .find(|e| e.0 == tag)
+            .map(|e| e.3)
+            .and_then(|at| tiff.u32(at))
+    };
+    let mut tags = Tags {
+        captured_at: None,
+        lat: None,
+        lon: None,
+        speed_kn: None,
+        course_deg: None,
+        heading_deg: None,
+    };
+    if let Some(exif_at) = pointer(0x8769) {
+        let exif = tiff.entries(exif_at as usize);
+        let text = |tag: u16| {
+            exif.iter()
+                .find(|e| e.0 == tag)
+                .and_then(|e| tiff.ascii(e.3, e.2))
+        };
+        if let Some(dt) = text(0x9003) {
+            let ms = text(0x9291)
+                .and_then(|s| format!("{s:0<3}")[..3].parse::<u32>().ok())
+                .unwrap_or(0);
+            let iso = format!(
+                "{}T{}.{ms:03}Z",
+                dt.get(..10)?.replace(':', "-"),
+                dt.get(11..19)?
+            );
+            tags.captured_at = Timestamp::parse_user(&iso).ok();
+        }
+    }
+    if let Some(gps_at) = pointer(0x8825) {
+        let gps = tiff.entries(gps_at as usize);
+        let find = |tag: u16| gps.iter().find(|e| e.0 == tag);
+        let text = |tag: u16| find(tag).and_then(|e| tiff.ascii(e.3, e.2));
+        let number = |tag: u16| {
+            find(tag)
+                .and_then(|e| tiff.rationals(e.3, e.2))
+                .and_then(|v| v.first().copied())
+        };
+        let degrees = |tag: u16| {
+            let v = find(tag).and_then(|e| tiff.rationals(e.3, e.2))?;
+            (v.len() == 3).then(|| v[0] + v[1] / 60.0 + v[2] / 3600.0)
+        };
+        let sign = |tag: u16, negative: &str| {
+            if text(tag).as_deref() == Some(negative) {
+                -1.0
+            } else {
+                1.0
+            }
+        };
+        tags.lat = degrees(0x0002).map(|d| d * sign(0x0001, "S"));
+        tags.lon = degrees(0x0004).map(|d| d * sign(0x0003, "W"));
+        tags.speed_kn = number(0x000D);
+        tags.course_deg = number(0x000F);
+        tags.heading_deg = number(0x0011);
+    }
+    Some(tags)
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn what_is_written_reads_back() {
+        let p = Position {
+            lat: -33.856784,
+            lon: 151.215297,
+            fix: "3d",
+            speed_kn: Some(12.5),
+            course_deg: Some(271.25),
+            heading_deg: Some(270.0),
+            fix_age_ms: 100,
+            interpolated: true,
+            time_uncertainty_ms: 1000,
+        };
+        let at = Timestamp::parse_user("2026-11-24T08:05:09.123Z").unwrap();
+        let mut jpeg = vec![0xFF, 0xD8];
+        jpeg.extend(app1(at, Some(&p)));
+        jpeg.extend([0xFF, 0xD9]);
+        let t = read(&jpeg).unwrap();
+        assert_eq!(t.captured_at, Some(at));
+        assert!(
+            (t.lat.unwrap() - p.lat).abs() < 1e-7 && (t.lon.unwrap() - p.lon).abs() < 1e-7,
+            "{t:?}"
+        );
+        assert_eq!(
+            (t.speed_kn, t.course_deg, t.heading_deg),
+            (Some(12.5), Some(271.25), Some(270.0))
+        );
+        assert_eq!(read(&[0xFF, 0xD8, 0xFF, 0xD9]), None);
+        assert_eq!(read(b"garbage"), None);
+    }
+}

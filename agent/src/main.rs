@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use seaframe_agent::app;
 use seaframe_agent::config::Config;
+use seaframe_agent::store::Store;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -31,6 +32,12 @@ enum Command {
     },
     /// Parses and validates a config file, printing every problem; exit 2 if any.
     CheckConfig {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Rebuilds the index from the frames on disk (their paths and EXIF);
+    /// run it with the agent stopped.
+    Reindex {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
@@ -70,6 +77,39 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
+        Command::Reindex { config } => {
+            let cfg = match Config::load(&config) {
+                Ok(cfg) => cfg,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let reindexed = Store::open(&cfg.data_dir).and_then(|store| {
+                let report = store.reconcile(None)?;
+                store.flush()?;
+                Ok(report)
+            });
+            match reindexed {
+                Ok(r) => {
+                    println!(
+                        "reindexed {}: {} frame files, {} indexed anew, {} rows without a file dropped, \
+                         {} unreadable files left alone, {} empty folders removed",
+                        cfg.data_dir.display(),
+                        r.files_seen,
+                        r.files_indexed,
+                        r.rows_dropped,
+                        r.files_unreadable,
+                        r.dirs_removed
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("reindex failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run { config } => {
             let cfg = match Config::load(&config) {
                 Ok(cfg) => cfg,

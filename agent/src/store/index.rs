@@ -325,6 +325,31 @@ impl Index {
         Ok(conn.execute("DELETE FROM frames WHERE garbage = 1", [])?)
     }
 
+    /// (id, path) of every frame captured at or after `from`.
+    pub fn paths_since(&self, from: Timestamp) -> Result<Vec<(i64, String)>, StoreError> {
+        let conn = self.reader.lock().expect("index reader lock poisoned");
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, rel_path FROM frames WHERE garbage = 0 AND captured_at_ns >= ?1",
+        )?;
+        let rows = stmt.query_map([from.unix_nanos()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes rows outright (their files are known to be gone).
+    pub fn delete_rows(&self, ids: &[i64]) -> Result<usize, StoreError> {
+        let mut conn = self.writer.lock().expect("index writer lock poisoned");
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut del = tx.prepare_cached("DELETE FROM frames WHERE id = ?1")?;
+            for id in ids {
+                n += del.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Moves the WAL into the database file (at shutdown).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         let conn = self.writer.lock().expect("index writer lock poisoned");

@@ -8,7 +8,10 @@
 mod garbage;
 pub mod index;
 pub mod layout;
+pub mod reconcile;
 pub mod writer;
+
+pub use reconcile::Report as ReconcileReport;
 
 use std::path::{Path, PathBuf};
 
