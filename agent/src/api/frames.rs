@@ -55,6 +55,9 @@ pub async fn list(
     State(state): State<ApiState>,
     Query(p): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
+    if let Some(place) = super::places::place(&p)? {
+        return super::places::list(&state, &p, place).await;
+    }
     let camera = params::camera(&p)?;
     let (from, to) = params::range(&p)?;
     let query = FrameQuery {

@@ -7,6 +7,7 @@ mod error;
 mod frames;
 mod metrics;
 mod params;
+mod places;
 mod track;
 
 use std::sync::Arc;
@@ -64,6 +65,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/cameras", get(cameras::list))
         .route("/api/v1/status", get(cameras::status))
         .route("/api/v1/frames", get(frames::list))
+        .route("/api/v1/frames/nearest", get(places::nearest))
+        .route("/api/v1/frames/per-second", get(places::per_second))
         .route("/api/v1/frames/{id}", get(frames::one))
         .route("/api/v1/frames/{id}/image", get(frames::image))
         .route("/api/v1/track", get(track::get))

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use seaframe_wire::CameraId;
 
 use super::layout::rel_path;
-use super::{Candidate, Cursor, FramePage, FrameQuery, FrameRow, StoreError};
+use super::{Candidate, Cursor, FramePage, FrameQuery, FrameRow, GeoBox, StoreError};
 use crate::clock::ClockSource;
 use crate::frame::Frame;
 use crate::timestamp::Timestamp;
@@ -54,6 +54,16 @@ const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE frames ADD COLUMN garbage INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX frames_garbage ON frames (garbage) WHERE garbage = 1;
+",
+    // Where frames were taken: an R*Tree of their positions (a point is a
+    // degenerate box), kept by triggers so that every writer keeps it true.
+    r"
+    CREATE VIRTUAL TABLE frames_geo USING rtree(id, min_lat, max_lat, min_lon, max_lon);
+    INSERT INTO frames_geo SELECT id, lat, lat, lon, lon FROM frames WHERE lat IS NOT NULL AND lon IS NOT NULL;
+    CREATE TRIGGER frames_geo_insert AFTER INSERT ON frames WHEN NEW.lat IS NOT NULL AND NEW.lon IS NOT NULL
+    BEGIN INSERT INTO frames_geo VALUES (NEW.id, NEW.lat, NEW.lat, NEW.lon, NEW.lon); END;
+    CREATE TRIGGER frames_geo_delete AFTER DELETE ON frames
+    BEGIN DELETE FROM frames_geo WHERE id = OLD.id; END;
 ",
 ];
 
@@ -323,6 +333,115 @@ impl Index {
     pub fn drop_garbage(&self) -> Result<usize, StoreError> {
         let conn = self.writer.lock().expect("index writer lock poisoned");
         Ok(conn.execute("DELETE FROM frames WHERE garbage = 1", [])?)
+    }
+
+    /// Frames inside a lat/lon box (`min_lon > max_lon` crosses the
+    /// antimeridian) in `[from, to)`, oldest first, after the cursor.
+    pub fn query_box(
+        &self,
+        b: &GeoBox,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<(Vec<FrameRow>, bool), StoreError> {
+        let conn = self.reader.lock().expect("index reader lock poisoned");
+        let (after_ns, after_id) =
+            after.map_or((i64::MIN, i64::MIN), |c| (c.captured_at.unix_nanos(), c.id));
+        let lon_clause = if b.min_lon <= b.max_lon {
+            "g.min_lon >= ?3 AND g.max_lon <= ?4"
+        } else {
+            "(g.min_lon >= ?3 OR g.max_lon <= ?4)"
+        };
+        let cols = COLUMNS
+            .split(", ")
+            .map(|c| format!("f.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {cols} FROM frames_geo g JOIN frames f ON f.id = g.id \
+             WHERE g.min_lat >= ?1 AND g.max_lat <= ?2 AND {lon_clause} \
+               AND f.garbage = 0 AND f.captured_at_ns >= ?5 AND f.captured_at_ns < ?6 \
+               AND (f.captured_at_ns, f.id) > (?7, ?8) \
+             ORDER BY f.captured_at_ns, f.id LIMIT ?9"
+        ))?;
+        let mut rows: Vec<FrameRow> = stmt
+            .query_map(
+                params![
+                    b.min_lat,
+                    b.max_lat,
+                    b.min_lon,
+                    b.max_lon,
+                    from.unix_nanos(),
+                    to.unix_nanos(),
+                    after_ns,
+                    after_id,
+                    i64::from(limit) + 1
+                ],
+                row_to_frame,
+            )?
+            .collect::<Result<_, _>>()?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok((rows, more))
+    }
+
+    /// The frame of `camera` nearest in time to `at` (either side).
+    pub fn nearest(
+        &self,
+        camera: &CameraId,
+        at: Timestamp,
+    ) -> Result<Option<FrameRow>, StoreError> {
+        let conn = self.reader.lock().expect("index reader lock poisoned");
+        let mut before = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM frames WHERE garbage = 0 AND camera = ?1 AND captured_at_ns <= ?2 \
+             ORDER BY captured_at_ns DESC, id DESC LIMIT 1"
+        ))?;
+        let a = before
+            .query_row(params![camera.as_str(), at.unix_nanos()], row_to_frame)
+            .optional()?;
+        let mut after = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM frames WHERE garbage = 0 AND camera = ?1 AND captured_at_ns > ?2 \
+             ORDER BY captured_at_ns, id LIMIT 1"
+        ))?;
+        let b = after
+            .query_row(params![camera.as_str(), at.unix_nanos()], row_to_frame)
+            .optional()?;
+        let gap = |f: &FrameRow| (f.captured_at.unix_nanos() - at.unix_nanos()).unsigned_abs();
+        Ok(match (a, b) {
+            (Some(a), Some(b)) => Some(if gap(&b) < gap(&a) { b } else { a }),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// One frame per second of `camera` in `[from, to)`: the first or the
+    /// last of each second, at most `limit` seconds.
+    pub fn per_second(
+        &self,
+        camera: &CameraId,
+        from: Timestamp,
+        to: Timestamp,
+        last: bool,
+        limit: u32,
+    ) -> Result<Vec<FrameRow>, StoreError> {
+        let conn = self.reader.lock().expect("index reader lock poisoned");
+        let order = if last { "DESC" } else { "ASC" };
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER ( \
+                 PARTITION BY captured_at_ns / 1000000000 ORDER BY captured_at_ns {order}, id {order}) AS rn \
+               FROM frames WHERE garbage = 0 AND camera = ?1 AND captured_at_ns >= ?2 AND captured_at_ns < ?3) \
+             WHERE rn = 1 ORDER BY captured_at_ns LIMIT ?4"
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                camera.as_str(),
+                from.unix_nanos(),
+                to.unix_nanos(),
+                i64::from(limit)
+            ],
+            row_to_frame,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// (id, path) of every frame captured at or after `from`.

@@ -74,6 +74,16 @@ pub struct FrameRow {
     pub clock: ClockSource,
 }
 
+/// A box of latitude and longitude, degrees. `min_lon > max_lon` means
+/// the box crosses the antimeridian.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeoBox {
+    pub min_lat: f64,
+    pub max_lat: f64,
+    pub min_lon: f64,
+    pub max_lon: f64,
+}
+
 /// A frame retention may delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
@@ -212,6 +222,39 @@ impl Store {
 
     pub fn frames_dir(&self) -> &Path {
         &self.frames_dir
+    }
+
+    /// Frames inside `b` in `[from, to)`, oldest first; and whether more follow.
+    pub fn query_box(
+        &self,
+        b: &GeoBox,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<(Vec<FrameRow>, bool), StoreError> {
+        self.index.query_box(b, from, to, after, limit)
+    }
+
+    /// The frame of `camera` nearest in time to `at`.
+    pub fn nearest(
+        &self,
+        camera: &CameraId,
+        at: Timestamp,
+    ) -> Result<Option<FrameRow>, StoreError> {
+        self.index.nearest(camera, at)
+    }
+
+    /// One frame per second (the first, or the last, of each).
+    pub fn per_second(
+        &self,
+        camera: &CameraId,
+        from: Timestamp,
+        to: Timestamp,
+        last: bool,
+        limit: u32,
+    ) -> Result<Vec<FrameRow>, StoreError> {
+        self.index.per_second(camera, from, to, last, limit)
     }
 
     /// Bytes of all stored frames.

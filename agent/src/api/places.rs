@@ -1,0 +1,251 @@
+//! Frames by place (`bbox=minlon,minlat,maxlon,maxlat` or
+//! `lat=&lon=&radius_m=`) and time, across cameras; `nearest` to an
+//! instant; one frame per second. Great-circle distance for the radius.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::error::ApiError;
+use super::frames::{blocking, frame_json};
+use super::params::{self, Params};
+use crate::store::{Cursor, GeoBox};
+
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+const MAX_RADIUS_M: f64 = 1_000_000.0;
+
+/// Great-circle distance in metres (haversine).
+pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+}
+
+fn number(
+    p: &Params,
+    name: &str,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<Option<f64>, ApiError> {
+    p.get(name)
+        .map(|s| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| range.contains(v))
+                .ok_or_else(|| {
+                    ApiError::bad(
+                        name,
+                        format!(
+                            "{s:?} is not a number in [{}, {}]",
+                            range.start(),
+                            range.end()
+                        ),
+                    )
+                })
+        })
+        .transpose()
+}
+
+/// The place filter of a listing, if the query has one.
+pub enum Place {
+    Box(GeoBox),
+    Circle { lat: f64, lon: f64, radius_m: f64 },
+}
+
+pub fn place(p: &Params) -> Result<Option<Place>, ApiError> {
+    if let Some(s) = p.get("bbox") {
+        let v: Vec<f64> = s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        let [min_lon, min_lat, max_lon, max_lat] = v[..] else {
+            return Err(ApiError::bad(
+                "bbox",
+                format!("{s:?} is not minlon,minlat,maxlon,maxlat"),
+            ));
+        };
+        if !(-90.0..=90.0).contains(&min_lat)
+            || !(-90.0..=90.0).contains(&max_lat)
+            || min_lat > max_lat
+        {
+            return Err(ApiError::bad(
+                "bbox",
+                "latitudes must be in [-90, 90], min before max",
+            ));
+        }
+        if !(-180.0..=180.0).contains(&min_lon) || !(-180.0..=180.0).contains(&max_lon) {
+            return Err(ApiError::bad("bbox", "longitudes must be in [-180, 180]"));
+        }
+        return Ok(Some(Place::Box(GeoBox {
+            min_lat,
+            max_lat,
+            min_lon,
+            max_lon,
+        })));
+    }
+    let lat = number(p, "lat", -90.0..=90.0)?;
+    let lon = number(p, "lon", -180.0..=180.0)?;
+    let radius_m = number(p, "radius_m", 0.0..=MAX_RADIUS_M)?;
+    match (lat, lon, radius_m) {
+        (None, None, None) => Ok(None),
+        (Some(lat), Some(lon), Some(radius_m)) => Ok(Some(Place::Circle { lat, lon, radius_m })),
+        _ => Err(ApiError::bad("lat", "lat, lon and radius_m go together")),
+    }
+}
+
+/// The box around a circle (clamped at the poles; across the antimeridian
+/// as a wrapped box).
+fn circle_box(lat: f64, lon: f64, radius_m: f64) -> GeoBox {
+    let dlat = (radius_m / EARTH_RADIUS_M).to_degrees();
+    let (min_lat, max_lat) = ((lat - dlat).max(-90.0), (lat + dlat).min(90.0));
+    if min_lat <= -90.0 || max_lat >= 90.0 {
+        return GeoBox {
+            min_lat,
+            max_lat,
+            min_lon: -180.0,
+            max_lon: 180.0,
+        };
+    }
+    let dlon = (dlat / lat.to_radians().cos().max(1e-9)).min(180.0);
+    let wrap = |x: f64| {
+        if x > 180.0 {
+            x - 360.0
+        } else if x < -180.0 {
+            x + 360.0
+        } else {
+            x
+        }
+    };
+    if dlon >= 180.0 {
+        GeoBox {
+            min_lat,
+            max_lat,
+            min_lon: -180.0,
+            max_lon: 180.0,
+        }
+    } else {
+        GeoBox {
+            min_lat,
+            max_lat,
+            min_lon: wrap(lon - dlon),
+            max_lon: wrap(lon + dlon),
+        }
+    }
+}
+
+/// A page of frames in a place: the box from the R*Tree, then (for a
+/// circle) the exact distance. The cursor is the last frame examined, so
+/// pages stay stable however many a filter drops.
+pub async fn list(state: &ApiState, p: &Params, place: Place) -> Result<Json<Value>, ApiError> {
+    let (from, to) = params::range(p)?;
+    let limit = params::limit(p)?;
+    let mut after = params::cursor(p)?;
+    let (geo, circle) = match place {
+        Place::Box(b) => (b, None),
+        Place::Circle { lat, lon, radius_m } => {
+            (circle_box(lat, lon, radius_m), Some((lat, lon, radius_m)))
+        }
+    };
+    let mut out = Vec::new();
+    loop {
+        let (rows, more) = blocking(&state.store, move |s| {
+            s.query_box(&geo, from, to, after, limit)
+        })
+        .await?;
+        for row in &rows {
+            after = Some(Cursor {
+                captured_at: row.captured_at,
+                id: row.id,
+            });
+            let inside = match (circle, row.lat, row.lon) {
+                (Some((lat, lon, r)), Some(a), Some(b)) => distance_m(lat, lon, a, b) <= r,
+                (None, _, _) => true,
+                _ => false,
+            };
+            if inside {
+                out.push(frame_json(row));
+                if out.len() == limit as usize {
+                    let next = (more || row.id != rows.last().map_or(0, |l| l.id))
+                        .then(|| after.map(|c| c.encode()));
+                    return Ok(Json(json!({"frames": out, "next_cursor": next.flatten()})));
+                }
+            }
+        }
+        if !more {
+            return Ok(Json(json!({"frames": out, "next_cursor": null})));
+        }
+    }
+}
+
+pub async fn nearest(
+    State(state): State<ApiState>,
+    Query(p): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let camera = params::camera(&p)?.ok_or_else(|| ApiError::bad("camera", "is required"))?;
+    let at = params::time(&p, "at")?.ok_or_else(|| ApiError::bad("at", "is required"))?;
+    let name = camera.to_string();
+    let row = blocking(&state.store, move |s| s.nearest(&camera, at))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no frame of camera {name}")))?;
+    Ok(Json(frame_json(&row)))
+}
+
+pub async fn per_second(
+    State(state): State<ApiState>,
+    Query(p): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let camera = params::camera(&p)?.ok_or_else(|| ApiError::bad("camera", "is required"))?;
+    let (from, to) = params::range(&p)?;
+    let limit = params::limit(&p)?;
+    let last = match p.get("pick").map(String::as_str) {
+        None | Some("first") => false,
+        Some("last") => true,
+        Some("sharpest") => {
+            return Err(ApiError::bad(
+                "pick",
+                "sharpest is not available yet (no sharpness is measured); use first or last",
+            ));
+        }
+        Some(other) => {
+            return Err(ApiError::bad(
+                "pick",
+                format!("{other:?} is not first, last or sharpest"),
+            ));
+        }
+    };
+    let rows = blocking(&state.store, move |s| {
+        s.per_second(&camera, from, to, last, limit + 1)
+    })
+    .await?;
+    let more = rows.len() > limit as usize;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    // The next page starts at the second after the last one listed.
+    let next = more
+        .then(|| rows.last())
+        .flatten()
+        .map(|r| ((r.captured_at.unix_nanos().div_euclid(1_000_000_000) + 1) * 1000).to_string());
+    Ok(Json(json!({
+        "frames": rows.iter().map(frame_json).collect::<Vec<_>>(),
+        "next_from": next,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances_on_the_sphere() {
+        // One degree of latitude is about 111.2 km.
+        assert!((distance_m(0.0, 0.0, 1.0, 0.0) - 111_195.0).abs() < 10.0);
+        assert!(
+            distance_m(0.0, 179.999, 0.0, -179.999) < 300.0,
+            "across the antimeridian"
+        );
+    }
+
+    #[test]
+    fn a_circle_box_wraps_the_antimeridian() {
+        let b = circle_box(0.0, 179.99, 5000.0);
+        assert!(b.min_lon > b.max_lon, "{b:?}");
+    }
+}
