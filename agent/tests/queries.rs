@@ -175,3 +175,29 @@ async fn one_frame_per_second() {
     let (status, _) = get_json(&format!("{url}&pick=best")).await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn a_manual_purge_deletes_files_and_rows_before_an_instant() {
+    let (base, dir, _stop) = serve_frames().await;
+    let client = reqwest::Client::new();
+    let r = client
+        .delete(format!("{base}/frames?camera=bow"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "before is required");
+    let before = T0 + 10_000; // frames 0..40: 20 of bow
+    let r = client
+        .delete(format!("{base}/frames?camera=bow&before={before}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(body["deleted"], 20);
+    let left = all_pages(&format!("{base}/frames?camera=bow&to={before}&limit=100")).await;
+    assert!(left.is_empty());
+    let mast = all_pages(&format!("{base}/frames?camera=mast&to={before}&limit=100")).await;
+    assert_eq!(mast.len(), 20, "other cameras untouched");
+    assert_eq!(common::jpeg_files(&dir.path().join("frames")).len(), 180);
+}

@@ -115,3 +115,18 @@ pub async fn image(
     )
         .into_response())
 }
+
+/// `DELETE /api/v1/frames?camera=&before=`: a manual purge (files and rows
+/// together, through the garbage step). `before` is required; `camera`
+/// optional (all cameras).
+pub async fn purge(
+    State(state): State<ApiState>,
+    Query(p): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let camera = params::camera(&p)?;
+    let before =
+        params::time(&p, "before")?.ok_or_else(|| ApiError::bad("before", "is required"))?;
+    let deleted = blocking(&state.store, move |s| s.purge(camera.as_ref(), before)).await?;
+    tracing::info!(deleted, before = %before, "frames purged on request");
+    Ok(Json(json!({ "deleted": deleted })))
+}

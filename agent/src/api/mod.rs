@@ -64,7 +64,7 @@ pub fn router(state: ApiState) -> Router {
     let guarded = Router::new()
         .route("/api/v1/cameras", get(cameras::list))
         .route("/api/v1/status", get(cameras::status))
-        .route("/api/v1/frames", get(frames::list))
+        .route("/api/v1/frames", get(frames::list).delete(frames::purge))
         .route("/api/v1/frames/nearest", get(places::nearest))
         .route("/api/v1/frames/per-second", get(places::per_second))
         .route("/api/v1/frames/{id}", get(frames::one))

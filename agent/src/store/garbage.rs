@@ -17,6 +17,23 @@ impl Store {
         self.unlink_and_drop(paths)
     }
 
+    /// Deletes every frame of `camera` (all cameras: `None`) captured
+    /// before `before`, in bounded batches. Returns how many.
+    pub fn purge(
+        &self,
+        camera: Option<&seaframe_wire::CameraId>,
+        before: crate::timestamp::Timestamp,
+    ) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let ids = self.index.ids_before(camera, before, 1000)?;
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            total += self.collect_garbage(&ids)?;
+        }
+    }
+
     /// Finishes any deletion left half done (at start).
     pub(super) fn finish_garbage(&self) -> Result<usize, StoreError> {
         let paths = self.index.garbage_paths()?;

@@ -444,6 +444,29 @@ impl Index {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Ids of up to `limit` frames of `camera` (all: `None`) captured before `before`.
+    pub fn ids_before(
+        &self,
+        camera: Option<&CameraId>,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        let conn = self.reader.lock().expect("index reader lock poisoned");
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM frames WHERE garbage = 0 AND captured_at_ns < ?1 AND (?2 IS NULL OR camera = ?2) \
+             ORDER BY captured_at_ns LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                before.unix_nanos(),
+                camera.map(CameraId::as_str),
+                limit as i64
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// (id, path) of every frame captured at or after `from`.
     pub fn paths_since(&self, from: Timestamp) -> Result<Vec<(i64, String)>, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
