@@ -20,4 +20,5 @@ pub mod redis_server;
 pub mod retention;
 pub mod store;
 pub mod timestamp;
+pub mod video;
 pub mod worker;

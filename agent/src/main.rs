@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use seaframe_agent::app;
 use seaframe_agent::config::Config;
 use seaframe_agent::store::Store;
+use seaframe_agent::timestamp::Timestamp;
+use seaframe_agent::video::{self, Video, VideoRequest};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -34,6 +36,23 @@ enum Command {
     CheckConfig {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+    },
+    /// Writes an MP4 (H.264) of a camera's frames in a time range.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        camera: String,
+        /// RFC 3339, `YYYY/MM/DD HH:MM:SS` (UTC) or Unix ms.
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Each frame for 1/fps s; omitted: real time.
+        #[arg(long)]
+        fps: Option<u32>,
+        #[arg(long, value_name = "FILE.mp4")]
+        out: String,
     },
     /// Rebuilds the index from the frames on disk (their paths and EXIF);
     /// run it with the agent stopped.
@@ -77,6 +96,59 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
+        Command::Export {
+            config,
+            camera,
+            from,
+            to,
+            fps,
+            out,
+        } => {
+            let cfg = match Config::load(&config) {
+                Ok(cfg) => cfg,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let request = (|| {
+                let camera = camera
+                    .parse()
+                    .map_err(|e| format!("--camera {camera:?}: {e}"))?;
+                let from = Timestamp::parse_user(&from).map_err(|e| format!("--from: {e}"))?;
+                let to = Timestamp::parse_user(&to).map_err(|e| format!("--to: {e}"))?;
+                if from >= to {
+                    return Err("--from must be before --to".to_owned());
+                }
+                let out = video::export_path(&out)?;
+                Ok((
+                    VideoRequest {
+                        camera,
+                        from,
+                        to,
+                        fps,
+                    },
+                    out,
+                ))
+            })();
+            let (request, out) = match request {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            match export(&cfg, request, &out) {
+                Ok(bytes) => {
+                    println!("wrote {} ({bytes} bytes)", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("export failed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Reindex { config } => {
             let cfg = match Config::load(&config) {
                 Ok(cfg) => cfg,
@@ -127,6 +199,19 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Encodes a range into a file; returns its size.
+fn export(cfg: &Config, request: VideoRequest, out: &std::path::Path) -> anyhow::Result<u64> {
+    let store = std::sync::Arc::new(Store::open(&cfg.data_dir)?);
+    app::runtime()?.block_on(async {
+        let (video, mut stdout) = Video::start(store, request)?;
+        let mut file = tokio::fs::File::create(out).await?;
+        let bytes = tokio::io::copy(&mut stdout, &mut file).await?;
+        file.sync_all().await?;
+        drop(video);
+        Ok(bytes)
+    })
 }
 
 fn run(cfg: Config) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ mod metrics;
 mod params;
 mod places;
 mod track;
+mod video;
 
 use std::sync::Arc;
 
@@ -70,6 +71,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/frames/{id}", get(frames::one))
         .route("/api/v1/frames/{id}/image", get(frames::image))
         .route("/api/v1/track", get(track::get))
+        .route("/api/v1/video", get(video::get))
         .route("/api/v1/metrics", get(metrics::get))
         .route("/metrics", get(metrics::get))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
