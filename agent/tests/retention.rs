@@ -36,7 +36,8 @@ async fn a_small_budget_keeps_the_newest_frames_within_it() {
     let store = agent.store().clone();
 
     // Run until retention has had to delete a good many frames, checking the
-    // budget as we go: never more than a second's worth of frames over it.
+    // budget as we go: never more than a few seconds of frames over it (a
+    // pass runs every second; on a loaded machine it may come late).
     let mut worst_over = 0i64;
     wait_for(
         "retention to delete 60 frames",
@@ -54,8 +55,8 @@ async fn a_small_budget_keeps_the_newest_frames_within_it() {
         rows.iter().map(|r| r.bytes).sum::<u64>() / rows.len().max(1) as u64
     };
     assert!(
-        worst_over <= (frame_bytes * 20) as i64,
-        "{worst_over} bytes over budget, more than a second of frames ({frame_bytes} B each)"
+        worst_over <= (frame_bytes * 20 * 3) as i64,
+        "{worst_over} bytes over budget, more than 3 s of frames ({frame_bytes} B each)"
     );
 
     agent.stop_capture();
