@@ -76,14 +76,7 @@ impl Assembler {
     /// Feeds one sentence; returns the previous epoch when this one starts
     /// a new epoch (a different time of day).
     pub fn push(&mut self, s: &Sentence) -> Option<Epoch> {
-        let time = match s {
-            Sentence::Gga(g) => g.time,
-            Sentence::Rmc(r) => r.time,
-            Sentence::Gll(g) => g.time,
-            Sentence::Gns(g) => g.time,
-            Sentence::Zda(z) => z.time,
-            _ => None,
-        };
+        let time = s.time();
         let done = match (time, self.epoch.time) {
             (Some(t), Some(current)) if t != current => Some(self.finish()),
             _ => None,

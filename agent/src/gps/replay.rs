@@ -15,18 +15,6 @@ use crate::timestamp::Timestamp;
 /// Longest pause between two epochs, whatever the log says.
 const MAX_GAP: Duration = Duration::from_secs(5);
 
-fn time_of(sentence: &Sentence) -> Option<u32> {
-    match sentence {
-        Sentence::Gga(g) => g.time,
-        Sentence::Rmc(r) => r.time,
-        Sentence::Gll(g) => g.time,
-        Sentence::Gns(g) => g.time,
-        Sentence::Zda(z) => z.time,
-        _ => None,
-    }
-    .map(|t| t.0)
-}
-
 /// Plays `file` once; returns when it is used up.
 pub async fn session(file: &Path, rate: f64, gps: &Arc<Gps>) -> Result<(), String> {
     let bytes = tokio::fs::read(file)
@@ -48,7 +36,13 @@ pub async fn session(file: &Path, rate: f64, gps: &Arc<Gps>) -> Result<(), Strin
             continue;
         }
         let line: Vec<u8> = line.iter().copied().filter(|&b| b != b'|').collect();
-        if let Some(t) = nmea::parse(&line).ok().flatten().as_ref().and_then(time_of) {
+        if let Some(t) = nmea::parse(&line)
+            .ok()
+            .flatten()
+            .as_ref()
+            .and_then(Sentence::time)
+            .map(|t| t.0)
+        {
             if let Some(prev) = last_epoch.filter(|prev| t > *prev) {
                 let gap = Duration::from_millis(u64::from(t - prev))
                     .div_f64(rate)

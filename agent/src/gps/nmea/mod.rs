@@ -128,6 +128,21 @@ pub enum Sentence {
     Gsa(Gsa),
 }
 
+impl Sentence {
+    /// The time of day the sentence reports, if it is one that names its
+    /// epoch (GGA, RMC, GLL, GNS, ZDA).
+    pub fn time(&self) -> Option<TimeOfDay> {
+        match self {
+            Self::Gga(g) => g.time,
+            Self::Rmc(r) => r.time,
+            Self::Gll(g) => g.time,
+            Self::Gns(g) => g.time,
+            Self::Zda(z) => z.time,
+            _ => None,
+        }
+    }
+}
+
 fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
