@@ -10,6 +10,7 @@ pub mod capture;
 pub mod clock;
 pub mod config;
 pub mod exif;
+pub mod faults;
 pub mod frame;
 pub mod gps;
 pub mod handoff;

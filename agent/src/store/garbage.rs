@@ -13,7 +13,9 @@ use crate::store::writer::classify;
 impl Store {
     /// Deletes the frames `ids`, files and rows together.
     pub fn collect_garbage(&self, ids: &[i64]) -> Result<usize, StoreError> {
+        let _deleting = self.gc.write().expect("gc lock poisoned");
         let paths = self.index.mark_garbage(ids)?;
+        crate::faults::crash_point("delete:marked");
         self.unlink_and_drop(paths)
     }
 
@@ -62,6 +64,7 @@ impl Store {
             }
             self.remove_empty_dirs(dir);
         }
+        crate::faults::crash_point("delete:unlinked");
         self.index.drop_garbage()?;
         Ok(rel_paths.len())
     }

@@ -139,6 +139,10 @@ pub struct FramePage {
 pub struct Store {
     frames_dir: PathBuf,
     index: index::Index,
+    /// Storing (shared) and deleting (exclusive) never interleave: else a
+    /// re-stored frame could find its file present, lose it to retention,
+    /// and then commit a row without a file.
+    gc: std::sync::RwLock<()>,
 }
 
 impl Store {
@@ -152,7 +156,11 @@ impl Store {
             tracing::info!(removed, "removed temp files left by a crash");
         }
         let index = index::Index::open(&data_dir.join("index.db"))?;
-        let store = Self { frames_dir, index };
+        let store = Self {
+            frames_dir,
+            index,
+            gc: std::sync::RwLock::new(()),
+        };
         // A deletion a crash interrupted: finish it (files, then rows).
         let finished = store.finish_garbage()?;
         if finished > 0 {
@@ -169,13 +177,19 @@ impl Store {
     /// and reported `Ok(Stored::Already)`. One outcome per frame, in order;
     /// the worker acks `Ok` and `Err(DiskFull)` outcomes (see design.md).
     pub fn put_batch(&self, frames: &[Frame]) -> Vec<Result<Stored, StoreError>> {
+        let _storing = self.gc.read().expect("gc lock poisoned");
         let written = writer::write_batch(&self.frames_dir, frames);
+        crate::faults::crash_point("store:renamed");
         let ok: Vec<(&Frame, u64)> = frames
             .iter()
             .zip(&written)
             .filter_map(|(f, w)| w.as_ref().ok().map(|bytes| (f, *bytes)))
             .collect();
-        let mut inserted = match self.index.insert_batch(&ok) {
+        let inserted = self.index.insert_batch(&ok);
+        if inserted.is_ok() {
+            crate::faults::crash_point("store:committed");
+        }
+        let mut inserted = match inserted {
             Ok(flags) => Ok(flags.into_iter()),
             Err(e) => Err(e.to_string()),
         };

@@ -137,7 +137,10 @@ fn write_one(
             f.write_all(tail)?;
             f.sync_all()
         })
-        .and_then(|()| fs::rename(&tmp, path));
+        .and_then(|()| {
+            crate::faults::crash_point("store:tmp-written");
+            fs::rename(&tmp, path)
+        });
     if let Err(e) = written {
         // Best effort: a partial temp file is also removed at the next start.
         let _ = fs::remove_file(&tmp);

@@ -29,6 +29,18 @@ where
     }
 }
 
+/// Like [`wait_for`] for plain threads: polls `check` every 20 ms.
+pub fn wait_until_blocking(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A config with the API on a free loopback port and data in `data_dir`.
 pub fn config(
     data_dir: &Path,
