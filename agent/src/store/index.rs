@@ -358,8 +358,11 @@ impl Index {
             .map(|c| format!("f.{}", c.trim()))
             .collect::<Vec<_>>()
             .join(", ");
+        // CROSS JOIN makes SQLite start from the R*Tree: left to itself it
+        // walks the time index and probes the tree per row (250 ms vs
+        // 0.7 ms on a million rows, `seaframe-bench query`).
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {cols} FROM frames_geo g JOIN frames f ON f.id = g.id \
+            "SELECT {cols} FROM frames_geo g CROSS JOIN frames f ON f.id = g.id \
              WHERE g.min_lat >= ?1 AND g.max_lat <= ?2 AND {lon_clause} \
                AND f.garbage = 0 AND f.captured_at_ns >= ?5 AND f.captured_at_ns < ?6 \
                AND (f.captured_at_ns, f.id) > (?7, ?8) \
