@@ -23,6 +23,7 @@ const T0: i64 = 1_764_000_000_000; // 2025-11-24T16:00:00Z
 struct Api {
     base: String,
     store: Arc<Store>,
+    metrics: Arc<Metrics>,
     _dir: tempfile::TempDir,
     stop: CancellationToken,
 }
@@ -33,28 +34,38 @@ impl Drop for Api {
     }
 }
 
+/// A small test-pattern frame of `camera`, captured at `ms` (Unix ms).
+fn frame(camera: &str, seq: u64, ms: i64) -> Frame {
+    let mut tp =
+        seaframe_agent::capture::testpattern::TestPattern::new("x".parse().unwrap(), 32, 24);
+    Frame {
+        camera: CameraId::parse(camera).unwrap(),
+        seq,
+        captured_at: Timestamp::from_unix_millis(ms),
+        width: 32,
+        height: 24,
+        jpeg: Bytes::from(tp.render(Timestamp::from_unix_millis(ms)).unwrap()),
+        clock: seaframe_agent::clock::ClockSource::System,
+        position: None,
+    }
+}
+
+/// A server over a store of 30 frames, one a second from T0: seq 0, 3, 6…
+/// from `bow`, the others from `mast`.
 async fn api(token: Option<&str>) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let mut tp =
-        seaframe_agent::capture::testpattern::TestPattern::new("x".parse().unwrap(), 32, 24);
     let frames: Vec<Frame> = (0..30)
-        .map(|i| Frame {
-            camera: CameraId::parse(if i % 3 == 0 { "bow" } else { "mast" }).unwrap(),
-            seq: i,
-            captured_at: Timestamp::from_unix_millis(T0 + i as i64 * 1000),
-            width: 32,
-            height: 24,
-            jpeg: Bytes::from(tp.render(Timestamp::from_unix_millis(i as i64)).unwrap()),
-            clock: seaframe_agent::clock::ClockSource::System,
-            position: None,
+        .map(|i| {
+            let camera = if i % 3 == 0 { "bow" } else { "mast" };
+            frame(camera, i, T0 + i as i64 * 1000)
         })
         .collect();
     assert!(store.put_batch(&frames).iter().all(Result::is_ok));
     let metrics = Arc::new(Metrics::default());
     let state = ApiState::new(
         Arc::clone(&store),
-        metrics,
+        Arc::clone(&metrics),
         token.map(Secret::new),
         VesselName::parse("v").unwrap(),
         seaframe_agent::clock::Clock::new(Arc::new(seaframe_agent::gps::state::Gps::new(10))),
@@ -66,6 +77,7 @@ async fn api(token: Option<&str>) -> Api {
     Api {
         base,
         store,
+        metrics,
         _dir: dir,
         stop,
     }
@@ -210,4 +222,387 @@ async fn a_token_guards_everything_but_healthz() {
     }
     let (status, body) = get_json(&format!("{}/healthz", a.base)).await;
     assert_eq!((status, body["ok"].as_bool()), (200, Some(true)));
+}
+
+/// Walks every page of `query` (limit included) and returns each frame's
+/// `(ts, id)` in the order served, and the cursors seen.
+async fn walk(base: &str, query: &str) -> (Vec<(String, i64)>, Vec<String>) {
+    let (mut seen, mut cursors) = (Vec::new(), Vec::new());
+    let mut url = format!("{base}/api/v1/frames?{query}");
+    loop {
+        let (status, body) = get_json(&url).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        for f in body["frames"].as_array().unwrap() {
+            seen.push((
+                f["ts"].as_str().unwrap().to_owned(),
+                f["id"].as_i64().unwrap(),
+            ));
+        }
+        match body["next_cursor"].as_str() {
+            Some(c) => {
+                cursors.push(c.to_owned());
+                url = format!("{base}/api/v1/frames?{query}&cursor={c}");
+            }
+            None => return (seen, cursors),
+        }
+        assert!(cursors.len() <= 100, "paging does not end");
+    }
+}
+
+#[tokio::test]
+async fn pages_serve_every_frame_once_in_order_and_cursors_are_stable() {
+    let a = api(None).await;
+    let (seen, cursors) = walk(&a.base, "limit=7").await;
+    assert_eq!(seen.len(), 30, "{seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "not in order: {seen:?}"
+    );
+    // 30 frames by 7: four full pages, then one of 2 that says it is the last.
+    assert_eq!(cursors.len(), 4);
+
+    // The same cursor gives the same page, even after frames arrive before
+    // and after it: the cursor is a position in (time, id), not an offset.
+    let page = |c: String| {
+        let base = a.base.clone();
+        async move { get_json(&format!("{base}/api/v1/frames?limit=7&cursor={c}")).await }
+    };
+    let (_, before) = page(cursors[1].clone()).await;
+    let early = frame("bow", 100, T0 - 60_000);
+    let late = frame("bow", 101, T0 + 60_000);
+    assert!(a.store.put_batch(&[early, late]).iter().all(Result::is_ok));
+    let (_, after) = page(cursors[1].clone()).await;
+    assert_eq!(before, after);
+    let (rest, _) = walk(&a.base, &format!("limit=7&cursor={}", cursors[1])).await;
+    assert_eq!(
+        rest.len(),
+        30 - 14 + 1,
+        "the late frame is served once, at the end"
+    );
+    assert_eq!(rest.last().unwrap().0, "2025-11-24T16:01:00.000000000Z");
+
+    // One camera, paged: only its frames, each once, in order.
+    let (mast, _) = walk(&a.base, "camera=mast&limit=6").await;
+    assert_eq!(mast.len(), 20);
+    assert!(mast.windows(2).all(|w| w[0] < w[1]));
+    let (status, body) = get_json(&format!("{}/api/v1/frames?camera=mast", a.base)).await;
+    assert_eq!(status, 200);
+    assert!(
+        body["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["camera"] == "mast")
+    );
+
+    // The largest page allowed holds everything: no next page. A camera
+    // nobody has is an empty list, not an error.
+    let (status, body) = get_json(&format!("{}/api/v1/frames?limit=1000", a.base)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["frames"].as_array().unwrap().len(), 32);
+    assert!(body["next_cursor"].is_null());
+    let (status, body) = get_json(&format!("{}/api/v1/frames?camera=stern", a.base)).await;
+    assert_eq!((status, body["frames"].as_array().unwrap().len()), (200, 0));
+}
+
+/// Prometheus text 0.0.4, parsed line by line: every sample belongs to a
+/// family declared by `# TYPE`, and its value is a number.
+fn parse_prometheus(text: &str) -> std::collections::HashMap<String, f64> {
+    let mut families = std::collections::HashSet::new();
+    let mut samples = std::collections::HashMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            families.insert(name.to_owned());
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (sample, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line:?}"));
+        let name = sample.split('{').next().unwrap();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|f| families.contains(*f)))
+            .unwrap_or(name);
+        assert!(families.contains(family), "no # TYPE for {line:?}");
+        if let Some(labels) = sample.strip_prefix(name) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "{line:?}"
+            );
+        }
+        let value: f64 = value.parse().unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert!(
+            samples.insert(sample.to_owned(), value).is_none(),
+            "{line:?} twice"
+        );
+    }
+    samples
+}
+
+#[tokio::test]
+async fn metrics_parse_line_by_line_and_show_the_counters() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let a = api(None).await;
+    let bow = a
+        .metrics
+        .register_camera(&CameraId::parse("bow").unwrap(), 2.0);
+    let mast = a
+        .metrics
+        .register_camera(&CameraId::parse("mast").unwrap(), 5.0);
+    for (counter, n) in [
+        (&bow.captured, 11),
+        (&bow.stored, 7),
+        (&bow.trimmed, 1),
+        (&bow.dropped, 2),
+        (&bow.failed, 1),
+        (&bow.lost, 0),
+        (&bow.capture_errors, 3),
+        (&mast.captured, 40),
+        (&mast.stored, 40),
+        (&a.metrics.queue_len, 4),
+        (&a.metrics.handoff_len, 2),
+        (&a.metrics.claimed, 5),
+        (&a.metrics.redis_reconnects, 1),
+    ] {
+        counter.store(n, Relaxed);
+    }
+    a.metrics.store_latency.observe_ns(3_000_000);
+    a.metrics.store_latency.observe_ns(40_000_000);
+
+    let resp = reqwest::get(format!("{}/metrics", a.base)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let kind = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    let text = resp.text().await.unwrap();
+    let m = parse_prometheus(&text);
+    let at = |sample: &str| {
+        *m.get(sample)
+            .unwrap_or_else(|| panic!("no {sample}\n{text}"))
+    };
+    for (sample, want) in [
+        (r#"seaframe_frames_captured_total{camera="bow"}"#, 11.0),
+        (r#"seaframe_frames_stored_total{camera="bow"}"#, 7.0),
+        (r#"seaframe_frames_trimmed_total{camera="bow"}"#, 1.0),
+        (r#"seaframe_frames_dropped_total{camera="bow"}"#, 2.0),
+        (r#"seaframe_frames_failed_total{camera="bow"}"#, 1.0),
+        (r#"seaframe_frames_lost_total{camera="bow"}"#, 0.0),
+        (r#"seaframe_capture_errors_total{camera="bow"}"#, 3.0),
+        (r#"seaframe_frames_captured_total{camera="mast"}"#, 40.0),
+        (r#"seaframe_frames_stored_total{camera="mast"}"#, 40.0),
+        ("seaframe_queue_length", 4.0),
+        ("seaframe_handoff_length", 2.0),
+        ("seaframe_frames_claimed_total", 5.0),
+        ("seaframe_redis_reconnects_total", 1.0),
+        ("seaframe_store_latency_seconds_count", 2.0),
+        (r#"seaframe_store_latency_seconds_bucket{le="+Inf"}"#, 2.0),
+    ] {
+        assert_eq!(at(sample), want, "{sample}");
+    }
+    assert!((at("seaframe_store_latency_seconds_sum") - 0.043).abs() < 1e-9);
+    // Buckets are cumulative: non-decreasing with `le`, ending at the count.
+    let mut buckets: Vec<(f64, f64)> = m
+        .iter()
+        .filter_map(|(k, v)| {
+            let le = k
+                .strip_prefix("seaframe_store_latency_seconds_bucket{le=\"")?
+                .strip_suffix("\"}")?;
+            Some((le.parse().unwrap_or(f64::INFINITY), *v))
+        })
+        .collect();
+    buckets.sort_by(|x, y| x.0.total_cmp(&y.0));
+    assert!(buckets.len() > 2);
+    assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{buckets:?}");
+    assert!(
+        buckets.iter().any(|(le, n)| *le < 0.04 && *n == 1.0),
+        "{buckets:?}"
+    );
+}
+
+#[tokio::test]
+async fn cameras_and_status_show_what_the_metrics_hold() {
+    use seaframe_agent::metrics::CameraState;
+    let a = api(None).await;
+    let bow = a
+        .metrics
+        .register_camera(&CameraId::parse("bow").unwrap(), 2.0);
+    bow.set_state(CameraState::Ok);
+    bow.captured.store(9, std::sync::atomic::Ordering::Relaxed);
+    bow.last_frame_ns.store(
+        Timestamp::from_unix_millis(T0 + 1).unix_nanos(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let mast = a
+        .metrics
+        .register_camera(&CameraId::parse("mast").unwrap(), 0.5);
+    mast.set_state(CameraState::Retrying {
+        error: "connection refused".into(),
+        retry_in_ms: 4000,
+    });
+    a.metrics
+        .queue_len
+        .store(3, std::sync::atomic::Ordering::Relaxed);
+
+    let (status, body) = get_json(&format!("{}/api/v1/cameras", a.base)).await;
+    assert_eq!(status, 200);
+    let cameras = body["cameras"].as_array().unwrap();
+    let by_id = |id: &str| cameras.iter().find(|c| c["id"] == id).unwrap().clone();
+    let (bow, mast) = (by_id("bow"), by_id("mast"));
+    assert_eq!(bow["state"], serde_json::json!({"state": "ok"}));
+    assert_eq!(
+        (bow["fps"].as_f64(), bow["captured"].as_u64()),
+        (Some(2.0), Some(9))
+    );
+    assert_eq!(bow["last_frame"], "2025-11-24T16:00:00.001000000Z");
+    assert_eq!(
+        mast["state"],
+        serde_json::json!({"state": "retrying", "error": "connection refused", "retry_in_ms": 4000})
+    );
+    assert!(mast["last_frame"].is_null());
+    for key in [
+        "enqueued",
+        "stored",
+        "trimmed",
+        "dropped",
+        "failed",
+        "lost",
+        "capture_errors",
+    ] {
+        assert_eq!(mast[key].as_u64(), Some(0), "{key}");
+    }
+
+    let (status, body) = get_json(&format!("{}/api/v1/status", a.base)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["vessel"], "v");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(body["uptime_s"].as_u64().is_some(), "{body}");
+    assert_eq!(body["queue_len"].as_u64(), Some(3));
+    assert_eq!(body["cameras"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn every_error_is_json_even_where_axum_would_answer_in_plain_text() {
+    let a = api(None).await;
+    let client = reqwest::Client::new();
+    // A method the route does not have: 405 in JSON, with Allow.
+    let r = client
+        .post(format!("{}/api/v1/cameras", a.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(r.headers()["allow"].to_str().unwrap().contains("GET"));
+    let body: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert!(body["error"].is_string(), "{body}");
+    // A path segment that is not UTF-8 once decoded.
+    for path in ["/api/v1/frames/%FF", "/api/v1/frames/%FF/image"] {
+        let (status, body) = get_json(&format!("{}{path}", a.base)).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body["error"].as_str().unwrap().starts_with("id:"), "{body}");
+    }
+    // A query value that is not UTF-8, and a bad time: named, with the
+    // formats that would have worked.
+    let (status, body) = get_json(&format!("{}/api/v1/frames?from=%FF", a.base)).await;
+    assert_eq!(status, 400, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("from:") && error.contains("RFC 3339"),
+        "{error}"
+    );
+    // Unknown parameters and odd keys are ignored.
+    let (status, body) = get_json(&format!(
+        "{}/api/v1/frames?%FF=1&colour=red&limit=2",
+        a.base
+    ))
+    .await;
+    assert_eq!((status, body["frames"].as_array().unwrap().len()), (200, 2));
+    // Ids that are numbers but cannot be a frame.
+    for id in ["0", "-3", "99999999999999999999"] {
+        let (status, body) = get_json(&format!("{}/api/v1/frames/{id}", a.base)).await;
+        assert_eq!(status, 400, "{id}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_image_is_the_stored_jpeg_with_its_length() {
+    let a = api(None).await;
+    let (_, page) = get_json(&format!("{}/api/v1/frames?camera=bow&limit=3", a.base)).await;
+    for f in page["frames"].as_array().unwrap() {
+        let row = a.store.frame(f["id"].as_i64().unwrap()).unwrap().unwrap();
+        let on_disk = std::fs::read(a.store.file_path(&row)).unwrap();
+        let r = reqwest::get(format!("{}{}", a.base, f["image_url"].as_str().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
+        assert_eq!(
+            r.headers()["content-length"].to_str().unwrap(),
+            on_disk.len().to_string()
+        );
+        assert_eq!(f["bytes"].as_u64(), Some(on_disk.len() as u64));
+        assert_eq!(r.bytes().await.unwrap().as_ref(), on_disk);
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_is_a_503_that_keeps_its_cause_to_the_log() {
+    let a = api(None).await;
+    // Break the index under the running server, as a damaged disk would.
+    let db = rusqlite::Connection::open(a._dir.path().join("index.db")).unwrap();
+    db.execute_batch("ALTER TABLE frames RENAME TO frames_gone")
+        .unwrap();
+    for path in [
+        "/api/v1/frames",
+        "/api/v1/frames/1",
+        "/api/v1/frames/1/image",
+    ] {
+        let (status, body) = get_json(&format!("{}{path}", a.base)).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert_eq!(body["error"], "the frame store is unavailable", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_401_says_how_to_authenticate() {
+    let a = api(Some("s3cret")).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/frames/1/image", a.base);
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let body: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert!(body["error"].is_string());
+    for header in ["bearer s3cret", "BEARER s3cret"] {
+        let r = client
+            .get(&url)
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{header}");
+    }
+    for header in [
+        "Bearer s3cre",
+        "Bearer s3crett",
+        "Bearers3cret",
+        "Basic s3cret",
+    ] {
+        let r = client
+            .get(&url)
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{header}");
+    }
+    // A wrong token does not close /healthz.
+    let r = client
+        .get(format!("{}/healthz", a.base))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{self, Params};
+use super::params::{self, FrameId, Params};
 use crate::store::{FrameQuery, FrameRow, Store, StoreError};
 
 /// A frame as the API shows it (SPEC "A frame in JSON").
@@ -74,25 +74,18 @@ pub async fn list(
     })))
 }
 
-async fn row(state: &ApiState, id: &str) -> Result<FrameRow, ApiError> {
-    let id = params::frame_id(id)?;
+async fn row(state: &ApiState, FrameId(id): FrameId) -> Result<FrameRow, ApiError> {
     blocking(&state.store, move |s| s.frame(id))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no frame {id}")))
 }
 
-pub async fn one(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(frame_json(&row(&state, &id).await?)))
+pub async fn one(State(state): State<ApiState>, id: FrameId) -> Result<Json<Value>, ApiError> {
+    Ok(Json(frame_json(&row(&state, id).await?)))
 }
 
-pub async fn image(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let row = row(&state, &id).await?;
+pub async fn image(State(state): State<ApiState>, id: FrameId) -> Result<Response, ApiError> {
+    let row = row(&state, id).await?;
     let path = state.store.file_path(&row);
     let file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
@@ -104,7 +97,13 @@ pub async fn image(
         }
         Err(e) => return Err(ApiError::Unavailable(format!("{}: {e}", path.display()))),
     };
-    let len = file.metadata().await.map(|m| m.len()).unwrap_or(row.bytes);
+    // The file's own length, not the row's: a wrong Content-Length would
+    // cut the body or hang the client.
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("{}: {e}", path.display())))?
+        .len();
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
         [

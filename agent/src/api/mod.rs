@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
+use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
@@ -79,13 +80,33 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(cameras::healthz))
         .route("/api/v1/healthz", get(cameras::healthz))
         .merge(guarded)
-        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .fallback(|uri: Uri| async move {
+            ApiError::NotFound(format!("no such endpoint: {}", uri.path()))
+        })
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+        })
         .with_state(state)
 }
 
-/// Constant-time comparison, so the token cannot be guessed byte by byte.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares a given token with ours in a time that depends only on the
+/// length of ours, so that neither its bytes nor its length can be found by
+/// timing.
+fn same(given: &[u8], token: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != token.len());
+    for (i, t) in token.iter().enumerate() {
+        diff |= t ^ given.get(i).copied().unwrap_or(0);
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is
+/// case-insensitive (RFC 9110 §11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_matches(' '))
 }
 
 async fn require_token(
@@ -98,7 +119,7 @@ async fn require_token(
             .headers()
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer)
             .unwrap_or("");
         if !same(given.as_bytes(), token.expose().as_bytes()) {
             return Err(ApiError::Unauthorized);
@@ -117,4 +138,26 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_match_only_whole() {
+        assert!(same(b"s3cret", b"s3cret"));
+        for given in [&b""[..], b"s3cre", b"s3crett", b"s3creT", b"s3cret\0"] {
+            assert!(!same(given, b"s3cret"), "{given:?}");
+        }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_any_case() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc"), Some("abc"));
+        assert_eq!(bearer("BEARER abc"), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearerabc"), None);
+    }
 }

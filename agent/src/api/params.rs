@@ -1,9 +1,12 @@
 //! Query-string parsing for the API: the raw pairs are read into a map (so
 //! that axum's plain-text rejections never reach a client) and each value
-//! is parsed here with an error that names its parameter.
+//! is parsed here with an error that names its parameter. [`FrameId`]
+//! does the same for the `{id}` of a path.
 
 use std::collections::HashMap;
 
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use seaframe_wire::CameraId;
 
 use super::error::ApiError;
@@ -75,6 +78,22 @@ pub fn frame_id(s: &str) -> Result<i64, ApiError> {
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::bad("id", format!("{s:?} is not a frame id")))
+}
+
+/// The `{id}` of `/frames/{id}…`, parsed: axum's own `Path` rejection (an
+/// id that is not UTF-8 once decoded) would answer in plain text.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for FrameId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad("id", format!("not a frame id ({})", e.body_text())))?;
+        frame_id(&raw).map(Self)
+    }
 }
 
 #[cfg(test)]
