@@ -30,6 +30,8 @@ pub const STREAM_KEY: &str = "seaframe:frames";
 pub const GROUP: &str = "store";
 /// Frames per add (one script call).
 const ADD_BATCH_FRAMES: usize = 8;
+/// XAUTOCLAIM calls per claim (each scans `10 × COUNT` pending entries).
+const MAX_CLAIM_ROUNDS: usize = 64;
 /// How long a command may take before the connection is deemed broken.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -96,6 +98,9 @@ pub struct Entry {
     pub id: String,
     /// `None` when the entry's fields were unreadable (it is acked away).
     pub frame: Option<Frame>,
+    /// The entry's camera when its `cam` field was readable, even if the
+    /// rest was not: an unreadable entry is counted `failed` on it.
+    pub camera: Option<CameraId>,
 }
 
 /// The queue's shared handle: cheap to clone.
@@ -285,8 +290,11 @@ impl Queue {
         Ok(streams.into_iter().flat_map(parse_entries).collect())
     }
 
-    /// Takes over entries idle longer than `min_idle_ms` (their consumer
-    /// died); returns them, and acks entries that were deleted meanwhile.
+    /// Takes over up to `count` entries idle longer than `min_idle_ms`
+    /// (their consumer died). XAUTOCLAIM scans a bounded slice of the
+    /// pending list per call, so this follows its cursor until the list is
+    /// covered or `count` are claimed. Entries deleted meanwhile (Redis 7
+    /// reports their ids) are acked away.
     pub async fn claim_stale(
         &self,
         conn: &mut MultiplexedConnection,
@@ -294,31 +302,41 @@ impl Queue {
         min_idle_ms: u64,
         count: usize,
     ) -> Result<Vec<Entry>, QueueError> {
-        let reply: Value = redis::cmd("XAUTOCLAIM")
-            .arg(STREAM_KEY)
-            .arg(GROUP)
-            .arg(consumer)
-            .arg(min_idle_ms)
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(count)
-            .query_async(conn)
-            .await
-            .map_err(QueueError::from_redis)?;
-        let Value::Array(parts) = reply else {
-            return Err(QueueError::Reply("XAUTOCLAIM: not an array".into()));
-        };
-        let mut parts = parts.into_iter();
-        let _next_cursor = parts.next();
-        let claimed = parts.next().map(parse_entries).unwrap_or_default();
-        if let Some(Value::Array(deleted)) = parts.next() {
-            let ids: Vec<String> = deleted.iter().filter_map(as_string).collect();
-            if !ids.is_empty() {
-                self.ack(conn, &ids).await?;
+        let mut cursor = "0-0".to_owned();
+        let mut claimed = Vec::new();
+        for _ in 0..MAX_CLAIM_ROUNDS {
+            let reply: Value = redis::cmd("XAUTOCLAIM")
+                .arg(STREAM_KEY)
+                .arg(GROUP)
+                .arg(consumer)
+                .arg(min_idle_ms)
+                .arg(&cursor)
+                .arg("COUNT")
+                .arg(count - claimed.len())
+                .query_async(conn)
+                .await
+                .map_err(QueueError::from_redis)?;
+            let Value::Array(parts) = reply else {
+                return Err(QueueError::Reply("XAUTOCLAIM: not an array".into()));
+            };
+            let mut parts = parts.into_iter();
+            let next = parts.next().as_ref().and_then(as_string);
+            claimed.extend(parts.next().map(parse_entries).unwrap_or_default());
+            if let Some(Value::Array(deleted)) = parts.next() {
+                let ids: Vec<String> = deleted.iter().filter_map(as_string).collect();
+                if !ids.is_empty() {
+                    tracing::debug!(
+                        entries = ids.len(),
+                        "acking claimed entries deleted meanwhile"
+                    );
+                    self.ack(conn, &ids).await?;
+                }
+            }
+            match next {
+                Some(next) if next != "0-0" && claimed.len() < count => cursor = next,
+                _ => break,
             }
         }
-        // Entries claimed but deleted meanwhile come back as nil items.
-        let claimed: Vec<Entry> = claimed.into_iter().filter(|e| !e.id.is_empty()).collect();
         self.metrics
             .claimed
             .fetch_add(claimed.len() as u64, Ordering::Relaxed);
@@ -379,18 +397,26 @@ fn parse_entries(v: Value) -> Vec<Entry> {
             }
             let fields = pair.pop()?;
             let id = as_string(&pair[0])?;
-            let frame = parse_frame(fields);
-            if frame.is_none() {
-                tracing::warn!(%id, "stream entry with unreadable fields; dropping it");
-            }
-            Some(Entry { id, frame })
+            let (frame, camera) = match parse_frame(fields) {
+                Ok(frame) => {
+                    let camera = Some(frame.camera.clone());
+                    (Some(frame), camera)
+                }
+                Err(camera) => {
+                    tracing::warn!(%id, camera = ?camera, "stream entry with unreadable fields; acking it away");
+                    (None, camera)
+                }
+            };
+            Some(Entry { id, frame, camera })
         })
         .collect()
 }
 
-fn parse_frame(fields: Value) -> Option<Frame> {
+/// An entry's fields → its frame; or, when they are unreadable, the
+/// entry's camera if at least that was readable.
+fn parse_frame(fields: Value) -> Result<Frame, Option<CameraId>> {
     let Value::Array(kv) = fields else {
-        return None;
+        return Err(None);
     };
     let (mut cam, mut seq, mut ts, mut w, mut h, mut jpeg) = (None, None, None, None, None, None);
     let mut clock = ClockSource::System;
@@ -398,7 +424,8 @@ fn parse_frame(fields: Value) -> Option<Frame> {
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
         let Value::BulkString(v) = v else { continue };
         let text = || String::from_utf8(v.clone()).ok();
-        match as_string(&k)?.as_str() {
+        let Some(k) = as_string(&k) else { continue };
+        match k.as_str() {
             "cam" => cam = text().and_then(|s| CameraId::parse(&s).ok()),
             "seq" => seq = text().and_then(|s| s.parse::<u64>().ok()),
             "ts" => ts = text().and_then(|s| s.parse::<i64>().ok()),
@@ -413,15 +440,18 @@ fn parse_frame(fields: Value) -> Option<Frame> {
             _ => {}
         }
     }
-    Some(Frame::new(
-        cam?,
-        seq?,
-        Timestamp::from_unix_nanos(ts?),
-        clock,
-        w?,
-        h?,
-        jpeg?,
-    ))
+    match (cam, seq, ts, w, h, jpeg) {
+        (Some(cam), Some(seq), Some(ts), Some(w), Some(h), Some(jpeg)) => Ok(Frame::new(
+            cam,
+            seq,
+            Timestamp::from_unix_nanos(ts),
+            clock,
+            w,
+            h,
+            jpeg,
+        )),
+        (cam, ..) => Err(cam),
+    }
 }
 
 /// Exponential back-off between attempts.
@@ -596,8 +626,37 @@ mod tests {
             ]),
             Value::Array(vec![bulk("2-0"), Value::Nil]),
             Value::Int(3),
+            Value::Array(vec![
+                bulk("4-0"),
+                Value::Array(vec![bulk("cam"), bulk("deck"), bulk("seq"), bulk("x")]),
+            ]),
+            Value::Array(vec![
+                bulk("5-0"),
+                Value::Array(
+                    [
+                        ("cam", "deck"),
+                        ("seq", "7"),
+                        ("ts", "1764000000000000000"),
+                        ("w", "4"),
+                        ("h", "2"),
+                        ("jpeg", "\u{ff}\u{d8}"),
+                    ]
+                    .iter()
+                    .flat_map(|(k, v)| [bulk(k), bulk(v)])
+                    .collect(),
+                ),
+            ]),
         ]));
-        assert_eq!(entries.len(), 2);
-        assert!(entries.iter().all(|e| e.frame.is_none()));
+        let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["1-0", "2-0", "4-0", "5-0"]);
+        assert!(entries[..3].iter().all(|e| e.frame.is_none()));
+        let cameras: Vec<Option<&str>> = entries
+            .iter()
+            .map(|e| e.camera.as_ref().map(CameraId::as_str))
+            .collect();
+        assert_eq!(cameras, [None, None, Some("deck"), Some("deck")]);
+        let good = entries[3].frame.as_ref().expect("a whole entry parses");
+        assert_eq!((good.seq, good.width, good.height), (7, 4, 2));
+        assert_eq!(good.captured_at.unix_nanos(), 1_764_000_000_000_000_000);
     }
 }

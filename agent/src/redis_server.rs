@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -23,6 +23,8 @@ use crate::queue::{Backoff, pause};
 const READY_LINE: &str = "ready to accept connections";
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// A server that ran this long before dying is restarted at once.
+const STABLE_S: u64 = 10;
 
 /// The running (or adopted) server and its supervisor.
 #[derive(Debug)]
@@ -34,6 +36,10 @@ pub struct OwnRedis {
     process: Option<(Child, Lines<BufReader<ChildStdout>>)>,
     /// A server we did not start (watched by PING, not by `wait`).
     adopted: bool,
+    /// Times the supervisor started a new server after one died.
+    restarts: Arc<AtomicU64>,
+    /// When the current server became ready (a quick death backs off).
+    ready_at: Option<tokio::time::Instant>,
 }
 
 impl OwnRedis {
@@ -48,6 +54,8 @@ impl OwnRedis {
             pid: Arc::default(),
             process: None,
             adopted: false,
+            restarts: Arc::default(),
+            ready_at: None,
         };
         if own.answers().await {
             own.adopted = true;
@@ -68,6 +76,11 @@ impl OwnRedis {
     /// A shared view of the server's pid (changes when it is restarted).
     pub fn pid_handle(&self) -> Arc<AtomicU32> {
         Arc::clone(&self.pid)
+    }
+
+    /// A shared count of the restarts after a death (for `/metrics`).
+    pub fn restarts_handle(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.restarts)
     }
 
     async fn answers(&self) -> bool {
@@ -150,6 +163,7 @@ impl OwnRedis {
             Err(_) => bail!("redis-server did not become ready within {START_TIMEOUT:?}"),
         }
         self.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
+        self.ready_at = Some(tokio::time::Instant::now());
         tracing::info!(pid = child.id(), socket = %self.socket.display(), "own redis-server ready");
         self.process = Some((child, lines));
         Ok(())
@@ -169,6 +183,7 @@ impl OwnRedis {
                     tracing::warn!("adopted redis-server stopped answering; starting our own");
                     self.adopted = false;
                     self.pid.store(0, Ordering::Relaxed);
+                    self.restarts.fetch_add(1, Ordering::Relaxed);
                 }
                 continue;
             }
@@ -178,9 +193,19 @@ impl OwnRedis {
                         biased;
                         _ = shutdown.cancelled() => break,
                         status = child.wait() => {
-                            tracing::warn!(?status, "own redis-server died; restarting it");
+                            let pid = self.pid.swap(0, Ordering::Relaxed);
                             self.process = None;
-                            self.pid.store(0, Ordering::Relaxed);
+                            let ran_s = self.ready_at.take().map_or(0, |t| t.elapsed().as_secs());
+                            tracing::warn!(pid, ?status, ran_s, "own redis-server died; restarting it");
+                            self.restarts.fetch_add(1, Ordering::Relaxed);
+                            // A server that keeps dying soon after start is restarted with back-off.
+                            if ran_s < STABLE_S {
+                                if !pause(backoff.next_delay(), &shutdown).await {
+                                    break;
+                                }
+                            } else {
+                                backoff.reset();
+                            }
                         }
                         line = lines.next_line() => match line {
                             Ok(Some(line)) => log_line(&line),
@@ -190,7 +215,7 @@ impl OwnRedis {
                     }
                 }
                 None => match self.spawn().await {
-                    Ok(()) => backoff.reset(),
+                    Ok(()) => {}
                     Err(e) => {
                         tracing::error!("cannot restart redis-server: {e:#}");
                         if !pause(backoff.next_delay(), &shutdown).await {

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
+use seaframe_wire::CameraId;
 use tokio_util::sync::CancellationToken;
 
 use crate::gps::state::Gps;
@@ -128,10 +129,26 @@ impl Worker {
         for e in entries {
             match e.frame {
                 Some(f) => {
+                    // Held by this worker from now on: a Redis that restarts
+                    // empty meanwhile must not count these as lost.
+                    self.metrics
+                        .camera(&f.camera)
+                        .in_flight
+                        .fetch_add(1, Ordering::Relaxed);
                     batch_ids.push(e.id);
                     frames.push(f);
                 }
-                None => ack_ids.push(e.id), // unreadable: nothing to store
+                None => {
+                    // Unreadable: nothing to store; counted on its camera
+                    // when known, and acked away.
+                    if let Some(camera) = &e.camera {
+                        self.metrics
+                            .camera(camera)
+                            .failed
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    ack_ids.push(e.id);
+                }
             }
         }
         // Positions: wait briefly for the fix after the newest frame (so
@@ -140,14 +157,11 @@ impl Worker {
             self.gps.wait_for_fix_after(newest).await;
         }
         for f in &mut frames {
-            self.metrics
-                .camera(&f.camera)
-                .in_flight
-                .fetch_add(1, Ordering::Relaxed);
             if f.position.is_none() {
                 f.position = self.gps.position_at(f.captured_at);
             }
         }
+        let held: Vec<CameraId> = frames.iter().map(|f| f.camera.clone()).collect();
         let store = Arc::clone(&self.store);
         let (frames, outcomes) = match tokio::task::spawn_blocking(move || {
             let outcomes = store.put_batch(&frames);
@@ -157,9 +171,16 @@ impl Worker {
         {
             Ok(done) => done,
             Err(e) => {
-                // The blocking task panicked: its entries stay pending and are retried.
+                // The blocking task panicked: its entries stay pending and
+                // are retried (claimed after the idle time).
                 tracing::error!("store task failed: {e}");
-                return Ok(());
+                for camera in &held {
+                    self.metrics
+                        .camera(camera)
+                        .in_flight
+                        .fetch_sub(1, Ordering::Relaxed);
+                }
+                return self.queue.ack(conn, &ack_ids).await;
             }
         };
         let now = Timestamp::now();

@@ -1,6 +1,9 @@
 //! The Redis stream against a real redis-server: bounded with the oldest
 //! undelivered frames trimmed and counted exactly per camera, pending
-//! entries never trimmed, a dead consumer's entries claimed by another.
+//! entries never trimmed, a dead consumer's entries claimed by another; the
+//! producer riding out a Redis restart (losses counted); the agent's own
+//! redis-server supervised, adopted, and saved at a clean stop; workers
+//! storing into the real store and acking every entry away.
 
 #![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
 
@@ -12,12 +15,19 @@ use bytes::Bytes;
 mod common;
 
 use common::wait_for;
+use seaframe_agent::capture::testpattern::TestPattern;
 use seaframe_agent::frame::Frame;
+use seaframe_agent::gps::state::Gps;
+use seaframe_agent::handoff::Handoff;
 use seaframe_agent::metrics::Metrics;
-use seaframe_agent::queue::{Queue, STREAM_KEY};
+use seaframe_agent::queue::{Producer, Queue, STREAM_KEY};
+use seaframe_agent::redis_server::OwnRedis;
+use seaframe_agent::store::Store;
 use seaframe_agent::timestamp::Timestamp;
+use seaframe_agent::worker::Worker;
 use seaframe_testkit::RedisServer;
 use seaframe_wire::CameraId;
+use tokio_util::sync::CancellationToken;
 
 fn frame(camera: &str, seq: u64) -> Frame {
     Frame {
@@ -180,5 +190,337 @@ async fn a_dead_consumers_entries_are_claimed_by_another() {
         pending[0],
         redis::Value::Int(0),
         "nothing pending: {pending:?}"
+    );
+}
+
+fn seqs_of(entries: &[seaframe_agent::queue::Entry]) -> Vec<u64> {
+    entries
+        .iter()
+        .map(|e| e.frame.as_ref().unwrap().seq)
+        .collect()
+}
+
+async fn pending_count(conn: &mut redis::aio::MultiplexedConnection) -> i64 {
+    let summary: Vec<redis::Value> = redis::cmd("XPENDING")
+        .arg(STREAM_KEY)
+        .arg("store")
+        .query_async(conn)
+        .await
+        .unwrap();
+    match summary[0] {
+        redis::Value::Int(n) => n,
+        ref other => panic!("XPENDING: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_producer_keeps_frames_while_redis_is_away_and_counts_what_redis_lost() {
+    let (mut redis, queue, _conn, metrics) = setup(100).await;
+    let handoff = Handoff::new(128, Arc::clone(&metrics));
+    let shutdown = CancellationToken::new();
+    let producer = tokio::spawn(
+        Producer {
+            queue: queue.clone(),
+            handoff: handoff.clone(),
+        }
+        .run(shutdown.clone()),
+    );
+    let enqueued = |m: &Metrics| count(m, "a", |c| c.enqueued.load(Ordering::Relaxed));
+    for seq in 0..10 {
+        handoff.push(frame("a", seq));
+    }
+    wait_for("10 frames in the stream", Duration::from_secs(5), || {
+        let n = enqueued(&metrics);
+        async move { (n == 10).then_some(()) }
+    })
+    .await;
+
+    // Redis dies with those 10; 10 more frames arrive meanwhile.
+    redis.kill();
+    for seq in 10..20 {
+        handoff.push(frame("a", seq));
+    }
+    redis.restart().unwrap();
+    wait_for(
+        "the frames held back to reach the new Redis",
+        Duration::from_secs(15),
+        || {
+            let n = enqueued(&metrics);
+            async move { (n == 20).then_some(()) }
+        },
+    )
+    .await;
+
+    let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
+    let kept = queue.read_new(&mut conn, "w", 100, 100).await.unwrap();
+    assert_eq!(
+        seqs_of(&kept),
+        (10..20).collect::<Vec<_>>(),
+        "nothing held back was lost"
+    );
+    let lost = count(&metrics, "a", |c| c.lost.load(Ordering::Relaxed));
+    let dropped = count(&metrics, "a", |c| c.dropped.load(Ordering::Relaxed));
+    assert_eq!((lost, dropped), (10, 0), "only what Redis held is lost");
+    assert!(metrics.redis_reconnects.load(Ordering::Relaxed) >= 1);
+    // enqueued = stored + trimmed + failed + lost + in the stream
+    assert_eq!(enqueued(&metrics), lost + kept.len() as u64);
+
+    shutdown.cancel();
+    producer.await.unwrap().unwrap();
+}
+
+async fn pings(url: &str) -> bool {
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    let ping = async {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), ping).await,
+        Ok(Ok(_))
+    )
+}
+
+fn sigkill(pid: u32) {
+    assert_ne!(pid, 0, "a known pid");
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -KILL {pid}");
+}
+
+/// Waits until the supervised server has a new pid (≠ `old_pid`) and answers.
+async fn wait_replaced(pid: &std::sync::atomic::AtomicU32, old_pid: u32, url: &str) -> u32 {
+    wait_for(
+        "a new redis-server answering",
+        Duration::from_secs(20),
+        || {
+            let now = pid.load(Ordering::Relaxed);
+            async move { (now != 0 && now != old_pid && pings(url).await).then_some(now) }
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn own_redis_is_restarted_when_killed_and_keeps_the_stream_across_a_clean_stop() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("redis");
+    let own = OwnRedis::start(&dir).await.unwrap();
+    let url = own.url();
+    assert_eq!(url, format!("unix://{}", dir.join("redis.sock").display()));
+    for spelling in [url.clone(), url.replacen("unix://", "redis+unix://", 1)] {
+        assert!(pings(&spelling).await, "{spelling} answers PING");
+    }
+    let pid = own.pid_handle();
+    let restarts = own.restarts_handle();
+    let first_pid = pid.load(Ordering::Relaxed);
+    let shutdown = CancellationToken::new();
+    let supervisor = tokio::spawn(own.run(shutdown.clone()));
+
+    sigkill(first_pid);
+    wait_replaced(&pid, first_pid, &url).await;
+    assert_eq!(restarts.load(Ordering::Relaxed), 1);
+
+    // A stream with pending entries, then a clean stop: SHUTDOWN SAVE.
+    let metrics = Arc::new(Metrics::default());
+    let queue = Queue::new(&url, 100, Arc::clone(&metrics)).unwrap();
+    let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
+    queue.ensure_group(&mut conn).await.unwrap();
+    let frames: Vec<Frame> = (0..5).map(|i| frame("a", i)).collect();
+    queue.add(&mut conn, &frames).await.unwrap();
+    assert_eq!(
+        queue
+            .read_new(&mut conn, "worker-0", 2, 100)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    shutdown.cancel();
+    supervisor.await.unwrap().unwrap();
+    assert!(dir.join("dump.rdb").is_file(), "saved at the clean stop");
+    assert!(!pings(&url).await, "stopped");
+
+    // The next start reloads it: same entries, the same ones pending.
+    let again = OwnRedis::start(&dir).await.unwrap();
+    let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
+    assert!(
+        !queue.ensure_group(&mut conn).await.unwrap(),
+        "the group came back"
+    );
+    assert_eq!(queue.len(&mut conn).await.unwrap(), 5);
+    let own_pending = queue
+        .read_own_pending(&mut conn, "worker-0", 10)
+        .await
+        .unwrap();
+    assert_eq!(seqs_of(&own_pending), [0, 1]);
+    let rest = queue
+        .read_new(&mut conn, "worker-0", 10, 100)
+        .await
+        .unwrap();
+    assert_eq!(seqs_of(&rest), [2, 3, 4]);
+    assert_eq!(
+        frames[..2],
+        [
+            own_pending[0].frame.clone().unwrap(),
+            own_pending[1].frame.clone().unwrap()
+        ]
+    );
+    drop(again);
+}
+
+#[tokio::test]
+async fn a_running_own_redis_is_adopted_and_replaced_when_it_dies() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("redis");
+    // As if left running by an agent that was SIGKILLed.
+    let left_over = OwnRedis::start(&dir).await.unwrap();
+    let left_pid = left_over.pid_handle().load(Ordering::Relaxed);
+
+    let adopter = OwnRedis::start(&dir).await.unwrap();
+    let pid = adopter.pid_handle();
+    let restarts = adopter.restarts_handle();
+    assert_eq!(
+        pid.load(Ordering::Relaxed),
+        left_pid,
+        "adopted, not started twice"
+    );
+    let url = adopter.url();
+    let shutdown = CancellationToken::new();
+    let supervisor = tokio::spawn(adopter.run(shutdown.clone()));
+
+    sigkill(left_pid);
+    wait_replaced(&pid, left_pid, &url).await;
+    assert_eq!(restarts.load(Ordering::Relaxed), 1);
+    shutdown.cancel();
+    supervisor.await.unwrap().unwrap();
+    assert!(!pings(&url).await, "our own server stopped with us");
+    drop(left_over);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
+    let (_redis, queue, mut conn, metrics) = setup(1000).await;
+    let data = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(data.path()).unwrap());
+    let start_ms = Timestamp::now().unix_nanos() / 1_000_000;
+    let mut frames = Vec::new();
+    for cam in ["a", "b"] {
+        let id = CameraId::parse(cam).unwrap();
+        let mut pattern = TestPattern::new(id.clone(), 64, 48);
+        for seq in 0..20u64 {
+            let at = Timestamp::from_unix_millis(start_ms + 40 * seq as i64);
+            let jpeg = Bytes::from(pattern.render(at).unwrap());
+            frames.push(Frame::new(
+                id.clone(),
+                seq,
+                at,
+                seaframe_agent::clock::ClockSource::System,
+                64,
+                48,
+                jpeg,
+            ));
+        }
+    }
+    queue.add(&mut conn, &frames).await.unwrap();
+    // A consumer that dies holding 5 entries…
+    let held = queue.read_new(&mut conn, "dead", 5, 100).await.unwrap();
+    assert_eq!(held.len(), 5);
+    // …and an entry of camera b whose fields are garbage.
+    let _: String = redis::cmd("XADD")
+        .arg(STREAM_KEY)
+        .arg("*")
+        .arg("cam")
+        .arg("b")
+        .arg("seq")
+        .arg("not-a-number")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let shutdown = CancellationToken::new();
+    let workers: Vec<_> = (0..2)
+        .map(|i| {
+            tokio::spawn(
+                Worker {
+                    name: format!("worker-{i}"),
+                    queue: queue.clone(),
+                    store: Arc::clone(&store),
+                    metrics: Arc::clone(&metrics),
+                    batch_size: 16,
+                    claim_idle_ms: 300,
+                    gps: Arc::new(Gps::new(10)),
+                }
+                .run(shutdown.clone()),
+            )
+        })
+        .collect();
+
+    let stored = |m: &Metrics| {
+        count(m, "a", |c| c.stored.load(Ordering::Relaxed))
+            + count(m, "b", |c| c.stored.load(Ordering::Relaxed))
+    };
+    wait_for(
+        "every entry stored and the stream empty",
+        Duration::from_secs(20),
+        || {
+            let (queue, mut conn) = (queue.clone(), conn.clone());
+            let n = stored(&metrics);
+            async move { (n == 40 && queue.len(&mut conn).await.unwrap() == 0).then_some(()) }
+        },
+    )
+    .await;
+    shutdown.cancel();
+    for w in workers {
+        w.await.unwrap().unwrap();
+    }
+
+    assert_eq!(pending_count(&mut conn).await, 0, "every entry acked");
+    assert_eq!(
+        count(&metrics, "b", |c| c.failed.load(Ordering::Relaxed)),
+        1
+    );
+    assert_eq!(
+        count(&metrics, "a", |c| c.failed.load(Ordering::Relaxed)),
+        0
+    );
+    assert!(
+        metrics.claimed.load(Ordering::Relaxed) >= 5,
+        "the dead consumer's entries were claimed"
+    );
+    let by_camera: Vec<(String, u64)> = store
+        .count_by_camera()
+        .unwrap()
+        .into_iter()
+        .map(|(c, n)| (c.to_string(), n))
+        .collect();
+    assert_eq!(by_camera, [("a".to_owned(), 20), ("b".to_owned(), 20)]);
+    // Every frame is a file with the camera's own bytes (plus our EXIF).
+    let mut files = Vec::new();
+    let mut dirs = vec![store.frames_dir().to_owned()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert_eq!(files.len(), 40, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f.extension().is_some_and(|x| x == "jpg"))
+    );
+    assert_eq!(
+        metrics.store_latency.snapshot().2,
+        40,
+        "one latency sample per stored frame"
     );
 }
