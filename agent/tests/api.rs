@@ -511,6 +511,17 @@ async fn every_error_is_json_even_where_axum_would_answer_in_plain_text() {
         error.starts_with("from:") && error.contains("RFC 3339"),
         "{error}"
     );
+    // A parameter given empty counts as not given (a form's blank fields,
+    // or SPEC's `?camera=&from=&to=` taken literally).
+    let (status, body) = get_json(&format!(
+        "{}/api/v1/frames?camera=&from=&to=&limit=&cursor=",
+        a.base
+    ))
+    .await;
+    assert_eq!(
+        (status, body["frames"].as_array().unwrap().len()),
+        (200, 30)
+    );
     // Unknown parameters and odd keys are ignored.
     let (status, body) = get_json(&format!(
         "{}/api/v1/frames?%FF=1&colour=red&limit=2",

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{self, FrameId, Params};
+use super::params::{self, FrameId, QueryParams};
 use crate::store::{FrameQuery, FrameRow, Store, StoreError};
 
 /// A frame as the API shows it (SPEC "A frame in JSON").
@@ -53,7 +53,7 @@ pub async fn blocking<T: Send + 'static>(
 
 pub async fn list(
     State(state): State<ApiState>,
-    Query(p): Query<Params>,
+    QueryParams(p): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(place) = super::places::place(&p)? {
         return super::places::list(&state, &p, place).await;
@@ -120,7 +120,7 @@ pub async fn image(State(state): State<ApiState>, id: FrameId) -> Result<Respons
 /// optional (all cameras).
 pub async fn purge(
     State(state): State<ApiState>,
-    Query(p): Query<Params>,
+    QueryParams(p): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let camera = params::camera(&p)?;
     let before =

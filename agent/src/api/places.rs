@@ -3,13 +3,13 @@
 //! instant; one frame per second. Great-circle distance for the radius.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
 use super::frames::{blocking, frame_json};
-use super::params::{self, Params};
+use super::params::{self, Params, QueryParams};
 use crate::store::{Cursor, GeoBox};
 
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
@@ -178,7 +178,7 @@ pub async fn list(state: &ApiState, p: &Params, place: Place) -> Result<Json<Val
 
 pub async fn nearest(
     State(state): State<ApiState>,
-    Query(p): Query<Params>,
+    QueryParams(p): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let camera = params::camera(&p)?.ok_or_else(|| ApiError::bad("camera", "is required"))?;
     let at = params::time(&p, "at")?.ok_or_else(|| ApiError::bad("at", "is required"))?;
@@ -191,7 +191,7 @@ pub async fn nearest(
 
 pub async fn per_second(
     State(state): State<ApiState>,
-    Query(p): Query<Params>,
+    QueryParams(p): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let camera = params::camera(&p)?.ok_or_else(|| ApiError::bad("camera", "is required"))?;
     let (from, to) = params::range(&p)?;

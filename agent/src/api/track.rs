@@ -2,16 +2,16 @@
 //! per `every_s` seconds. The agent keeps the last hour of fixes in memory.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{self, Params};
+use super::params::{self, QueryParams};
 
 pub async fn get(
     State(state): State<ApiState>,
-    Query(p): Query<Params>,
+    QueryParams(p): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let (from, to) = params::range(&p)?;
     let every_ms = match p.get("every_s") {

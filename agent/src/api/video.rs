@@ -2,19 +2,19 @@
 //! streamed as ffmpeg encodes it; a client that hangs up stops ffmpeg.
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{self, Params};
+use super::params::{self, QueryParams};
 use crate::video::{Video, VideoError, VideoRequest};
 
 pub async fn get(
     State(state): State<ApiState>,
-    Query(p): Query<Params>,
+    QueryParams(p): QueryParams,
 ) -> Result<Response, ApiError> {
     let camera = params::camera(&p)?.ok_or_else(|| ApiError::bad("camera", "is required"))?;
     let from = params::time(&p, "from")?.ok_or_else(|| ApiError::bad("from", "is required"))?;
