@@ -617,3 +617,33 @@ async fn the_bearer_scheme_is_case_insensitive_and_401_says_how_to_authenticate(
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn serve_returns_when_cancelled_even_with_a_client_kept_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = ApiState::new(
+        Arc::new(Store::open(dir.path()).unwrap()),
+        Arc::new(Metrics::default()),
+        None,
+        VesselName::parse("v").unwrap(),
+        seaframe_agent::clock::Clock::new(Arc::new(seaframe_agent::gps::state::Gps::new(10))),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(serve(listener, state, stop.clone()));
+    // A client that keeps its connection open after an answer.
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    stop.cancel();
+    let done = tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("serve did not return within 10 s of the cancel");
+    assert!(done.unwrap().is_ok());
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
