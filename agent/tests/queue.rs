@@ -524,3 +524,48 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
         "one latency sample per stored frame"
     );
 }
+
+#[tokio::test]
+async fn stale_entries_behind_many_live_pending_ones_are_still_claimed() {
+    let (_redis, queue, mut conn, _metrics) = setup(1000).await;
+    let frames: Vec<Frame> = (0..55).map(|i| frame("a", i)).collect();
+    queue.add(&mut conn, &frames).await.unwrap();
+    // A live worker holds the 50 oldest; a dead one the 5 newest. One
+    // XAUTOCLAIM with COUNT 2 scans only 20 pending entries: the claim has
+    // to follow the cursor past the live ones.
+    assert_eq!(
+        queue
+            .read_new(&mut conn, "live", 50, 100)
+            .await
+            .unwrap()
+            .len(),
+        50
+    );
+    assert_eq!(
+        queue
+            .read_new(&mut conn, "dead", 5, 100)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    let claimed = wait_for(
+        "the dead consumer's entries to be claimable",
+        Duration::from_secs(10),
+        || {
+            let (queue, mut conn) = (queue.clone(), conn.clone());
+            async move {
+                // The live worker re-reads its entries: they stay fresh.
+                let live = queue
+                    .read_own_pending(&mut conn, "live", 100)
+                    .await
+                    .unwrap();
+                assert_eq!(live.len(), 50);
+                let c = queue.claim_stale(&mut conn, "other", 300, 2).await.unwrap();
+                (!c.is_empty()).then_some(c)
+            }
+        },
+    )
+    .await;
+    assert_eq!(seqs_of(&claimed), [50, 51]);
+}
