@@ -1,8 +1,16 @@
 //! seaframe-wire: what ship and shore must agree on, with no IO and no async
-//! runtime. Today: the validated names ([`VesselName`], [`CameraId`]) that
-//! every path on disk and every MQTT topic is built from. The thumbnail
-//! envelope and topic parsing join it with the uplink.
+//! runtime: the validated names ([`VesselName`], [`CameraId`]) that every
+//! path and topic is built from, the MQTT [`Topic`]s, the binary thumbnail
+//! envelope ([`Thumb`]) and the JSON messages. `docs/wire.md` documents the
+//! bytes.
 
+mod envelope;
+pub mod message;
 mod name;
+mod topic;
 
+pub use envelope::{
+    Clock, DecodeError, EncodeError, MAX_PAYLOAD_BYTES, Thumb, ThumbMeta, ThumbPosition, VERSION,
+};
 pub use name::{CameraId, NameError, VesselName};
+pub use topic::{PREFIX, Topic, TopicError, shore_filters};

@@ -1,0 +1,134 @@
+//! The JSON messages of the link (everything but thumbnails): `status`,
+//! `position`, `config` and `config/ack`. Shapes only; both ends serialise
+//! them with serde_json. Times are Unix milliseconds (UTC).
+
+use serde::{Deserialize, Serialize};
+
+use crate::name::CameraId;
+
+/// `seaframe/v1/<vessel>/status`, retained. The broker publishes
+/// [`Status::offline`] as the agent's last will.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub state: LinkState,
+    /// The rest is absent in the last will (the agent is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none", flatten)]
+    pub health: Option<Health>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkState {
+    Online,
+    Offline,
+}
+
+impl Status {
+    /// The last will: what the broker says when the agent vanishes.
+    pub fn offline() -> Self {
+        Self {
+            state: LinkState::Offline,
+            health: None,
+        }
+    }
+}
+
+/// An agent's health as it reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// The agent's version (`CARGO_PKG_VERSION`).
+    pub version: String,
+    pub uptime_s: u64,
+    pub sent_at_ms: i64,
+    pub cameras: Vec<CameraHealth>,
+    pub fix: Option<Fix>,
+    /// `system` or `gps`.
+    pub clock: String,
+    /// System clock minus GPS time, ms (0 when unknown).
+    pub clock_offset_ms: i64,
+    pub disk_used_bytes: u64,
+    pub disk_free_bytes: u64,
+    /// Thumbnails waiting in the outbox, and their bytes.
+    pub outbox_backlog: u64,
+    pub outbox_bytes: u64,
+    /// The config version last applied from shore (0: none).
+    pub config_version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CameraHealth {
+    pub id: CameraId,
+    /// `running`, `retrying`, `starting`, … (the agent's camera states).
+    pub state: String,
+    pub fps: f64,
+    pub last_frame_ms: Option<i64>,
+}
+
+/// A position fix: in `status` and in `position`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fix {
+    pub at_ms: i64,
+    pub lat: f64,
+    pub lon: f64,
+    pub fix: String,
+    pub speed_kn: Option<f64>,
+    pub course_deg: Option<f64>,
+    pub heading_deg: Option<f64>,
+}
+
+/// `seaframe/v1/<vessel>/position`: the fixes since the last message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PositionReport {
+    pub fixes: Vec<Fix>,
+}
+
+/// `seaframe/v1/<vessel>/config`, retained: the desired configuration.
+/// `config` holds any of the remotely changeable sections of the agent
+/// config (`cameras`, `gps`, `retention`, `uplink`), keys as in the TOML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigPush {
+    pub version: u64,
+    pub config: serde_json::Value,
+}
+
+/// `seaframe/v1/<vessel>/config/ack`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigAck {
+    pub version: u64,
+    pub status: AckStatus,
+    /// Why it was rejected (every problem, one per line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AckStatus {
+    Applied,
+    Rejected,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_will_is_just_offline() {
+        let json = serde_json::to_string(&Status::offline()).unwrap();
+        assert_eq!(json, r#"{"state":"offline"}"#);
+        let back: Status = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, Status::offline());
+    }
+
+    #[test]
+    fn ack_shapes() {
+        let ack = ConfigAck {
+            version: 3,
+            status: AckStatus::Rejected,
+            error: Some("cameras[0].fps: must be > 0".into()),
+        };
+        let json = serde_json::to_value(&ack).unwrap();
+        assert_eq!(json["status"], "rejected");
+        assert_eq!(serde_json::from_value::<ConfigAck>(json).unwrap(), ack);
+    }
+}
