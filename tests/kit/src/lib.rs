@@ -1,13 +1,16 @@
-//! seaframe-testkit: real services for tests, each on a free loopback port
+//! seaframe-testkit: real services for tests (redis-server, mosquitto,
+//! cameras, a Signal K server), each on a free loopback port
 //! (or a socket in its own temp dir), ready before it is returned, killed on
 //! drop. A missing binary fails loudly, naming the Debian package.
 
 mod camera;
+mod mosquitto;
 mod process;
 mod redis;
 mod signalk;
 
 pub use camera::{HttpCamera, testbed_dir};
+pub use mosquitto::{MosquittoOptions, MosquittoServer};
 pub use process::{Child, free_port, require_binary};
 pub use redis::RedisServer;
 pub use signalk::SignalKServer;

@@ -88,6 +88,20 @@ impl Child {
         self.inner.id()
     }
 
+    /// SIGTERM (an orderly stop: a broker saves what it persists), then
+    /// waits up to `timeout` before SIGKILL.
+    pub fn terminate(&mut self, timeout: Duration) {
+        if let Ok(pid) = i32::try_from(self.inner.id()) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+        if self.wait_exit(timeout).is_none() {
+            self.kill();
+        }
+    }
+
     /// SIGKILL to the whole process group, then reap.
     pub fn kill(&mut self) {
         if let Ok(pid) = i32::try_from(self.inner.id()) {
