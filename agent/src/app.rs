@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::sharpness::Sampler;
 use crate::api::{self, ApiState};
 use crate::capture::Camera;
 use crate::clock::Clock;
@@ -142,7 +143,9 @@ impl Pipeline {
         let (redis_url, own_redis_pid) = match &queue_cfg.redis_url {
             Some(url) => (url.expose().to_owned(), None),
             None => {
-                let own = OwnRedis::start(&data_dir.join("redis")).await?;
+                let own = OwnRedis::start(&data_dir.join("redis"))
+                    .await?
+                    .counting_restarts_in(Arc::clone(&metrics.redis_restarts));
                 let url = own.url();
                 let pid = own.pid_handle();
                 let token = redis.token.clone();
@@ -153,6 +156,7 @@ impl Pipeline {
         let queue = Queue::new(&redis_url, queue_cfg.max_len, Arc::clone(&metrics))
             .context("queue.redis_url")?;
         let handoff = Handoff::new(HANDOFF_FRAMES, Arc::clone(&metrics));
+        let sampler = Arc::new(Sampler::default());
         for n in 0..queue_cfg.workers {
             let worker = Worker {
                 name: format!("worker-{n}"),
@@ -162,6 +166,7 @@ impl Pipeline {
                 batch_size: WORKER_BATCH,
                 claim_idle_ms: CLAIM_IDLE_MS,
                 gps: Arc::clone(&gps),
+                sharpness: Arc::clone(&sampler),
             };
             workers.spawn(
                 tracing::info_span!("worker", n),

@@ -27,6 +27,9 @@ pub struct Frame {
     /// Where the ship was at `captured_at`; set by the worker from the
     /// GPS timeline (`None`: no fix young enough).
     pub position: Option<Position>,
+    /// How sharp the frame is ([`crate::sharpness`]); set by the worker for
+    /// the frames it samples, `None` for the others.
+    pub sharpness: Option<f32>,
 }
 
 impl Frame {
@@ -49,6 +52,7 @@ impl Frame {
             jpeg,
             clock,
             position: None,
+            sharpness: None,
         }
     }
 }

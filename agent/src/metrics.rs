@@ -154,6 +154,8 @@ pub struct Metrics {
     pub claimed: AtomicU64,
     /// Times the Redis connection was lost and re-established.
     pub redis_reconnects: AtomicU64,
+    /// Times the agent's own redis-server died and was started again.
+    pub redis_restarts: Arc<AtomicU64>,
     /// Frames deleted by retention (age, size or free-space budget).
     pub retention_deleted: AtomicU64,
     /// Capture → row committed, per stored frame.
@@ -168,6 +170,7 @@ impl Default for Metrics {
             handoff_len: AtomicU64::new(0),
             claimed: AtomicU64::new(0),
             redis_reconnects: AtomicU64::new(0),
+            redis_restarts: Arc::default(),
             retention_deleted: AtomicU64::new(0),
             store_latency: Histogram::new(LATENCY_BOUNDS_S),
         }

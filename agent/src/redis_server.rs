@@ -83,6 +83,12 @@ impl OwnRedis {
         Arc::clone(&self.restarts)
     }
 
+    /// Counts restarts into `counter` (the agent's metrics) from now on.
+    pub fn counting_restarts_in(mut self, counter: Arc<AtomicU64>) -> Self {
+        self.restarts = counter;
+        self
+    }
+
     async fn answers(&self) -> bool {
         let Ok(client) = redis::Client::open(self.url()) else {
             return false;

@@ -11,6 +11,7 @@ use redis::aio::MultiplexedConnection;
 use seaframe_wire::CameraId;
 use tokio_util::sync::CancellationToken;
 
+use crate::sharpness::{self, Sampler};
 use crate::gps::state::Gps;
 use crate::metrics::Metrics;
 use crate::queue::{Backoff, Entry, Queue, QueueError, pause};
@@ -34,6 +35,8 @@ pub struct Worker {
     pub claim_idle_ms: u64,
     /// Where frames are tagged with the ship's position.
     pub gps: Arc<Gps>,
+    /// Which frames get their sharpness measured (shared by all workers).
+    pub sharpness: Arc<Sampler>,
 }
 
 impl Worker {
@@ -163,7 +166,15 @@ impl Worker {
         }
         let held: Vec<CameraId> = frames.iter().map(|f| f.camera.clone()).collect();
         let store = Arc::clone(&self.store);
+        let sampler = Arc::clone(&self.sharpness);
         let (frames, outcomes) = match tokio::task::spawn_blocking(move || {
+            for f in &mut frames {
+                if f.sharpness.is_none() && sampler.take(&f.camera, f.captured_at) {
+                    // A frame that passed the capture check but does not
+                    // decode is stored all the same, without a score.
+                    f.sharpness = sharpness::measure(&f.jpeg).ok();
+                }
+            }
             let outcomes = store.put_batch(&frames);
             (frames, outcomes)
         })

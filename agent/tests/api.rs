@@ -47,6 +47,7 @@ fn frame(camera: &str, seq: u64, ms: i64) -> Frame {
         jpeg: Bytes::from(tp.render(Timestamp::from_unix_millis(ms)).unwrap()),
         clock: seaframe_agent::clock::ClockSource::System,
         position: None,
+        sharpness: None,
     }
 }
 

@@ -128,6 +128,15 @@ async fn three_cameras_every_frame_on_disk_indexed_once_and_served() {
     let ts: Vec<&str> = listed.iter().map(|f| f["ts"].as_str().unwrap()).collect();
     assert!(ts.windows(2).all(|w| w[0] <= w[1]), "not oldest first");
 
+    // The workers measured sharpness on up to 4 frames per camera-second:
+    // all of bow's (4 fps), about 4 in 25 of stern's.
+    for (cam, most) in [("bow", 1.0), ("stern", 0.25)] {
+        let of_cam: Vec<_> = listed.iter().filter(|f| f["camera"] == cam).collect();
+        let scored = of_cam.iter().filter(|f| f["sharpness"].is_f64()).count();
+        let share = scored as f64 / of_cam.len() as f64;
+        assert!(share > 0.0 && share <= most, "{cam}: {scored} of {}", of_cam.len());
+    }
+
     // Every row has its file, in the dated folder of its camera and time,
     // and no file is without a row.
     let files = jpeg_files(&dir.path().join("frames"));
@@ -290,6 +299,11 @@ async fn own_redis_killed_is_restarted_and_capture_goes_on() {
     })
     .await;
     wait_stored_more(&m, 20, "frames stored after the own Redis restarted").await;
+    assert_eq!(
+        m.redis_restarts.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the restart is counted (seaframe_redis_restarts_total)"
+    );
 
     stop_capture_and_settle(&agent).await;
     assert_disk_matches_index(&agent, dir.path());

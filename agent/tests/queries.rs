@@ -49,6 +49,15 @@ async fn serve_frames() -> (String, tempfile::TempDir, CancellationToken) {
                 interpolated: true,
                 time_uncertainty_ms: 1000,
             });
+            // mast (odd seqs) in even seconds: the first frame is the
+            // sharper; in odd seconds only the second one was measured.
+            // bow: never measured.
+            f.sharpness = match i % 8 {
+                1 => Some(30.0),
+                3 => Some(20.0),
+                7 => Some(1.0),
+                _ => None,
+            };
             f
         })
         .collect();
@@ -172,6 +181,22 @@ async fn one_frame_per_second() {
         .collect();
     assert_eq!(seqs, [3, 7, 11]);
     assert_eq!(last["next_from"].as_str().unwrap(), (T0 + 3000).to_string());
+    let (_, sharpest) = get_json(&format!("{url}&pick=sharpest")).await;
+    let seqs: Vec<u64> = sharpest["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["seq"].as_u64().unwrap())
+        .collect();
+    // A measured frame beats one that was not, whatever its score.
+    let expected: Vec<u64> = (0..10).map(|k| 4 * k + if k % 2 == 0 { 1 } else { 3 }).collect();
+    assert_eq!(seqs, expected);
+    assert_eq!(sharpest["frames"][0]["sharpness"], 30.0);
+    // With nothing measured in a second, its first frame.
+    let bow = url.replace("camera=mast", "camera=bow");
+    let (_, a) = get_json(&format!("{bow}&pick=sharpest")).await;
+    let (_, b) = get_json(&format!("{bow}&pick=first")).await;
+    assert_eq!(a["frames"], b["frames"]);
     let (status, _) = get_json(&format!("{url}&pick=best")).await;
     assert_eq!(status, 400);
 }

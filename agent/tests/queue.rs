@@ -39,6 +39,7 @@ fn frame(camera: &str, seq: u64) -> Frame {
         jpeg: Bytes::from(vec![seq as u8; 100 + seq as usize]),
         clock: seaframe_agent::clock::ClockSource::System,
         position: None,
+        sharpness: None,
     }
 }
 
@@ -454,6 +455,7 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
                     batch_size: 16,
                     claim_idle_ms: 300,
                     gps: Arc::new(Gps::new(10)),
+                    sharpness: Arc::default(),
                 }
                 .run(shutdown.clone()),
             )

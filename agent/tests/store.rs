@@ -28,6 +28,7 @@ fn frame(camera: &str, ms: i64, seq: u64) -> Frame {
         jpeg: jpeg(seq as u8),
         clock: seaframe_agent::clock::ClockSource::System,
         position: None,
+        sharpness: None,
     }
 }
 

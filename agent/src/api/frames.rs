@@ -32,6 +32,7 @@ pub fn frame_json(f: &FrameRow) -> Value {
         "time_uncertainty_ms": f.time_uncertainty_ms,
         "interpolated": f.interpolated,
         "clock": f.clock.as_str(),
+        "sharpness": f.sharpness,
         "bytes": f.bytes,
         "width": f.width,
         "height": f.height,

@@ -70,7 +70,7 @@ pub fn render(m: &Metrics) -> String {
             );
         }
     }
-    let gauges: [(&str, &str, &str, &AtomicU64); 5] = [
+    let gauges: [(&str, &str, &str, &AtomicU64); 6] = [
         (
             "seaframe_queue_length",
             "gauge",
@@ -94,6 +94,12 @@ pub fn render(m: &Metrics) -> String {
             "counter",
             "Redis connections re-established.",
             &m.redis_reconnects,
+        ),
+        (
+            "seaframe_redis_restarts_total",
+            "counter",
+            "Times the agent's own redis-server died and was started again.",
+            &*m.redis_restarts,
         ),
         (
             "seaframe_retention_deleted_total",

@@ -10,7 +10,7 @@ use super::ApiState;
 use super::error::ApiError;
 use super::frames::{blocking, frame_json};
 use super::params::{self, Params, QueryParams};
-use crate::store::{Cursor, GeoBox};
+use crate::store::{Cursor, GeoBox, Pick};
 
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 const MAX_RADIUS_M: f64 = 1_000_000.0;
@@ -196,15 +196,10 @@ pub async fn per_second(
     let camera = params::camera(&p)?.ok_or_else(|| ApiError::bad("camera", "is required"))?;
     let (from, to) = params::range(&p)?;
     let limit = params::limit(&p)?;
-    let last = match p.get("pick").map(String::as_str) {
-        None | Some("first") => false,
-        Some("last") => true,
-        Some("sharpest") => {
-            return Err(ApiError::bad(
-                "pick",
-                "sharpest is not available yet (no sharpness is measured); use first or last",
-            ));
-        }
+    let pick = match p.get("pick").map(String::as_str) {
+        None | Some("first") => Pick::First,
+        Some("last") => Pick::Last,
+        Some("sharpest") => Pick::Sharpest,
         Some(other) => {
             return Err(ApiError::bad(
                 "pick",
@@ -213,7 +208,7 @@ pub async fn per_second(
         }
     };
     let rows = blocking(&state.store, move |s| {
-        s.per_second(&camera, from, to, last, limit + 1)
+        s.per_second(&camera, from, to, pick, limit + 1)
     })
     .await?;
     let more = rows.len() > limit as usize;

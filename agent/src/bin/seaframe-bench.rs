@@ -446,7 +446,7 @@ async fn video(args: VideoArgs) -> anyhow::Result<()> {
 fn query(args: QueryArgs) -> anyhow::Result<()> {
     use seaframe_agent::gps::timeline::Position;
     use seaframe_agent::store::index::Index;
-    use seaframe_agent::store::{FrameQuery, GeoBox};
+    use seaframe_agent::store::{FrameQuery, GeoBox, Pick};
     let tmp = tempfile::Builder::new()
         .prefix("seaframe-bench")
         .tempdir()?;
@@ -565,7 +565,7 @@ fn query(args: QueryArgs) -> anyhow::Result<()> {
                 &cam,
                 Timestamp::from_unix_nanos(at),
                 Timestamp::from_unix_nanos(at + 600_000_000_000),
-                false,
+                Pick::First,
                 600,
             )?
             .len())

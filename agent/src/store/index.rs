@@ -17,6 +17,7 @@ use seaframe_wire::CameraId;
 
 use super::layout::rel_path;
 use super::{Candidate, Cursor, FramePage, FrameQuery, FrameRow, GeoBox, StoreError};
+use super::Pick;
 use crate::clock::ClockSource;
 use crate::frame::Frame;
 use crate::timestamp::Timestamp;
@@ -65,11 +66,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER frames_geo_delete AFTER DELETE ON frames
     BEGIN DELETE FROM frames_geo WHERE id = OLD.id; END;
 ",
+    // How sharp a frame is (variance of the Laplacian); NULL when the
+    // worker did not sample it, and for frames reindexed from disk.
+    r"
+    ALTER TABLE frames ADD COLUMN sharpness REAL;
+",
 ];
 
 const COLUMNS: &str = "id, camera, seq, captured_at_ns, rel_path, bytes, width, height, \
                        lat, lon, fix, speed_kn, course_deg, heading_deg, \
-                       fix_age_ms, time_uncertainty_ms, interpolated, clock";
+                       fix_age_ms, time_uncertainty_ms, interpolated, clock, sharpness";
 
 #[derive(Debug)]
 pub struct Index {
@@ -125,6 +131,7 @@ fn row_to_frame(r: &Row<'_>) -> rusqlite::Result<FrameRow> {
         time_uncertainty_ms: r.get(15)?,
         interpolated: r.get(16)?,
         clock: ClockSource::parse(&r.get::<_, String>(17)?).unwrap_or(ClockSource::System),
+        sharpness: r.get(18)?,
     })
 }
 
@@ -159,8 +166,8 @@ impl Index {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO frames (camera, captured_at_ns, seq, rel_path, bytes, width, height, stored_at_ns, \
                                      lat, lon, fix, speed_kn, course_deg, heading_deg, \
-                                     fix_age_ms, time_uncertainty_ms, interpolated, clock) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+                                     fix_age_ms, time_uncertainty_ms, interpolated, clock, sharpness) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
                  ON CONFLICT (camera, captured_at_ns, seq) DO NOTHING",
             )?;
             let stored_at = Timestamp::now().unix_nanos();
@@ -185,6 +192,7 @@ impl Index {
                     p.map(|p| p.time_uncertainty_ms),
                     p.map(|p| p.interpolated),
                     frame.clock.as_str(),
+                    frame.sharpness,
                 ])?;
                 inserted.push(changed == 1);
             }
@@ -417,21 +425,26 @@ impl Index {
         })
     }
 
-    /// One frame per second of `camera` in `[from, to)`: the first or the
-    /// last of each second, at most `limit` seconds.
+    /// One frame per second of `camera` in `[from, to)`, chosen by `pick`,
+    /// at most `limit` seconds.
     pub fn per_second(
         &self,
         camera: &CameraId,
         from: Timestamp,
         to: Timestamp,
-        last: bool,
+        pick: Pick,
         limit: u32,
     ) -> Result<Vec<FrameRow>, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
-        let order = if last { "DESC" } else { "ASC" };
+        let order = match pick {
+            Pick::First => "captured_at_ns ASC, id ASC",
+            Pick::Last => "captured_at_ns DESC, id DESC",
+            // Unscored frames sort after every scored one (NULLs last).
+            Pick::Sharpest => "sharpness IS NULL, sharpness DESC, captured_at_ns ASC, id ASC",
+        };
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER ( \
-                 PARTITION BY captured_at_ns / 1000000000 ORDER BY captured_at_ns {order}, id {order}) AS rn \
+                 PARTITION BY captured_at_ns / 1000000000 ORDER BY {order}) AS rn \
                FROM frames WHERE garbage = 0 AND camera = ?1 AND captured_at_ns >= ?2 AND captured_at_ns < ?3) \
              WHERE rn = 1 ORDER BY captured_at_ns LIMIT ?4"
         ))?;

@@ -72,6 +72,18 @@ pub struct FrameRow {
     /// Between two fixes (`Some(true)`) or from the latest one.
     pub interpolated: Option<bool>,
     pub clock: ClockSource,
+    /// Variance of the Laplacian, when the frame was sampled.
+    pub sharpness: Option<f32>,
+}
+
+/// Which frame of each second `per_second` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    First,
+    Last,
+    /// The highest sharpness among the measured frames of the second (the
+    /// first frame when none was measured).
+    Sharpest,
 }
 
 /// A box of latitude and longitude, degrees. `min_lon > max_lon` means
@@ -259,16 +271,16 @@ impl Store {
         self.index.nearest(camera, at)
     }
 
-    /// One frame per second (the first, or the last, of each).
+    /// One frame per second, chosen by `pick`.
     pub fn per_second(
         &self,
         camera: &CameraId,
         from: Timestamp,
         to: Timestamp,
-        last: bool,
+        pick: Pick,
         limit: u32,
     ) -> Result<Vec<FrameRow>, StoreError> {
-        self.index.per_second(camera, from, to, last, limit)
+        self.index.per_second(camera, from, to, pick, limit)
     }
 
     /// Bytes of all stored frames.
