@@ -16,7 +16,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::sharpness::Sampler;
 use crate::api::{self, ApiState};
 use crate::capture::Camera;
 use crate::clock::Clock;
@@ -28,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::queue::{Producer, Queue};
 use crate::redis_server::OwnRedis;
 use crate::retention::Retention;
+use crate::sharpness::Sampler;
 use crate::store::Store;
 use crate::timestamp::Timestamp;
 use crate::worker::Worker;

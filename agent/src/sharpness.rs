@@ -44,7 +44,9 @@ pub fn laplacian_variance(luma: &[u8], width: usize, height: usize) -> f32 {
         let row = &luma[y * width..(y + 1) * width];
         let down = &luma[(y + 1) * width..(y + 2) * width];
         for x in 1..width - 1 {
-            let l = i64::from(up[x]) + i64::from(down[x]) + i64::from(row[x - 1])
+            let l = i64::from(up[x])
+                + i64::from(down[x])
+                + i64::from(row[x - 1])
                 + i64::from(row[x + 1])
                 - 4 * i64::from(row[x]);
             sum += l;
@@ -121,7 +123,11 @@ mod tests {
                 .unwrap();
             out
         };
-        let sharp = image(640, 480, |x, y| if (x / 8 + y / 8) % 2 == 0 { 20 } else { 230 });
+        let sharp = image(
+            640,
+            480,
+            |x, y| if (x / 8 + y / 8) % 2 == 0 { 20 } else { 230 },
+        );
         // A 9-pixel horizontal box blur of the same checkerboard.
         let blurred = image(640, 480, |x, y| {
             let sum: u32 = (x.saturating_sub(4)..(x + 5).min(640))
@@ -129,7 +135,10 @@ mod tests {
                 .sum();
             (sum / 9) as u8
         });
-        let (s, b) = (measure(&encode(&sharp)).unwrap(), measure(&encode(&blurred)).unwrap());
+        let (s, b) = (
+            measure(&encode(&sharp)).unwrap(),
+            measure(&encode(&blurred)).unwrap(),
+        );
         assert!(s > 2.0 * b, "sharp {s} blurred {b}");
     }
 

@@ -11,10 +11,10 @@ use redis::aio::MultiplexedConnection;
 use seaframe_wire::CameraId;
 use tokio_util::sync::CancellationToken;
 
-use crate::sharpness::{self, Sampler};
 use crate::gps::state::Gps;
 use crate::metrics::Metrics;
 use crate::queue::{Backoff, Entry, Queue, QueueError, pause};
+use crate::sharpness::{self, Sampler};
 use crate::store::{Store, StoreError, Stored};
 use crate::timestamp::Timestamp;
 

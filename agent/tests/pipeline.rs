@@ -134,7 +134,11 @@ async fn three_cameras_every_frame_on_disk_indexed_once_and_served() {
         let of_cam: Vec<_> = listed.iter().filter(|f| f["camera"] == cam).collect();
         let scored = of_cam.iter().filter(|f| f["sharpness"].is_f64()).count();
         let share = scored as f64 / of_cam.len() as f64;
-        assert!(share > 0.0 && share <= most, "{cam}: {scored} of {}", of_cam.len());
+        assert!(
+            share > 0.0 && share <= most,
+            "{cam}: {scored} of {}",
+            of_cam.len()
+        );
     }
 
     // Every row has its file, in the dated folder of its camera and time,

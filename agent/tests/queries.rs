@@ -189,7 +189,9 @@ async fn one_frame_per_second() {
         .map(|f| f["seq"].as_u64().unwrap())
         .collect();
     // A measured frame beats one that was not, whatever its score.
-    let expected: Vec<u64> = (0..10).map(|k| 4 * k + if k % 2 == 0 { 1 } else { 3 }).collect();
+    let expected: Vec<u64> = (0..10)
+        .map(|k| 4 * k + if k % 2 == 0 { 1 } else { 3 })
+        .collect();
     assert_eq!(seqs, expected);
     assert_eq!(sharpest["frames"][0]["sharpness"], 30.0);
     // With nothing measured in a second, its first frame.

@@ -561,10 +561,11 @@ fn query(args: QueryArgs) -> anyhow::Result<()> {
     })?;
     time("frames/per-second?camera (10 min)&pick=first", &mut |at| {
         Ok(index
-            .per_second(
+            .picks(
                 &cam,
                 Timestamp::from_unix_nanos(at),
                 Timestamp::from_unix_nanos(at + 600_000_000_000),
+                1_000_000_000,
                 Pick::First,
                 600,
             )?

@@ -15,9 +15,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use seaframe_wire::CameraId;
 
+use super::Pick;
 use super::layout::rel_path;
 use super::{Candidate, Cursor, FramePage, FrameQuery, FrameRow, GeoBox, StoreError};
-use super::Pick;
 use crate::clock::ClockSource;
 use crate::frame::Frame;
 use crate::timestamp::Timestamp;
@@ -425,13 +425,14 @@ impl Index {
         })
     }
 
-    /// One frame per second of `camera` in `[from, to)`, chosen by `pick`,
-    /// at most `limit` seconds.
-    pub fn per_second(
+    /// One frame per `every_ns` slot (slots aligned on the Unix epoch) of
+    /// `camera` in `[from, to)`, chosen by `pick`, at most `limit` slots.
+    pub fn picks(
         &self,
         camera: &CameraId,
         from: Timestamp,
         to: Timestamp,
+        every_ns: i64,
         pick: Pick,
         limit: u32,
     ) -> Result<Vec<FrameRow>, StoreError> {
@@ -444,7 +445,7 @@ impl Index {
         };
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER ( \
-                 PARTITION BY captured_at_ns / 1000000000 ORDER BY {order}) AS rn \
+                 PARTITION BY captured_at_ns / ?5 ORDER BY {order}) AS rn \
                FROM frames WHERE garbage = 0 AND camera = ?1 AND captured_at_ns >= ?2 AND captured_at_ns < ?3) \
              WHERE rn = 1 ORDER BY captured_at_ns LIMIT ?4"
         ))?;
@@ -453,7 +454,8 @@ impl Index {
                 camera.as_str(),
                 from.unix_nanos(),
                 to.unix_nanos(),
-                i64::from(limit)
+                i64::from(limit),
+                every_ns.max(1)
             ],
             row_to_frame,
         )?;

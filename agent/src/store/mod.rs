@@ -280,7 +280,21 @@ impl Store {
         pick: Pick,
         limit: u32,
     ) -> Result<Vec<FrameRow>, StoreError> {
-        self.index.per_second(camera, from, to, pick, limit)
+        self.index
+            .picks(camera, from, to, 1_000_000_000, pick, limit)
+    }
+
+    /// One frame per `every_ns` slot, chosen by `pick` (thumbnails).
+    pub fn picks(
+        &self,
+        camera: &CameraId,
+        from: Timestamp,
+        to: Timestamp,
+        every_ns: i64,
+        pick: Pick,
+        limit: u32,
+    ) -> Result<Vec<FrameRow>, StoreError> {
+        self.index.picks(camera, from, to, every_ns, pick, limit)
     }
 
     /// Bytes of all stored frames.
