@@ -6,23 +6,23 @@
 //! that the order is explicit; a stage that fails stops the agent.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::api::{self, ApiState};
-use crate::capture::Camera;
 use crate::clock::Clock;
 use crate::config::{Config, QueueConfig};
-use crate::gps::reader::GpsReader;
 use crate::gps::state::Gps;
 use crate::handoff::Handoff;
+use crate::live::{Cameras, GpsTask, Reconfigure};
 use crate::metrics::Metrics;
 use crate::queue::{Producer, Queue};
 use crate::redis_server::OwnRedis;
@@ -30,6 +30,8 @@ use crate::retention::Retention;
 use crate::sharpness::Sampler;
 use crate::store::Store;
 use crate::timestamp::Timestamp;
+use crate::uplink::status::StatusSource;
+use crate::uplink::{Uplink, UplinkParts, remote};
 use crate::worker::Worker;
 
 /// Frames the hand-off holds while Redis is away (seconds of a few cameras).
@@ -43,16 +45,16 @@ const RECONCILE_WINDOW_NS: i64 = 3_600_000_000_000;
 /// How long shutdown waits for each stage.
 const STAGE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A group of tasks stopped together.
-#[derive(Debug)]
-struct Stage {
+/// A group of tasks stopped together. Clones share the tasks and token.
+#[derive(Debug, Clone)]
+pub struct Stage {
     name: &'static str,
-    token: CancellationToken,
+    pub(crate) token: CancellationToken,
     tracker: TaskTracker,
 }
 
 impl Stage {
-    fn new(name: &'static str) -> Self {
+    pub fn new(name: &'static str) -> Self {
         Self {
             name,
             token: CancellationToken::new(),
@@ -61,7 +63,7 @@ impl Stage {
     }
 
     /// Spawns a task of this stage in a span; if it fails, `failed` is cancelled.
-    fn spawn<F>(&self, span: tracing::Span, failed: &CancellationToken, task: F)
+    pub fn spawn<F>(&self, span: tracing::Span, failed: &CancellationToken, task: F)
     where
         F: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
@@ -78,7 +80,7 @@ impl Stage {
         );
     }
 
-    async fn stop(&self) {
+    pub async fn stop(&self) {
         self.token.cancel();
         self.tracker.close();
         if tokio::time::timeout(STAGE_STOP_TIMEOUT, self.tracker.wait())
@@ -223,73 +225,87 @@ impl Pipeline {
     }
 }
 
-/// A running agent: the pipeline, its cameras and the API.
+/// A running agent: the pipeline, its cameras, the API and the uplink.
 #[derive(Debug)]
 pub struct Agent {
     api_addr: SocketAddr,
     pipeline: Pipeline,
+    control: Stage,
     capture: Stage,
     api: Stage,
     gps: Stage,
     retention: Stage,
+    uplink: Stage,
+}
+
+/// How to start an agent, beyond its config.
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    /// The file the config came from: a config pushed from shore is
+    /// written back to it.
+    pub config_path: Option<PathBuf>,
+    /// The system clock read this far off (tests of a board that booted
+    /// with a wrong clock).
+    pub clock_skew_ns: i64,
 }
 
 impl Agent {
-    /// Starts the pipeline, the cameras and the API (on `api.listen`; port
-    /// 0 picks a free one).
+    /// Starts the pipeline, the cameras, the API (on `api.listen`; port
+    /// 0 picks a free one) and the uplink.
     pub async fn start(cfg: Config) -> anyhow::Result<Self> {
-        Self::start_with_clock_skew(cfg, 0).await
+        Self::start_with(cfg, StartOptions::default()).await
     }
 
-    /// [`start`](Self::start) with the system clock read `skew_ns` off: for
-    /// tests of a board that booted with a wrong clock.
+    /// [`start`](Self::start) with the system clock read `skew_ns` off.
     pub async fn start_with_clock_skew(cfg: Config, skew_ns: i64) -> anyhow::Result<Self> {
-        let gps = Arc::new(Gps::with_clock_skew(cfg.gps.max_fix_age_s, skew_ns));
+        let options = StartOptions {
+            clock_skew_ns: skew_ns,
+            ..StartOptions::default()
+        };
+        Self::start_with(cfg, options).await
+    }
+
+    pub async fn start_with(cfg: Config, options: StartOptions) -> anyhow::Result<Self> {
+        let started_at = Timestamp::now();
+        let gps = Arc::new(Gps::with_clock_skew(
+            cfg.gps.max_fix_age_s,
+            options.clock_skew_ns,
+        ));
         let clock = Clock::new(Arc::clone(&gps));
         let pipeline = Pipeline::start(&cfg.data_dir, &cfg.queue, Arc::clone(&gps)).await?;
-        let (capture, api, gps_stage) =
-            (Stage::new("capture"), Stage::new("api"), Stage::new("gps"));
-        let retention = Stage::new("retention");
+        let failed = pipeline.failed.clone();
+        let (control, capture, api, gps_stage) = (
+            Stage::new("control"),
+            Stage::new("capture"),
+            Stage::new("api"),
+            Stage::new("gps"),
+        );
+        let (retention, uplink_stage) = (Stage::new("retention"), Stage::new("uplink"));
+        let outbox = Uplink::open_outbox(&cfg).context("opening the uplink outbox")?;
+        let (retention_tx, policy) = watch::channel(cfg.retention.clone());
         let keeper = Retention {
             store: Arc::clone(&pipeline.store),
-            policy: cfg.retention.clone(),
+            policy,
             frames_dir: cfg.frames_dir(),
             metrics: Arc::clone(&pipeline.metrics),
+            outbox: outbox.clone(),
         };
         retention.spawn(
             tracing::info_span!("retention"),
-            &pipeline.failed,
+            &failed,
             keeper.run(retention.token.clone()),
         );
-        let reader = GpsReader {
-            source: cfg.gps.source.clone(),
-            gps: Arc::clone(&gps),
-        };
-        gps_stage.spawn(
-            tracing::info_span!("gps"),
-            &pipeline.failed,
-            reader.run(gps_stage.token.clone()),
+        let mut gps_task = GpsTask::new(gps_stage.clone(), failed.clone(), Arc::clone(&gps));
+        gps_task.apply(&cfg.gps);
+        let mut cameras = Cameras::new(
+            capture.clone(),
+            failed.clone(),
+            pipeline.handoff.clone(),
+            Arc::clone(&pipeline.metrics),
+            clock.clone(),
+            Arc::clone(&pipeline.store),
         );
-        for cam in &cfg.cameras {
-            let id = cam.id.clone();
-            let s = Arc::clone(&pipeline.store);
-            let first_seq = tokio::task::spawn_blocking(move || s.max_seq(&id))
-                .await?
-                .context("reading the index")?
-                .map_or(0, |s| s + 1);
-            let camera = Camera::new(
-                cam.clone(),
-                pipeline.handoff.clone(),
-                pipeline.metrics.register_camera(&cam.id, cam.fps),
-                clock.clone(),
-                first_seq,
-            );
-            capture.spawn(
-                tracing::info_span!("camera", id = %cam.id),
-                &pipeline.failed,
-                camera.run(capture.token.clone()),
-            );
-        }
+        cameras.apply(&cfg.cameras).await?;
         let listener = tokio::net::TcpListener::bind(cfg.api.listen)
             .await
             .with_context(|| format!("api.listen: cannot listen on {}", cfg.api.listen))?;
@@ -299,21 +315,64 @@ impl Agent {
             Arc::clone(&pipeline.metrics),
             cfg.api.token.clone(),
             cfg.vessel.clone(),
-            clock,
+            clock.clone(),
         );
         api.spawn(
             tracing::info_span!("api"),
-            &pipeline.failed,
+            &failed,
             api::serve(listener, state, api.token.clone()),
         );
-        tracing::info!(addr = %api_addr, cameras = cfg.cameras.len(), "api listening");
+        let (uplink_settings, configs) = match outbox {
+            Some(outbox) => {
+                let applied_version = Arc::new(AtomicU64::new(remote::read_version(
+                    &Uplink::version_path(&cfg),
+                )));
+                let status = StatusSource {
+                    metrics: Arc::clone(&pipeline.metrics),
+                    clock: clock.clone(),
+                    store: Arc::clone(&pipeline.store),
+                    outbox: Arc::clone(&outbox),
+                    data_dir: cfg.data_dir.clone(),
+                    started_at,
+                    config_version: Arc::clone(&applied_version),
+                };
+                let parts = UplinkParts {
+                    config: cfg.clone(),
+                    config_path: options.config_path,
+                    store: Arc::clone(&pipeline.store),
+                    outbox,
+                    metrics: Arc::clone(&pipeline.metrics),
+                    status,
+                    applied_version,
+                };
+                let up = Uplink::start(parts, &uplink_stage, &failed)?;
+                (Some(up.settings), up.configs)
+            }
+            // Nothing will ever be pushed: a channel that stays empty.
+            None => (None, mpsc::channel(1).1),
+        };
+        let reconfigure = Reconfigure {
+            cameras,
+            gps: gps_task,
+            retention: retention_tx,
+            uplink: uplink_settings,
+            configs,
+        };
+        control.spawn(
+            tracing::info_span!("reconfigure"),
+            &failed,
+            reconfigure.run(control.token.clone()),
+        );
+        tracing::info!(addr = %api_addr, cameras = cfg.cameras.len(), uplink = cfg.uplink.is_some(), "agent started");
         Ok(Self {
             api_addr,
             pipeline,
+            control,
             capture,
             api,
             gps: gps_stage,
             retention,
+            uplink: uplink_stage,
         })
     }
 
@@ -347,11 +406,14 @@ impl Agent {
 
     /// The ordered stop of docs/design.md "Shutdown".
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.control.stop().await;
         tracing::info!("stopping: capture");
         self.capture.stop().await;
         self.gps.stop().await;
         self.retention.stop().await;
         self.pipeline.stop_flow().await;
+        tracing::info!("stopping: uplink (status offline, disconnect)");
+        self.uplink.stop().await;
         self.api.stop().await;
         self.pipeline.close().await?;
         tracing::info!("stopped");
@@ -372,8 +434,12 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// Runs the agent until `shutdown` (or a stage fails), then stops it in order.
-pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let agent = Agent::start(cfg).await?;
+pub async fn run(
+    cfg: Config,
+    options: StartOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let agent = Agent::start_with(cfg, options).await?;
     let failed = tokio::select! {
         _ = shutdown.cancelled() => false,
         _ = agent.failed() => true,

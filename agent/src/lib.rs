@@ -15,6 +15,7 @@ pub mod frame;
 pub mod gps;
 pub mod handoff;
 pub mod jpeg;
+pub mod live;
 pub mod metrics;
 pub mod picture;
 pub mod queue;

@@ -190,7 +190,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            match run(cfg) {
+            let options = app::StartOptions {
+                config_path: Some(config),
+                ..app::StartOptions::default()
+            };
+            match run(cfg, options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("seaframe-agent failed: {e:#}");
@@ -214,11 +218,11 @@ fn export(cfg: &Config, request: VideoRequest, out: &std::path::Path) -> anyhow:
     })
 }
 
-fn run(cfg: Config) -> anyhow::Result<()> {
+fn run(cfg: Config, options: app::StartOptions) -> anyhow::Result<()> {
     app::runtime()?.block_on(async {
         let shutdown = CancellationToken::new();
         let signals = tokio::spawn(watch_signals(shutdown.clone()));
-        let result = app::run(cfg, shutdown).await;
+        let result = app::run(cfg, options, shutdown).await;
         signals.abort();
         result
     })

@@ -160,6 +160,32 @@ pub struct Metrics {
     pub retention_deleted: AtomicU64,
     /// Capture → row committed, per stored frame.
     pub store_latency: Histogram,
+    pub uplink: UplinkMetrics,
+}
+
+/// What the uplink counts (all zero without `[uplink]`).
+#[derive(Debug, Default)]
+pub struct UplinkMetrics {
+    /// Thumbnails made and put in the outbox.
+    pub thumbs_made: AtomicU64,
+    /// Frames whose thumbnail could not be made (file gone, bad JPEG).
+    pub thumbs_failed: AtomicU64,
+    /// Thumbnails the broker acknowledged (PUBACK), and their payload bytes.
+    pub thumbs_sent: AtomicU64,
+    pub thumb_bytes_sent: AtomicU64,
+    /// Thumbnails the full outbox thinned away, or dropped whole.
+    pub thumbs_thinned: AtomicU64,
+    pub thumbs_dropped: AtomicU64,
+    /// Thumbnails waiting in the outbox, and their bytes (gauges).
+    pub outbox_backlog: AtomicU64,
+    pub outbox_bytes: AtomicU64,
+    /// 0 offline, 1 catch-up, 2 live.
+    pub link_state: AtomicU64,
+    /// Broker sessions established.
+    pub mqtt_connects: AtomicU64,
+    /// Configs pushed from shore and applied, or rejected.
+    pub configs_applied: AtomicU64,
+    pub configs_rejected: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -173,6 +199,7 @@ impl Default for Metrics {
             redis_restarts: Arc::default(),
             retention_deleted: AtomicU64::new(0),
             store_latency: Histogram::new(LATENCY_BOUNDS_S),
+            uplink: UplinkMetrics::default(),
         }
     }
 }

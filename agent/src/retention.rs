@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RetentionConfig;
@@ -16,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::queue::pause;
 use crate::store::{Candidate, Store};
 use crate::timestamp::Timestamp;
+use crate::uplink::outbox::Outbox;
 
 /// Files deleted per pass at most (a pass must stay short).
 pub const MAX_DELETES_PER_PASS: usize = 2000;
@@ -25,7 +27,8 @@ pub const PASS_INTERVAL: Duration = Duration::from_secs(1);
 /// How full things are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
-    /// Bytes of all indexed frames.
+    /// Bytes counted against `retain_bytes`: all indexed frames, plus the
+    /// index and the uplink's outbox on disk (one budget for all three).
     pub frames_bytes: u64,
     /// Bytes free for unprivileged users on the frames' filesystem.
     pub free_bytes: u64,
@@ -73,9 +76,12 @@ pub fn free_bytes(path: &std::path::Path) -> std::io::Result<u64> {
 #[derive(Debug)]
 pub struct Retention {
     pub store: Arc<Store>,
-    pub policy: RetentionConfig,
+    /// Changes live when a config is pushed from shore.
+    pub policy: watch::Receiver<RetentionConfig>,
     pub frames_dir: PathBuf,
     pub metrics: Arc<Metrics>,
+    /// The uplink's outbox, whose size counts against the same budget.
+    pub outbox: Option<Arc<Outbox>>,
 }
 
 impl Retention {
@@ -108,12 +114,15 @@ impl Retention {
 
     /// One pass: measure, plan, delete through the garbage step (blocking).
     fn pass(&self) -> anyhow::Result<usize> {
+        let others =
+            self.store.index_disk_bytes() + self.outbox.as_ref().map_or(0, |o| o.disk_bytes());
         let usage = Usage {
-            frames_bytes: self.store.frames_bytes()?,
+            frames_bytes: self.store.frames_bytes()? + others,
             free_bytes: free_bytes(&self.frames_dir)?,
         };
         let oldest = self.store.oldest(MAX_DELETES_PER_PASS)?;
-        let plan = plan(&self.policy, Timestamp::now(), usage, &oldest);
+        let policy = self.policy.borrow().clone();
+        let plan = plan(&policy, Timestamp::now(), usage, &oldest);
         if plan.ids.is_empty() {
             return Ok(0);
         }

@@ -304,7 +304,7 @@ async fn own_redis_killed_is_restarted_and_capture_goes_on() {
     .await;
     wait_stored_more(&m, 20, "frames stored after the own Redis restarted").await;
     assert_eq!(
-        m.redis_restarts.load(std::sync::atomic::Ordering::Relaxed),
+        m.redis_restarts.load(Ordering::Relaxed),
         1,
         "the restart is counted (seaframe_redis_restarts_total)"
     );

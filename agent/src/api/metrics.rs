@@ -70,7 +70,8 @@ pub fn render(m: &Metrics) -> String {
             );
         }
     }
-    let gauges: [(&str, &str, &str, &AtomicU64); 6] = [
+    let u = &m.uplink;
+    let gauges: [(&str, &str, &str, &AtomicU64); 18] = [
         (
             "seaframe_queue_length",
             "gauge",
@@ -106,6 +107,78 @@ pub fn render(m: &Metrics) -> String {
             "counter",
             "Frames deleted by retention.",
             &m.retention_deleted,
+        ),
+        (
+            "seaframe_uplink_thumbs_made_total",
+            "counter",
+            "Thumbnails made and put in the outbox.",
+            &u.thumbs_made,
+        ),
+        (
+            "seaframe_uplink_thumbs_failed_total",
+            "counter",
+            "Frames whose thumbnail could not be made.",
+            &u.thumbs_failed,
+        ),
+        (
+            "seaframe_uplink_thumbs_sent_total",
+            "counter",
+            "Thumbnails acknowledged by the broker.",
+            &u.thumbs_sent,
+        ),
+        (
+            "seaframe_uplink_thumb_bytes_sent_total",
+            "counter",
+            "Payload bytes of the thumbnails acknowledged by the broker.",
+            &u.thumb_bytes_sent,
+        ),
+        (
+            "seaframe_uplink_thumbs_thinned_total",
+            "counter",
+            "Thumbnails thinned away by the full outbox.",
+            &u.thumbs_thinned,
+        ),
+        (
+            "seaframe_uplink_thumbs_dropped_total",
+            "counter",
+            "Thumbnails dropped whole by the full outbox.",
+            &u.thumbs_dropped,
+        ),
+        (
+            "seaframe_uplink_outbox_backlog",
+            "gauge",
+            "Thumbnails waiting in the outbox.",
+            &u.outbox_backlog,
+        ),
+        (
+            "seaframe_uplink_outbox_bytes",
+            "gauge",
+            "Bytes of the thumbnails waiting in the outbox.",
+            &u.outbox_bytes,
+        ),
+        (
+            "seaframe_uplink_link_state",
+            "gauge",
+            "Link to shore: 0 offline, 1 catch-up, 2 live.",
+            &u.link_state,
+        ),
+        (
+            "seaframe_uplink_mqtt_connects_total",
+            "counter",
+            "Broker sessions established.",
+            &u.mqtt_connects,
+        ),
+        (
+            "seaframe_uplink_configs_applied_total",
+            "counter",
+            "Configs pushed from shore and applied.",
+            &u.configs_applied,
+        ),
+        (
+            "seaframe_uplink_configs_rejected_total",
+            "counter",
+            "Configs pushed from shore and rejected.",
+            &u.configs_rejected,
         ),
     ];
     for (name, kind, help, v) in gauges {

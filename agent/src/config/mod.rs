@@ -39,6 +39,10 @@ pub struct Config {
     #[serde(default)]
     pub retention: RetentionConfig,
     pub uplink: Option<UplinkConfig>,
+    /// The TOML this config was read from (what a pushed config is merged
+    /// into).
+    #[serde(skip)]
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,7 +65,7 @@ pub struct QueueConfig {
     pub max_len: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraConfig {
     pub id: CameraId,
@@ -75,7 +79,7 @@ pub struct CameraConfig {
     pub height: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GpsConfig {
     #[serde(default = "defaults::gps_source", with = "from_str")]
@@ -84,7 +88,7 @@ pub struct GpsConfig {
     pub max_fix_age_s: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionConfig {
     #[serde(default = "defaults::max_age_s")]
@@ -95,7 +99,7 @@ pub struct RetentionConfig {
     pub min_free_bytes: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UplinkConfig {
     pub mqtt_url: Secret,
@@ -107,6 +111,13 @@ pub struct UplinkConfig {
     pub budget_bytes_per_s: u64,
     #[serde(default = "defaults::outbox_max_bytes")]
     pub outbox_max_bytes: u64,
+    /// `mqtts://`: the CA that signed the broker's certificate (PEM);
+    /// without it, the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// `mqtts://` with client certificates: the vessel's certificate and
+    /// key (PEM).
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
 }
 
 /// A string that may hold credentials (a URL with a password, a token):
@@ -298,10 +309,11 @@ impl Config {
 
     /// Parses and validates TOML text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
             origin: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
+        config.text = text.to_owned();
         let mut problems = config.validate();
         if problems.is_empty() {
             return Ok(config);
@@ -417,6 +429,12 @@ impl Config {
                 bad(
                     "uplink.thumbs_per_s".into(),
                     format!("{} is out of range (0, 30]", up.thumbs_per_s),
+                );
+            }
+            if up.client_cert_file.is_some() != up.client_key_file.is_some() {
+                bad(
+                    "uplink.client_key_file".into(),
+                    "client_cert_file and client_key_file go together".into(),
                 );
             }
             if up.outbox_max_bytes < 1_000_000 {

@@ -302,6 +302,11 @@ impl Store {
         self.index.frames_bytes()
     }
 
+    /// Bytes of the index on disk (database and its WAL).
+    pub fn index_disk_bytes(&self) -> u64 {
+        file_bytes(self.index.path())
+    }
+
     /// The oldest frames, oldest first, for retention.
     pub fn oldest(&self, limit: usize) -> Result<Vec<Candidate>, StoreError> {
         self.index.oldest(limit)
@@ -311,4 +316,15 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.index.checkpoint()
     }
+}
+
+/// The size of an SQLite database and its WAL, in bytes (0 for what is
+/// missing).
+pub fn file_bytes(db: &Path) -> u64 {
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    [db, wal.as_path()]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
 }

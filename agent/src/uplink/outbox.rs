@@ -16,6 +16,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use seaframe_wire::CameraId;
 
+use crate::store::file_bytes;
+
 /// Thinning works down to this share of `max_bytes`, so that a full outbox
 /// is not thinned again on every push.
 const THIN_TO_PERCENT: u64 = 90;
@@ -67,6 +69,7 @@ pub struct Evicted {
 
 #[derive(Debug)]
 pub struct Outbox {
+    path: PathBuf,
     conn: Mutex<Connection>,
     max_bytes: u64,
 }
@@ -84,7 +87,8 @@ impl Outbox {
             path: dir.to_owned(),
             source,
         })?;
-        let conn = Connection::open(dir.join("outbox.db"))?;
+        let path = dir.join("outbox.db");
+        let conn = Connection::open(&path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -104,6 +108,7 @@ impl Outbox {
              );",
         )?;
         Ok(Self {
+            path,
             conn: Mutex::new(conn),
             max_bytes,
         })
@@ -215,16 +220,7 @@ impl Outbox {
 
     /// The outbox's size on disk (database and WAL), for the disk budget.
     pub fn disk_bytes(&self) -> u64 {
-        let conn = self.lock();
-        let Some(path) = conn.path().map(PathBuf::from) else {
-            return 0;
-        };
-        let wal = PathBuf::from(format!("{}-wal", path.display()));
-        [path, wal]
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum()
+        file_bytes(&self.path)
     }
 }
 

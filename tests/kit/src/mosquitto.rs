@@ -106,9 +106,14 @@ fn write_config(dir: &Path, port: u16, options: &MosquittoOptions) -> Result<Pat
          persistence {}\n\
          persistence_location {}/\n\
          max_queued_messages 100000\n\
-         max_inflight_messages 20\n",
+         max_inflight_messages 20\n\
+         user {}\n",
         options.persistence,
-        dir.display()
+        dir.display(),
+        // Started as root, mosquitto would switch to its own user, which
+        // cannot write in the test's directory; as anyone else it keeps
+        // the user it runs as.
+        current_user()
     );
     if options.extra_config.is_empty() {
         conf.push_str("allow_anonymous true\n");
@@ -119,6 +124,13 @@ fn write_config(dir: &Path, port: u16, options: &MosquittoOptions) -> Result<Pat
     let path = dir.join("mosquitto.conf");
     std::fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+fn current_user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "root".to_owned())
 }
 
 fn spawn(dir: &Path) -> Result<Child> {
@@ -157,6 +169,10 @@ mod tests {
         .unwrap();
         assert_eq!(connack(broker.port()).unwrap(), [0x20, 2, 0, 0]);
         broker.stop();
+        assert!(
+            broker.dir().join("mosquitto.db").exists(),
+            "persistence saved at stop"
+        );
         assert!(connack(broker.port()).is_err());
         broker.restart().unwrap();
         assert_eq!(connack(broker.port()).unwrap(), [0x20, 2, 0, 0]);

@@ -204,10 +204,15 @@ impl Thumb {
         let mut m = Reader(r.take(meta_len, "metadata")?);
         let jpeg = r.0;
 
-        let vessel = VesselName::parse(m.str("vessel")?)
-            .map_err(|source| DecodeError::BadName { field: "vessel", source })?;
-        let camera = CameraId::parse(m.str("camera")?)
-            .map_err(|source| DecodeError::BadName { field: "camera", source })?;
+        let vessel =
+            VesselName::parse(m.str("vessel")?).map_err(|source| DecodeError::BadName {
+                field: "vessel",
+                source,
+            })?;
+        let camera = CameraId::parse(m.str("camera")?).map_err(|source| DecodeError::BadName {
+            field: "camera",
+            source,
+        })?;
         let captured_at_ns = i64::from_be_bytes(m.array("capture time")?);
         let seq = u64::from_be_bytes(m.array("sequence number")?);
         let clock = Clock::from_byte(m.u8("clock")?)?;

@@ -42,8 +42,14 @@ fn without_position() -> Thumb {
 #[test]
 fn golden_vectors_decode_and_encode_byte_for_byte() {
     let cases: [(&[u8], Thumb); 2] = [
-        (include_bytes!("../golden/thumb-v1-position.bin"), with_position()),
-        (include_bytes!("../golden/thumb-v1-no-position.bin"), without_position()),
+        (
+            include_bytes!("../golden/thumb-v1-position.bin"),
+            with_position(),
+        ),
+        (
+            include_bytes!("../golden/thumb-v1-no-position.bin"),
+            without_position(),
+        ),
     ];
     for (golden, thumb) in cases {
         assert_eq!(Thumb::decode(golden).unwrap(), thumb);
@@ -96,13 +102,19 @@ fn wrong_version_huge_and_bad_fields_are_named() {
     assert_eq!(Thumb::decode(&v2), Err(DecodeError::UnsupportedVersion(2)));
 
     let huge = vec![1u8; MAX_PAYLOAD_BYTES + 1];
-    assert_eq!(Thumb::decode(&huge), Err(DecodeError::TooLarge(MAX_PAYLOAD_BYTES + 1)));
+    assert_eq!(
+        Thumb::decode(&huge),
+        Err(DecodeError::TooLarge(MAX_PAYLOAD_BYTES + 1))
+    );
 
     let mut bad_vessel = good.clone();
     bad_vessel[4] = b'/';
     assert!(matches!(
         Thumb::decode(&bad_vessel),
-        Err(DecodeError::BadName { field: "vessel", .. })
+        Err(DecodeError::BadName {
+            field: "vessel",
+            ..
+        })
     ));
 
     // The clock byte follows vessel, camera, time and seq.
@@ -113,7 +125,10 @@ fn wrong_version_huge_and_bad_fields_are_named() {
 
     let mut bad_flag = good.clone();
     bad_flag[clock_at + 5] = 2;
-    assert_eq!(Thumb::decode(&bad_flag), Err(DecodeError::BadPositionFlag(2)));
+    assert_eq!(
+        Thumb::decode(&bad_flag),
+        Err(DecodeError::BadPositionFlag(2))
+    );
 
     let mut bad_lat = with_position();
     if let Some(p) = bad_lat.meta.position.as_mut() {

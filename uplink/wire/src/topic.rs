@@ -14,7 +14,10 @@ pub const PREFIX: &str = "seaframe/v1";
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Topic {
     /// Ship → shore, QoS 1: one thumbnail in the binary envelope.
-    Thumb { vessel: VesselName, camera: CameraId },
+    Thumb {
+        vessel: VesselName,
+        camera: CameraId,
+    },
     /// Ship → shore, retained, QoS 1; the last will says `offline`.
     Status { vessel: VesselName },
     /// Ship → shore: the ship's track.
@@ -134,10 +137,28 @@ mod tests {
                 },
                 "seaframe/v1/aurora-7/thumb/mast",
             ),
-            (Topic::Status { vessel: vessel.clone() }, "seaframe/v1/aurora-7/status"),
-            (Topic::Position { vessel: vessel.clone() }, "seaframe/v1/aurora-7/position"),
-            (Topic::Config { vessel: vessel.clone() }, "seaframe/v1/aurora-7/config"),
-            (Topic::ConfigAck { vessel }, "seaframe/v1/aurora-7/config/ack"),
+            (
+                Topic::Status {
+                    vessel: vessel.clone(),
+                },
+                "seaframe/v1/aurora-7/status",
+            ),
+            (
+                Topic::Position {
+                    vessel: vessel.clone(),
+                },
+                "seaframe/v1/aurora-7/position",
+            ),
+            (
+                Topic::Config {
+                    vessel: vessel.clone(),
+                },
+                "seaframe/v1/aurora-7/config",
+            ),
+            (
+                Topic::ConfigAck { vessel },
+                "seaframe/v1/aurora-7/config/ack",
+            ),
         ];
         for (topic, text) in cases {
             assert_eq!(topic.to_string(), text);
@@ -147,19 +168,40 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_ours() {
-        assert!(matches!(Topic::parse("other/v1/a/status"), Err(TopicError::Foreign(_))));
-        assert!(matches!(Topic::parse("seaframe/v2/a/status"), Err(TopicError::Foreign(_))));
-        assert!(matches!(Topic::parse("seaframe/v1/a/thumb"), Err(TopicError::Unknown(_))));
-        assert!(matches!(Topic::parse("seaframe/v1/a/thumb/b/c"), Err(TopicError::Unknown(_))));
+        assert!(matches!(
+            Topic::parse("other/v1/a/status"),
+            Err(TopicError::Foreign(_))
+        ));
+        assert!(matches!(
+            Topic::parse("seaframe/v2/a/status"),
+            Err(TopicError::Foreign(_))
+        ));
+        assert!(matches!(
+            Topic::parse("seaframe/v1/a/thumb"),
+            Err(TopicError::Unknown(_))
+        ));
+        assert!(matches!(
+            Topic::parse("seaframe/v1/a/thumb/b/c"),
+            Err(TopicError::Unknown(_))
+        ));
         assert!(matches!(
             Topic::parse("seaframe/v1/../status"),
-            Err(TopicError::BadName { field: "vessel", .. })
+            Err(TopicError::BadName {
+                field: "vessel",
+                ..
+            })
         ));
         assert!(matches!(
             Topic::parse("seaframe/v1/a/thumb/+"),
-            Err(TopicError::BadName { field: "camera", .. })
+            Err(TopicError::BadName {
+                field: "camera",
+                ..
+            })
         ));
-        assert!(matches!(Topic::parse("seaframe/v1"), Err(TopicError::Foreign(_))));
+        assert!(matches!(
+            Topic::parse("seaframe/v1"),
+            Err(TopicError::Foreign(_))
+        ));
     }
 
     #[test]

@@ -1,0 +1,433 @@
+//! The publisher: one MQTT session at a time to the broker, supervised here
+//! rather than by rumqttc's own reconnection (whose handling of a publish
+//! in flight across a lost session has open reports): when the session
+//! ends for any reason, the client is dropped whole, and a fresh one
+//! connects after a back-off. Nothing is lost by that, because a thumbnail
+//! leaves the outbox only on its PUBACK; what was in flight is sent again
+//! and the shore keeps it once.
+//!
+//! In a session: the newest thumbnails first, at most [`MAX_IN_FLIGHT`]
+//! unacknowledged, within the byte budget; `status` (retained) every
+//! [`STATUS_EVERY`] and at connect; `position` every [`POSITION_EVERY`];
+//! pushed configs handed to the config task, and its acks published.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS,
+};
+use seaframe_wire::message::{ConfigAck, ConfigPush, PositionReport, Status};
+use seaframe_wire::{Topic, VesselName};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::UplinkSettings;
+use super::link::{Budget, LinkState};
+use super::outbox::{Outbox, Pending};
+use super::status::StatusSource;
+use crate::metrics::Metrics;
+use crate::queue::{Backoff, pause};
+use crate::timestamp::Timestamp;
+
+/// Thumbnails published and not yet acknowledged, at most.
+pub const MAX_IN_FLIGHT: usize = 8;
+pub const STATUS_EVERY: Duration = Duration::from_secs(10);
+pub const POSITION_EVERY: Duration = Duration::from_secs(5);
+/// How long a broker may take to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Without traffic the session is checked this often (and the budget).
+const IDLE_WAKE: Duration = Duration::from_millis(500);
+
+#[derive(Debug)]
+pub struct Publisher {
+    pub vessel: VesselName,
+    /// Read at each session; the budget also applies at once.
+    pub settings: watch::Receiver<UplinkSettings>,
+    pub outbox: Arc<Outbox>,
+    pub metrics: Arc<Metrics>,
+    /// Woken when the thumbnailer added thumbnails.
+    pub added: Arc<Notify>,
+    pub status: StatusSource,
+    /// Configs pushed from shore, for the config task.
+    pub pushes: mpsc::Sender<ConfigPush>,
+    /// Acks from the config task, to publish.
+    pub acks: mpsc::Receiver<ConfigAck>,
+}
+
+/// Why a session ended.
+enum End {
+    Shutdown,
+    Lost(String),
+}
+
+/// One publish the broker has not acknowledged yet: a thumbnail (its
+/// outbox id and bytes) or a message of no consequence if lost.
+type Sent = Option<(i64, u64)>;
+
+impl Publisher {
+    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+        let mut budget = Budget::new(self.settings.borrow().budget_bytes_per_s, Instant::now());
+        let mut position_from = Timestamp::now();
+        // An ack that could not be published yet (the link was down).
+        let mut unsent_acks: VecDeque<ConfigAck> = VecDeque::new();
+        loop {
+            let mqtt = self.settings.borrow().mqtt.clone();
+            let options = match mqtt.options(&self.vessel) {
+                Ok(o) => o,
+                Err(e) => anyhow::bail!("uplink: {e:#}"),
+            };
+            let started = Instant::now();
+            let end = self
+                .session(
+                    options,
+                    &mut budget,
+                    &mut position_from,
+                    &mut unsent_acks,
+                    &shutdown,
+                )
+                .await;
+            self.set_link(LinkState::Offline);
+            match end {
+                End::Shutdown => return Ok(()),
+                End::Lost(reason) => {
+                    if started.elapsed() > Duration::from_secs(30) {
+                        backoff.reset();
+                    }
+                    let delay = backoff.next_delay();
+                    tracing::warn!(
+                        retry_in_ms = delay.as_millis() as u64,
+                        "uplink session ended: {reason}"
+                    );
+                    if !pause(delay, &shutdown).await {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_link(&self, state: LinkState) {
+        let v = match state {
+            LinkState::Offline => 0,
+            LinkState::CatchUp => 1,
+            LinkState::Live => 2,
+        };
+        self.metrics.uplink.link_state.store(v, Ordering::Relaxed);
+    }
+
+    async fn session(
+        &mut self,
+        options: MqttOptions,
+        budget: &mut Budget,
+        position_from: &mut Timestamp,
+        unsent_acks: &mut VecDeque<ConfigAck>,
+        shutdown: &CancellationToken,
+    ) -> End {
+        let (client, eventloop) = AsyncClient::new(options, 64);
+        let mut events = Driver::start(eventloop);
+        match tokio::time::timeout(CONNECT_TIMEOUT, events.connack()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => return End::Lost(reason),
+            Err(_) => return End::Lost(format!("no CONNACK within {CONNECT_TIMEOUT:?}")),
+        }
+        self.metrics
+            .uplink
+            .mqtt_connects
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!("uplink connected");
+        let config_topic = Topic::Config {
+            vessel: self.vessel.clone(),
+        }
+        .to_string();
+        if let Err(e) = client.try_subscribe(&config_topic, QoS::AtLeastOnce) {
+            return End::Lost(format!("subscribing to {config_topic}: {e}"));
+        }
+        let mut s = Session {
+            client,
+            sent: VecDeque::new(),
+            awaiting: HashMap::new(),
+        };
+        // Before anything else, say who is here.
+        if let Err(e) = s.publish_status(&self.vessel, &self.status.online()) {
+            return End::Lost(e);
+        }
+        while let Some(ack) = unsent_acks.pop_front() {
+            if let Err(e) = s.publish_ack(&self.vessel, &ack) {
+                unsent_acks.push_front(ack);
+                return End::Lost(e);
+            }
+        }
+        let mut status_tick = tokio::time::interval_at(Instant::now() + STATUS_EVERY, STATUS_EVERY);
+        let mut position_tick = tokio::time::interval(POSITION_EVERY);
+        loop {
+            // Send what the window and the budget allow, newest first.
+            let wake_at = match self.fill(&mut s, budget).await {
+                Ok(next) => next,
+                Err(reason) => return End::Lost(reason),
+            };
+            let (backlog, _) = self.outbox.backlog().unwrap_or((0, 0));
+            self.set_link(LinkState::Offline.next(true, backlog));
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    s.goodbye(&self.vessel, &mut events).await;
+                    return End::Shutdown;
+                }
+                ev = events.next() => {
+                    if let Err(reason) = self.on_event(&mut s, ev).await {
+                        return End::Lost(reason);
+                    }
+                }
+                Some(ack) = self.acks.recv() => {
+                    if let Err(e) = s.publish_ack(&self.vessel, &ack) {
+                        unsent_acks.push_back(ack);
+                        return End::Lost(e);
+                    }
+                }
+                _ = self.settings.changed() => {
+                    budget.set_rate(self.settings.borrow().budget_bytes_per_s);
+                }
+                _ = self.added.notified() => {}
+                _ = tokio::time::sleep_until(wake_at) => {}
+                _ = status_tick.tick() => {
+                    if let Err(e) = s.publish_status(&self.vessel, &self.status.online()) {
+                        return End::Lost(e);
+                    }
+                }
+                _ = position_tick.tick() => {
+                    let now = Timestamp::now();
+                    let fixes = self.status.fixes(*position_from, now);
+                    *position_from = now;
+                    if !fixes.is_empty()
+                        && let Err(e) = s.publish_position(&self.vessel, &PositionReport { fixes })
+                    {
+                        return End::Lost(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes thumbnails while the window and the budget allow; returns
+    /// when to look again.
+    async fn fill(&self, s: &mut Session, budget: &mut Budget) -> Result<Instant, String> {
+        let in_flight: Vec<i64> = s.in_flight_ids();
+        let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
+        let idle = Instant::now() + IDLE_WAKE;
+        if room == 0 {
+            return Ok(idle);
+        }
+        let outbox = Arc::clone(&self.outbox);
+        let batch = tokio::task::spawn_blocking(move || outbox.newest(room, &in_flight))
+            .await
+            .map_err(|e| format!("outbox task: {e}"))?
+            .map_err(|e| format!("{e}"))?;
+        for p in batch {
+            let bytes = p.payload.len() as u64;
+            if let Err(wait) = budget.take(bytes, Instant::now()) {
+                return Ok(Instant::now() + wait);
+            }
+            s.publish_thumb(&self.vessel, p)?;
+        }
+        Ok(idle)
+    }
+
+    async fn on_event(&self, s: &mut Session, ev: Result<Event, String>) -> Result<(), String> {
+        match ev? {
+            Event::Outgoing(Outgoing::Publish(pkid)) => {
+                let sent = s.sent.pop_front().flatten();
+                if let Some(thumb) = sent
+                    && pkid != 0
+                {
+                    s.awaiting.insert(pkid, thumb);
+                }
+            }
+            Event::Incoming(Packet::PubAck(ack)) => {
+                if let Some((id, bytes)) = s.awaiting.remove(&ack.pkid) {
+                    let outbox = Arc::clone(&self.outbox);
+                    tokio::task::spawn_blocking(move || outbox.remove(id))
+                        .await
+                        .map_err(|e| format!("outbox task: {e}"))?
+                        .map_err(|e| format!("{e}"))?;
+                    let u = &self.metrics.uplink;
+                    u.thumbs_sent.fetch_add(1, Ordering::Relaxed);
+                    u.thumb_bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+                }
+            }
+            Event::Incoming(Packet::Publish(p)) => {
+                match serde_json::from_slice::<ConfigPush>(&p.payload) {
+                    Ok(push) => {
+                        if self.pushes.try_send(push).is_err() {
+                            tracing::warn!(
+                                "a pushed config arrived while another is being applied; the retained one comes again at the next session"
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(topic = %p.topic, "a pushed config is not JSON of {{version, config}}: {e}");
+                        self.metrics
+                            .uplink
+                            .configs_rejected
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A live session: the client, and which publishes await their PUBACK.
+struct Session {
+    client: AsyncClient,
+    /// Publishes handed to the client, in order, not yet given a packet id.
+    sent: VecDeque<Sent>,
+    /// Thumbnails by packet id, awaiting PUBACK.
+    awaiting: HashMap<u16, (i64, u64)>,
+}
+
+impl Session {
+    fn in_flight_ids(&self) -> Vec<i64> {
+        self.sent
+            .iter()
+            .flatten()
+            .map(|(id, _)| *id)
+            .chain(self.awaiting.values().map(|(id, _)| *id))
+            .collect()
+    }
+
+    fn publish(
+        &mut self,
+        topic: String,
+        retain: bool,
+        qos: QoS,
+        payload: Vec<u8>,
+        sent: Sent,
+    ) -> Result<(), String> {
+        self.client
+            .try_publish(topic, qos, retain, payload)
+            .map_err(|e| format!("publishing: {e}"))?;
+        // QoS 0 publishes report packet id 0 and are never acked.
+        self.sent.push_back(sent);
+        Ok(())
+    }
+
+    fn publish_thumb(&mut self, vessel: &VesselName, p: Pending) -> Result<(), String> {
+        let topic = Topic::Thumb {
+            vessel: vessel.clone(),
+            camera: p.camera,
+        };
+        let bytes = p.payload.len() as u64;
+        self.publish(
+            topic.to_string(),
+            false,
+            QoS::AtLeastOnce,
+            p.payload,
+            Some((p.id, bytes)),
+        )
+    }
+
+    fn publish_status(&mut self, vessel: &VesselName, status: &Status) -> Result<(), String> {
+        let topic = Topic::Status {
+            vessel: vessel.clone(),
+        };
+        let json = serde_json::to_vec(status).map_err(|e| e.to_string())?;
+        self.publish(topic.to_string(), true, QoS::AtLeastOnce, json, None)
+    }
+
+    fn publish_position(
+        &mut self,
+        vessel: &VesselName,
+        report: &PositionReport,
+    ) -> Result<(), String> {
+        let topic = Topic::Position {
+            vessel: vessel.clone(),
+        };
+        let json = serde_json::to_vec(report).map_err(|e| e.to_string())?;
+        self.publish(topic.to_string(), false, QoS::AtMostOnce, json, None)
+    }
+
+    fn publish_ack(&mut self, vessel: &VesselName, ack: &ConfigAck) -> Result<(), String> {
+        let topic = Topic::ConfigAck {
+            vessel: vessel.clone(),
+        };
+        let json = serde_json::to_vec(ack).map_err(|e| e.to_string())?;
+        self.publish(topic.to_string(), false, QoS::AtLeastOnce, json, None)
+    }
+
+    /// An orderly goodbye: a clean disconnect discards the last will, so
+    /// the retained status says `offline` first.
+    async fn goodbye(mut self, vessel: &VesselName, events: &mut Driver) {
+        if self.publish_status(vessel, &Status::offline()).is_ok() {
+            let _ = self.client.try_disconnect();
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                while events.next().await.is_ok() {}
+            })
+            .await;
+        }
+    }
+}
+
+/// Polls a rumqttc event loop on its own task (so that the session's
+/// `select!` only ever waits on a channel) until its first error; the task
+/// is aborted when the driver is dropped.
+struct Driver {
+    events: mpsc::Receiver<Result<Event, String>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Driver {
+    fn start(mut eventloop: EventLoop) -> Self {
+        let (tx, events) = mpsc::channel(64);
+        let task = tokio::spawn(async move {
+            loop {
+                let ev = eventloop.poll().await.map_err(|e| e.to_string());
+                let failed = ev.is_err();
+                if tx.send(ev).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Self { events, task }
+    }
+
+    async fn next(&mut self) -> Result<Event, String> {
+        self.events
+            .recv()
+            .await
+            .unwrap_or_else(|| Err("the connection task ended".into()))
+    }
+
+    async fn connack(&mut self) -> Result<(), String> {
+        loop {
+            if let Event::Incoming(Packet::ConnAck(ack)) = self.next().await? {
+                return match ack.code {
+                    ConnectReturnCode::Success => Ok(()),
+                    refused => Err(format!("broker refused the connection: {refused:?}")),
+                };
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The last will: `offline`, retained, on the status topic.
+pub fn last_will(vessel: &VesselName) -> LastWill {
+    let topic = Topic::Status {
+        vessel: vessel.clone(),
+    }
+    .to_string();
+    let payload = serde_json::to_vec(&Status::offline()).unwrap_or_default();
+    LastWill::new(topic, payload, QoS::AtLeastOnce, true)
+}

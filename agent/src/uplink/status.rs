@@ -1,0 +1,100 @@
+//! What the agent tells the shore about itself: the `status` message
+//! (health, cameras, fix, clock, disk, outbox) and the `position` fixes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use seaframe_wire::message::{CameraHealth, Fix, Health, LinkState, Status};
+
+use super::outbox::Outbox;
+use crate::clock::Clock;
+use crate::gps::fix::Fix as GpsFix;
+use crate::metrics::{CameraState, Metrics};
+use crate::retention::free_bytes;
+use crate::store::Store;
+use crate::timestamp::Timestamp;
+
+#[derive(Debug, Clone)]
+pub struct StatusSource {
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+    pub store: Arc<Store>,
+    pub outbox: Arc<Outbox>,
+    pub data_dir: PathBuf,
+    pub started_at: Timestamp,
+    /// The config version last applied from shore.
+    pub config_version: Arc<AtomicU64>,
+}
+
+impl StatusSource {
+    /// The `online` status as of now.
+    pub fn online(&self) -> Status {
+        let now = Timestamp::now();
+        let cameras = self
+            .metrics
+            .cameras()
+            .iter()
+            .map(|c| CameraHealth {
+                id: c.id.clone(),
+                state: match c.state() {
+                    CameraState::Starting => "starting",
+                    CameraState::Ok => "ok",
+                    CameraState::Retrying { .. } => "retrying",
+                    CameraState::Stopped => "stopped",
+                }
+                .to_owned(),
+                fps: c.fps,
+                last_frame_ms: c.last_frame().map(Timestamp::unix_millis),
+            })
+            .collect();
+        let u = &self.metrics.uplink;
+        let disk_used_bytes = self.store.frames_bytes().unwrap_or(0) + self.outbox.disk_bytes();
+        Status {
+            state: LinkState::Online,
+            health: Some(Health {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                uptime_s: u64::try_from(
+                    (now.unix_nanos() - self.started_at.unix_nanos()) / 1_000_000_000,
+                )
+                .unwrap_or(0),
+                sent_at_ms: now.unix_millis(),
+                cameras,
+                fix: self.clock.gps().latest().as_ref().map(wire_fix),
+                clock: self
+                    .clock
+                    .now()
+                    .map_or("untrusted", |(_, source)| source.as_str())
+                    .to_owned(),
+                clock_offset_ms: self.clock.offset_ns().map_or(0, |ns| ns / 1_000_000),
+                disk_used_bytes,
+                disk_free_bytes: free_bytes(&self.data_dir).unwrap_or(0),
+                outbox_backlog: u.outbox_backlog.load(Ordering::Relaxed),
+                outbox_bytes: u.outbox_bytes.load(Ordering::Relaxed),
+                config_version: self.config_version.load(Ordering::Relaxed),
+            }),
+        }
+    }
+
+    /// The fixes received in `[from, to)`, for `position`.
+    pub fn fixes(&self, from: Timestamp, to: Timestamp) -> Vec<Fix> {
+        self.clock
+            .gps()
+            .track(from, to, 0)
+            .iter()
+            .map(wire_fix)
+            .collect()
+    }
+}
+
+fn wire_fix(f: &GpsFix) -> Fix {
+    Fix {
+        at_ms: f.time.unix_millis(),
+        lat: f.lat,
+        lon: f.lon,
+        fix: f.quality_name().to_owned(),
+        speed_kn: f.speed_kn,
+        course_deg: f.course_deg,
+        heading_deg: f.heading_deg,
+    }
+}
