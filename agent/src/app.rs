@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::queue::{Producer, Queue};
 use crate::redis_server::OwnRedis;
 use crate::retention::Retention;
-use crate::sharpness::Sampler;
+use crate::sharpness::Scorer;
 use crate::store::Store;
 use crate::timestamp::Timestamp;
 use crate::uplink::status::StatusSource;
@@ -158,7 +158,7 @@ impl Pipeline {
         let queue = Queue::new(&redis_url, queue_cfg.max_len, Arc::clone(&metrics))
             .context("queue.redis_url")?;
         let handoff = Handoff::new(HANDOFF_FRAMES, Arc::clone(&metrics));
-        let sampler = Arc::new(Sampler::default());
+        let scorer = Scorer::start(Arc::clone(&store)).context("starting the sharpness thread")?;
         for n in 0..queue_cfg.workers {
             let worker = Worker {
                 name: format!("worker-{n}"),
@@ -168,7 +168,7 @@ impl Pipeline {
                 batch_size: WORKER_BATCH,
                 claim_idle_ms: CLAIM_IDLE_MS,
                 gps: Arc::clone(&gps),
-                sharpness: Arc::clone(&sampler),
+                sharpness: Some(Arc::clone(&scorer)),
             };
             workers.spawn(
                 tracing::info_span!("worker", n),
@@ -363,7 +363,7 @@ impl Agent {
             &failed,
             reconfigure.run(control.token.clone()),
         );
-        tracing::info!(addr = %api_addr, cameras = cfg.cameras.len(), uplink = cfg.uplink.is_some(), "agent started");
+        tracing::info!(addr = %api_addr, cameras = cfg.cameras.len(), uplink = cfg.uplink.is_some(), "api listening");
         Ok(Self {
             api_addr,
             pipeline,

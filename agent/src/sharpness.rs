@@ -2,25 +2,35 @@
 //! decode at 1/8 to 1/2 scale (at least [`LUMA_WIDTH_PX`] wide). Higher is
 //! sharper; values compare frames of one camera, not across cameras.
 //!
-//! Measured once, by the storage worker on its blocking thread, and indexed,
-//! so that `per-second?pick=sharpest` is a query. A decode costs milliseconds,
-//! so a [`Sampler`] bounds the work: at most [`SCORED_PER_S`] frames per
-//! camera-second are measured (every frame at low frame rates); the rest keep
-//! no score and are never picked over a scored frame.
+//! Measured once per frame, by the [`Scorer`]: the storage workers offer it
+//! each frame they stored, and on a thread of its own it measures a sample
+//! (at most [`SCORED_PER_S`] frames per camera-second, every frame at low
+//! frame rates) and writes the score into the index, so that
+//! `per-second?pick=sharpest` is a query. A decode costs milliseconds of
+//! CPU and a few MB of buffers: one thread keeps both bounded, and a full
+//! queue skips the frame rather than slowing storage. Unmeasured frames keep
+//! no score and are never picked over a measured one.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use seaframe_wire::CameraId;
 
+use crate::frame::Frame;
 use crate::picture::{Picture, PictureError};
+use crate::store::Store;
 use crate::timestamp::Timestamp;
 
 /// The narrowest luma the Laplacian is taken on.
 pub const LUMA_WIDTH_PX: u16 = 160;
 
 /// How many frames per camera-second are measured, at most.
-pub const SCORED_PER_S: i64 = 4;
+pub const SCORED_PER_S: i64 = 2;
+/// Frames waiting to be measured, at most (beyond: skipped).
+const QUEUE_FRAMES: usize = 16;
 
 /// The variance of the 4-neighbour Laplacian of `jpeg`'s downscaled luma.
 pub fn measure(jpeg: &[u8]) -> Result<f32, PictureError> {
@@ -87,6 +97,81 @@ impl Sampler {
     }
 }
 
+/// One frame to measure.
+struct Job {
+    camera: CameraId,
+    captured_at: Timestamp,
+    seq: u64,
+    jpeg: Bytes,
+}
+
+/// Measures sampled frames on its own thread and indexes the scores. The
+/// thread ends when the last handle is dropped.
+#[derive(Debug)]
+pub struct Scorer {
+    sampler: Sampler,
+    jobs: SyncSender<Job>,
+    /// Sampled frames skipped because the queue was full.
+    pub skipped: AtomicU64,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Job({} {})", self.camera, self.seq)
+    }
+}
+
+impl Scorer {
+    /// Starts the measuring thread, writing into `store`'s index.
+    pub fn start(store: Arc<Store>) -> std::io::Result<Arc<Self>> {
+        let (jobs, queue) = sync_channel::<Job>(QUEUE_FRAMES);
+        std::thread::Builder::new()
+            .name("sharpness".into())
+            .spawn(move || {
+                for job in queue {
+                    let score = match measure(&job.jpeg) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::debug!(camera = %job.camera, seq = job.seq, "no sharpness: {e}");
+                            continue;
+                        }
+                    };
+                    if let Err(e) = store.set_sharpness(&job.camera, job.captured_at, job.seq, score) {
+                        tracing::warn!("indexing a sharpness: {e}");
+                    }
+                }
+            })?;
+        Ok(Arc::new(Self {
+            sampler: Sampler::default(),
+            jobs,
+            skipped: AtomicU64::new(0),
+        }))
+    }
+
+    /// A frame was stored: measure it if the sampler takes it and the
+    /// queue has room. Never blocks.
+    pub fn offer(&self, frame: &Frame) {
+        if !self.sampler.take(&frame.camera, frame.captured_at) {
+            return;
+        }
+        let job = Job {
+            camera: frame.camera.clone(),
+            captured_at: frame.captured_at,
+            seq: frame.seq,
+            jpeg: frame.jpeg.clone(),
+        };
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            // The thread ended (it cannot while a handle exists, short of a
+            // panic): frames simply go unmeasured.
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,15 +228,15 @@ mod tests {
     }
 
     #[test]
-    fn samples_at_most_four_frames_per_camera_second() {
+    fn samples_at_most_two_frames_per_camera_second() {
         let sampler = Sampler::default();
         let a = CameraId::parse("a").unwrap();
         let b = CameraId::parse("b").unwrap();
-        // 30 fps for two seconds on camera a: 8 measured.
+        // 30 fps for two seconds on camera a: 4 measured.
         let taken = (0..60)
             .filter(|i| sampler.take(&a, Timestamp::from_unix_nanos(i * 33_333_333)))
             .count();
-        assert_eq!(taken, 8);
+        assert_eq!(taken, 4);
         // Another camera is sampled on its own.
         assert!(sampler.take(&b, Timestamp::from_unix_nanos(0)));
         // 2 fps: every frame.

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::gps::state::Gps;
 use crate::metrics::Metrics;
 use crate::queue::{Backoff, Entry, Queue, QueueError, pause};
-use crate::sharpness::{self, Sampler};
+use crate::sharpness::Scorer;
 use crate::store::{Store, StoreError, Stored};
 use crate::timestamp::Timestamp;
 
@@ -35,8 +35,8 @@ pub struct Worker {
     pub claim_idle_ms: u64,
     /// Where frames are tagged with the ship's position.
     pub gps: Arc<Gps>,
-    /// Which frames get their sharpness measured (shared by all workers).
-    pub sharpness: Arc<Sampler>,
+    /// Measures the sharpness of (a sample of) the frames stored.
+    pub sharpness: Option<Arc<Scorer>>,
 }
 
 impl Worker {
@@ -166,15 +166,7 @@ impl Worker {
         }
         let held: Vec<CameraId> = frames.iter().map(|f| f.camera.clone()).collect();
         let store = Arc::clone(&self.store);
-        let sampler = Arc::clone(&self.sharpness);
         let (frames, outcomes) = match tokio::task::spawn_blocking(move || {
-            for f in &mut frames {
-                if f.sharpness.is_none() && sampler.take(&f.camera, f.captured_at) {
-                    // A frame that passed the capture check but does not
-                    // decode is stored all the same, without a score.
-                    f.sharpness = sharpness::measure(&f.jpeg).ok();
-                }
-            }
             let outcomes = store.put_batch(&frames);
             (frames, outcomes)
         })
@@ -201,6 +193,9 @@ impl Worker {
             match outcome {
                 Ok(Stored::New) => {
                     cam.stored.fetch_add(1, Ordering::Relaxed);
+                    if let Some(scorer) = &self.sharpness {
+                        scorer.offer(frame);
+                    }
                     let latency_ns = now
                         .unix_nanos()
                         .saturating_sub(frame.captured_at.unix_nanos());

@@ -128,9 +128,9 @@ async fn three_cameras_every_frame_on_disk_indexed_once_and_served() {
     let ts: Vec<&str> = listed.iter().map(|f| f["ts"].as_str().unwrap()).collect();
     assert!(ts.windows(2).all(|w| w[0] <= w[1]), "not oldest first");
 
-    // The workers measured sharpness on up to 4 frames per camera-second:
-    // all of bow's (4 fps), about 4 in 25 of stern's.
-    for (cam, most) in [("bow", 1.0), ("stern", 0.25)] {
+    // Sharpness was measured on up to 2 frames per camera-second: about
+    // half of bow's (4 fps), about 2 in 25 of stern's.
+    for (cam, most) in [("bow", 0.75), ("stern", 0.15)] {
         let of_cam: Vec<_> = listed.iter().filter(|f| f["camera"] == cam).collect();
         let scored = of_cam.iter().filter(|f| f["sharpness"].is_f64()).count();
         let share = scored as f64 / of_cam.len() as f64;

@@ -455,7 +455,7 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
                     batch_size: 16,
                     claim_idle_ms: 300,
                     gps: Arc::new(Gps::new(10)),
-                    sharpness: Arc::default(),
+                    sharpness: None,
                 }
                 .run(shutdown.clone()),
             )

@@ -395,7 +395,7 @@ async fn pushed_configs_are_applied_live_or_rejected_with_the_reason() {
         "",
     );
     let path = dir.path().join("agent.toml");
-    std::fs::write(&path, &cfg.text).unwrap();
+    std::fs::write(&path, cfg.text.expose()).unwrap();
     let agent = Agent::start_with(
         cfg,
         StartOptions {

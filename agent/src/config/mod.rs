@@ -40,9 +40,9 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub uplink: Option<UplinkConfig>,
     /// The TOML this config was read from (what a pushed config is merged
-    /// into).
+    /// into). It may hold credentials, hence a secret.
     #[serde(skip)]
-    pub text: String,
+    pub text: Secret,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -122,7 +122,7 @@ pub struct UplinkConfig {
 
 /// A string that may hold credentials (a URL with a password, a token):
 /// `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -313,7 +313,7 @@ impl Config {
             origin: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
-        config.text = text.to_owned();
+        config.text = Secret::new(text);
         let mut problems = config.validate();
         if problems.is_empty() {
             return Ok(config);

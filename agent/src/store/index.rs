@@ -201,6 +201,27 @@ impl Index {
         Ok(inserted)
     }
 
+    /// Sets the sharpness of one frame (no-op if it is gone).
+    pub fn set_sharpness(
+        &self,
+        camera: &CameraId,
+        captured_at: Timestamp,
+        seq: u64,
+        sharpness: f32,
+    ) -> Result<(), StoreError> {
+        let conn = self.writer.lock().expect("index writer lock poisoned");
+        conn.prepare_cached(
+            "UPDATE frames SET sharpness = ?4 WHERE camera = ?1 AND captured_at_ns = ?2 AND seq = ?3",
+        )?
+        .execute(params![
+            camera.as_str(),
+            captured_at.unix_nanos(),
+            seq as i64,
+            f64::from(sharpness)
+        ])?;
+        Ok(())
+    }
+
     /// A page of frames in `[from, to)`, oldest first, after the cursor.
     pub fn query(&self, q: &FrameQuery) -> Result<FramePage, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");

@@ -297,6 +297,18 @@ impl Store {
         self.index.picks(camera, from, to, every_ns, pick, limit)
     }
 
+    /// Records a frame's sharpness (measured after it was stored).
+    pub fn set_sharpness(
+        &self,
+        camera: &CameraId,
+        captured_at: Timestamp,
+        seq: u64,
+        sharpness: f32,
+    ) -> Result<(), StoreError> {
+        self.index
+            .set_sharpness(camera, captured_at, seq, sharpness)
+    }
+
     /// Bytes of all stored frames.
     pub fn frames_bytes(&self) -> Result<u64, StoreError> {
         self.index.frames_bytes()

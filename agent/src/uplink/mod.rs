@@ -135,7 +135,7 @@ impl Uplink {
         let remote = Remote {
             config_path: parts.config_path,
             version_path: Self::version_path(&parts.config),
-            current_text: parts.config.text.clone(),
+            current_text: parts.config.text.expose().to_owned(),
             applied_version: parts.applied_version,
             pushes: push_rx,
             acks: ack_tx,
