@@ -218,7 +218,7 @@ impl Outbox {
         Ok(())
     }
 
-    /// The outbox's size on disk (database and WAL), for the disk budget.
+    /// The outbox's size on disk (the database file), for the disk budget.
     pub fn disk_bytes(&self) -> u64 {
         file_bytes(&self.path)
     }

@@ -1,10 +1,14 @@
-//! `seaframe-bench pipeline`: pre-encoded JPEGs through the real frame path
-//! (hand-off → Redis stream → workers → files + SQLite index), at a set
-//! number of cameras × fps, for a set time. Prints what was offered and
-//! stored, CPU per stored frame (this process, all threads; Redis apart),
-//! peak RSS, capture→indexed latency and bytes written per second.
+//! `seaframe-bench`: the agent's benchmarks (a benchmark, not a test: run
+//! it in release on an otherwise idle machine).
 //!
-//! A benchmark, not a test: run it in release on an otherwise idle machine.
+//! `pipeline`: pre-encoded JPEGs through the real frame path (hand-off →
+//! Redis stream → workers → files + SQLite index), at a set number of
+//! cameras × fps, for a set time. Prints what was offered and stored, CPU
+//! per stored frame (this process, all threads; Redis apart), peak RSS,
+//! capture→indexed latency and bytes written per second. `video`, `query`
+//! and `uplink` (in `uplink.rs`) measure what their names say.
+
+mod uplink;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +44,31 @@ enum Command {
     Video(VideoArgs),
     /// Query latency on a big index (rows only, no files).
     Query(QueryArgs),
+    /// Thumbnail CPU and bytes on the wire; backlog catch-up at a budget.
+    Uplink(UplinkArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct UplinkArgs {
+    #[arg(long, default_value_t = 300)]
+    thumbs: u32,
+    /// Thumbnail width, px.
+    #[arg(long, default_value_t = 320)]
+    width: u16,
+    #[arg(long, default_value_t = 1920)]
+    frame_width: u16,
+    #[arg(long, default_value_t = 1080)]
+    frame_height: u16,
+    #[arg(long, default_value_t = 4)]
+    cameras: u32,
+    #[arg(long, default_value_t = 1.0)]
+    thumbs_per_s: f64,
+    /// The backlog to drain, in seconds of thumbnails.
+    #[arg(long, default_value_t = 3600)]
+    backlog_s: u64,
+    /// 256 kbit/s.
+    #[arg(long, default_value_t = 32_000)]
+    budget_bytes_per_s: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,6 +134,7 @@ fn main() -> ExitCode {
             Command::Pipeline(args) => rt.block_on(pipeline(args)),
             Command::Video(args) => rt.block_on(video(args)),
             Command::Query(args) => query(args),
+            Command::Uplink(args) => uplink::run(args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
