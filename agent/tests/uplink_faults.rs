@@ -325,3 +325,72 @@ async fn thumbnails_go_over_tls_to_a_broker_with_a_private_ca() {
     assert_eq!(t.meta.camera.as_str(), "bow");
     agent.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_outage_thins_the_full_outbox_and_counts_exactly() {
+    let mut broker = MosquittoServer::start().unwrap();
+    broker.stop();
+    let dir = tempfile::tempdir().unwrap();
+    // 2 cameras × 20 thumbnails a second at 320 px fill 1 MB in seconds.
+    let cams = camera("bow", "testpattern", 20.0, 640, 480)
+        + &camera("mast", "testpattern", 20.0, 640, 480);
+    let uplink = format!(
+        "mqtt_url = \"{}\"\nthumbs_per_s = 20.0\noutbox_max_bytes = 1000000",
+        broker.url()
+    );
+    let text = config_text(dir.path(), 0, &cams, &uplink)
+        .replace("thumb_width_px = 80\n", "thumb_width_px = 320\n");
+    let agent = Agent::start(Config::from_toml(&text, "test").unwrap())
+        .await
+        .unwrap();
+    let metrics = agent.metrics().clone();
+    let u = &metrics.uplink;
+    wait_for("the outbox thinned", Duration::from_secs(60), || async {
+        (u.thumbs_thinned.load(Ordering::Relaxed) >= 50).then_some(())
+    })
+    .await;
+    agent.stop_capture();
+    agent.shutdown().await.unwrap();
+    // Nothing was sent: every thumbnail made is in the outbox, thinned or
+    // dropped; the outbox is within its bound.
+    let conn = rusqlite::Connection::open(dir.path().join("outbox/outbox.db")).unwrap();
+    let (left, bytes): (i64, i64) = conn
+        .query_row(
+            "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM thumbs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let (left, bytes) = (left as u64, bytes as u64);
+    let (made, thinned, dropped) = (
+        u.thumbs_made.load(Ordering::Relaxed),
+        u.thumbs_thinned.load(Ordering::Relaxed),
+        u.thumbs_dropped.load(Ordering::Relaxed),
+    );
+    assert_eq!(
+        made,
+        left + thinned + dropped,
+        "made {made}: left {left}, thinned {thinned}, dropped {dropped}"
+    );
+    assert!(bytes <= 1_000_000, "{bytes}");
+    assert_eq!(u.thumbs_sent.load(Ordering::Relaxed), 0);
+    // Thinning keeps the newest thumbnail of every camera-minute: each
+    // camera's newest thumbnail is still there.
+    for c in ["bow", "mast"] {
+        let newest_left: i64 = conn
+            .query_row(
+                "SELECT MAX(captured_at_ns) FROM thumbs WHERE camera = ?1",
+                [c],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let progress: i64 = conn
+            .query_row(
+                "SELECT done_until_ns FROM progress WHERE camera = ?1",
+                [c],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(progress - newest_left <= 1_000_000_000, "{c}: newest kept");
+    }
+}

@@ -153,6 +153,7 @@ impl Publisher {
             awaiting: HashMap::new(),
         };
         // Before anything else, say who is here.
+        let mut signature = self.status.signature();
         if let Err(e) = s.publish_status(&self.vessel, &self.status.online()) {
             return End::Lost(e);
         }
@@ -170,8 +171,17 @@ impl Publisher {
                 Ok(next) => next,
                 Err(reason) => return End::Lost(reason),
             };
-            let (backlog, _) = self.outbox.backlog().unwrap_or((0, 0));
+            // (The thumbnailer refreshes the backlog gauge every second.)
+            let backlog = self.metrics.uplink.outbox_backlog.load(Ordering::Relaxed);
             self.set_link(LinkState::Offline.next(true, backlog));
+            // A camera changed state, or the fix came or went: say so now.
+            let now_signature = self.status.signature();
+            if now_signature != signature {
+                signature = now_signature;
+                if let Err(e) = s.publish_status(&self.vessel, &self.status.online()) {
+                    return End::Lost(e);
+                }
+            }
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => {

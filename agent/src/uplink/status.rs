@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use seaframe_wire::CameraId;
 use seaframe_wire::message::{CameraHealth, Fix, Health, LinkState, Status};
 
 use super::outbox::Outbox;
@@ -28,6 +29,18 @@ pub struct StatusSource {
 }
 
 impl StatusSource {
+    /// What a change of deserves a status at once: each camera's state
+    /// and rate, and whether there is a fix.
+    pub fn signature(&self) -> (Vec<(CameraId, &'static str, u64)>, bool) {
+        let cameras = self
+            .metrics
+            .cameras()
+            .iter()
+            .map(|c| (c.id.clone(), state_name(&c.state()), c.fps.to_bits()))
+            .collect();
+        (cameras, self.clock.gps().latest().is_some())
+    }
+
     /// The `online` status as of now.
     pub fn online(&self) -> Status {
         let now = Timestamp::now();
@@ -37,13 +50,7 @@ impl StatusSource {
             .iter()
             .map(|c| CameraHealth {
                 id: c.id.clone(),
-                state: match c.state() {
-                    CameraState::Starting => "starting",
-                    CameraState::Ok => "ok",
-                    CameraState::Retrying { .. } => "retrying",
-                    CameraState::Stopped => "stopped",
-                }
-                .to_owned(),
+                state: state_name(&c.state()).to_owned(),
                 fps: c.fps,
                 last_frame_ms: c.last_frame().map(Timestamp::unix_millis),
             })
@@ -84,6 +91,15 @@ impl StatusSource {
             .iter()
             .map(wire_fix)
             .collect()
+    }
+}
+
+fn state_name(state: &CameraState) -> &'static str {
+    match state {
+        CameraState::Starting => "starting",
+        CameraState::Ok => "ok",
+        CameraState::Retrying { .. } => "retrying",
+        CameraState::Stopped => "stopped",
     }
 }
 
