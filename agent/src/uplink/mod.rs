@@ -111,7 +111,7 @@ impl Uplink {
             .ok_or_else(|| anyhow::anyhow!("no [uplink] configured"))?;
         let (settings_tx, settings) = watch::channel(UplinkSettings::from(up));
         let added = Arc::new(Notify::new());
-        let (push_tx, push_rx) = mpsc::channel(1);
+        let (push_tx, push_rx) = watch::channel(None);
         let (ack_tx, ack_rx) = mpsc::channel(4);
         let (config_tx, configs) = mpsc::channel(1);
         let thumbnailer = Thumbnailer {

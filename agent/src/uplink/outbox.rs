@@ -70,11 +70,19 @@ pub struct Evicted {
 #[derive(Debug)]
 pub struct Outbox {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    inner: Mutex<Inner>,
     max_bytes: u64,
 }
 
+/// The connection, and the totals it holds (kept with every change, so
+/// that reading the backlog costs no query).
 #[derive(Debug)]
+struct Inner {
+    conn: Connection,
+    totals: Totals,
+}
+
+#[derive(Debug, Clone, Copy)]
 struct Totals {
     count: u64,
     bytes: u64,
@@ -107,15 +115,16 @@ impl Outbox {
                  done_until_ns INTEGER NOT NULL
              );",
         )?;
+        let totals = totals(&conn)?;
         Ok(Self {
             path,
-            conn: Mutex::new(conn),
+            inner: Mutex::new(Inner { conn, totals }),
             max_bytes,
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().expect("outbox lock poisoned")
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("outbox lock poisoned")
     }
 
     /// Adds a thumbnail (idempotent: the same camera and time is kept once)
@@ -126,8 +135,8 @@ impl Outbox {
         captured_at_ns: i64,
         payload: &[u8],
     ) -> Result<Evicted, OutboxError> {
-        let mut conn = self.lock();
-        conn.execute(
+        let mut inner = self.lock();
+        let added = inner.conn.execute(
             "INSERT INTO thumbs (camera, captured_at_ns, payload, bytes) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (camera, captured_at_ns) DO NOTHING",
             params![
@@ -137,18 +146,23 @@ impl Outbox {
                 payload.len() as i64
             ],
         )?;
-        let totals = totals(&conn)?;
-        if totals.bytes <= self.max_bytes {
+        if added == 1 {
+            inner.totals.count += 1;
+            inner.totals.bytes += payload.len() as u64;
+        }
+        if inner.totals.bytes <= self.max_bytes {
             return Ok(Evicted::default());
         }
-        make_room(&mut conn, self.max_bytes * THIN_TO_PERCENT / 100)
+        let evicted = make_room(&mut inner.conn, self.max_bytes * THIN_TO_PERCENT / 100)?;
+        inner.totals = totals(&inner.conn)?;
+        Ok(evicted)
     }
 
     /// Up to `limit` thumbnails, newest first, skipping the ids in `skip`
     /// (those already sent and awaiting their PUBACK).
     pub fn newest(&self, limit: usize, skip: &[i64]) -> Result<Vec<Pending>, OutboxError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
+        let inner = self.lock();
+        let mut stmt = inner.conn.prepare_cached(
             "SELECT id, camera, captured_at_ns, payload FROM thumbs
              ORDER BY captured_at_ns DESC, id DESC LIMIT ?1",
         )?;
@@ -186,21 +200,28 @@ impl Outbox {
 
     /// The broker has it: forget it. Idempotent.
     pub fn remove(&self, id: i64) -> Result<(), OutboxError> {
-        self.lock()
-            .execute("DELETE FROM thumbs WHERE id = ?1", [id])?;
+        let mut inner = self.lock();
+        let (n, bytes) = delete_returning_bytes(
+            &inner.conn,
+            "DELETE FROM thumbs WHERE id = ?1 RETURNING bytes",
+            [id],
+        )?;
+        inner.totals.count -= n.min(inner.totals.count);
+        inner.totals.bytes -= bytes.min(inner.totals.bytes);
         Ok(())
     }
 
     /// Thumbnails waiting, and their bytes.
-    pub fn backlog(&self) -> Result<(u64, u64), OutboxError> {
-        let t = totals(&self.lock())?;
-        Ok((t.count, t.bytes))
+    pub fn backlog(&self) -> (u64, u64) {
+        let t = self.lock().totals;
+        (t.count, t.bytes)
     }
 
     /// How far (capture time, ns) thumbnails of `camera` were made.
     pub fn progress(&self, camera: &CameraId) -> Result<Option<i64>, OutboxError> {
         Ok(self
             .lock()
+            .conn
             .query_row(
                 "SELECT done_until_ns FROM progress WHERE camera = ?1",
                 [camera.as_str()],
@@ -210,7 +231,7 @@ impl Outbox {
     }
 
     pub fn set_progress(&self, camera: &CameraId, done_until_ns: i64) -> Result<(), OutboxError> {
-        self.lock().execute(
+        self.lock().conn.execute(
             "INSERT INTO progress (camera, done_until_ns) VALUES (?1, ?2)
              ON CONFLICT (camera) DO UPDATE SET done_until_ns = excluded.done_until_ns",
             params![camera.as_str(), done_until_ns],

@@ -29,6 +29,7 @@ use super::UplinkSettings;
 use super::link::{Budget, LinkState};
 use super::outbox::{Outbox, Pending};
 use super::status::StatusSource;
+use super::thumbs::set_backlog_gauges;
 use crate::metrics::Metrics;
 use crate::queue::{Backoff, pause};
 use crate::timestamp::Timestamp;
@@ -53,7 +54,7 @@ pub struct Publisher {
     pub added: Arc<Notify>,
     pub status: StatusSource,
     /// Configs pushed from shore, for the config task.
-    pub pushes: mpsc::Sender<ConfigPush>,
+    pub pushes: watch::Sender<Option<ConfigPush>>,
     /// Acks from the config task, to publish.
     pub acks: mpsc::Receiver<ConfigAck>,
 }
@@ -264,6 +265,7 @@ impl Publisher {
                         .await
                         .map_err(|e| format!("outbox task: {e}"))?
                         .map_err(|e| format!("{e}"))?;
+                    set_backlog_gauges(&self.metrics, &self.outbox);
                     let u = &self.metrics.uplink;
                     u.thumbs_sent.fetch_add(1, Ordering::Relaxed);
                     u.thumb_bytes_sent.fetch_add(bytes, Ordering::Relaxed);
@@ -271,12 +273,9 @@ impl Publisher {
             }
             Event::Incoming(Packet::Publish(p)) => {
                 match serde_json::from_slice::<ConfigPush>(&p.payload) {
+                    // The newest push wins; one still waiting is replaced.
                     Ok(push) => {
-                        if self.pushes.try_send(push).is_err() {
-                            tracing::warn!(
-                                "a pushed config arrived while another is being applied; the retained one comes again at the next session"
-                            );
-                        }
+                        self.pushes.send_replace(Some(push));
                     }
                     Err(e) => {
                         tracing::warn!(topic = %p.topic, "a pushed config is not JSON of {{version, config}}: {e}");

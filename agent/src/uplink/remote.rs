@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use seaframe_wire::message::{AckStatus, ConfigAck, ConfigPush};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -86,7 +86,9 @@ pub struct Remote {
     pub version_path: PathBuf,
     pub current_text: String,
     pub applied_version: Arc<AtomicU64>,
-    pub pushes: mpsc::Receiver<ConfigPush>,
+    /// The newest config pushed (intermediate ones may be skipped: the
+    /// newest is the shore's wish).
+    pub pushes: watch::Receiver<Option<ConfigPush>>,
     pub acks: mpsc::Sender<ConfigAck>,
     /// Valid configs, to the agent, which applies them live.
     pub apply: mpsc::Sender<Config>,
@@ -104,13 +106,15 @@ pub fn read_version(path: &Path) -> u64 {
 impl Remote {
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         loop {
-            let push = tokio::select! {
+            tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Ok(()),
-                p = self.pushes.recv() => match p {
-                    Some(p) => p,
-                    None => return Ok(()),
+                changed = self.pushes.changed() => if changed.is_err() {
+                    return Ok(());
                 },
+            }
+            let Some(push) = self.pushes.borrow_and_update().clone() else {
+                continue;
             };
             if push.version <= self.applied_version.load(Ordering::Relaxed) {
                 continue;

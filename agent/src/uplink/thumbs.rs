@@ -101,15 +101,7 @@ impl Thumbnailer {
             }
             self.outbox.set_progress(&cam.id, done_until)?;
         }
-        let (count, bytes) = self.outbox.backlog()?;
-        self.metrics
-            .uplink
-            .outbox_backlog
-            .store(count, Ordering::Relaxed);
-        self.metrics
-            .uplink
-            .outbox_bytes
-            .store(bytes, Ordering::Relaxed);
+        set_backlog_gauges(&self.metrics, &self.outbox);
         Ok(added)
     }
 
@@ -155,6 +147,16 @@ impl Thumbnailer {
             }
         }
     }
+}
+
+/// The outbox's backlog into `/metrics` (after it grew or shrank).
+pub fn set_backlog_gauges(metrics: &Metrics, outbox: &Outbox) {
+    let (count, bytes) = outbox.backlog();
+    metrics
+        .uplink
+        .outbox_backlog
+        .store(count, Ordering::Relaxed);
+    metrics.uplink.outbox_bytes.store(bytes, Ordering::Relaxed);
 }
 
 /// The envelope metadata of a stored frame's thumbnail.
