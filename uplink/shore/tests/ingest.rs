@@ -207,10 +207,30 @@ async fn malformed_payloads_are_counted_and_ingest_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shores_in_one_group_split_the_load_and_index_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, _db) in index_urls(dir.path(), "two-shores").await {
+        two_shores(&url).await;
+    }
+}
+
+/// Two shores sharing one index (one SQLite file, or one PostgreSQL database).
+async fn two_shores(index_url: &str) {
     let broker = MosquittoServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let a = start(config(&broker.url(), dir.path(), "shore-1", None)).await;
-    let b = start(config(&broker.url(), dir.path(), "shore-2", None)).await;
+    let a = start(config(
+        &broker.url(),
+        dir.path(),
+        "shore-1",
+        Some(index_url),
+    ))
+    .await;
+    let b = start(config(
+        &broker.url(),
+        dir.path(),
+        "shore-2",
+        Some(index_url),
+    ))
+    .await;
     let vessel = Publisher::connect(broker.port(), "aurora", None).await;
     const N: i64 = 200;
     for i in 0..N {

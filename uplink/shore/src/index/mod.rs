@@ -280,7 +280,8 @@ pub trait Index: Send + Sync + std::fmt::Debug {
     /// indexed. Returns, per input, whether it was new. Idempotent.
     fn insert_thumbs<'a>(&'a self, batch: &'a [NewThumb]) -> Fut<'a, Vec<bool>>;
     fn apply_status<'a>(&'a self, vessel: &'a VesselName, update: &'a StatusUpdate) -> Fut<'a, ()>;
-    /// Appends fixes to the track (a fix already there, same `at_ms`, is ignored).
+    /// Appends fixes to the track (a fix already there, same `at_ms`, is
+    /// ignored). A status's fix joins the track too.
     fn append_fixes<'a>(&'a self, vessel: &'a VesselName, fixes: &'a [Fix]) -> Fut<'a, ()>;
     fn store_ack<'a>(&'a self, vessel: &'a VesselName, ack: &'a ConfigAck) -> Fut<'a, ()>;
     fn vessels(&self) -> Fut<'_, Vec<VesselSummary>>;

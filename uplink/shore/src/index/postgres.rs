@@ -271,8 +271,14 @@ impl Index for PgIndex {
                 )
                 .await?;
             }
-            if let Some(fix) = &update.fix {
-                update_last_fix(&tx, v, fix).await?;
+            if let Some(f) = &update.fix {
+                tx.execute(
+                    "INSERT INTO fixes (vessel, at_ms, lat, lon, fix, speed_kn, course_deg, heading_deg) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (vessel, at_ms) DO NOTHING",
+                    &[&v, &f.at_ms, &f.lat, &f.lon, &f.fix, &f.speed_kn, &f.course_deg, &f.heading_deg],
+                )
+                .await?;
+                update_last_fix(&tx, v, f).await?;
             }
             tx.commit().await?;
             Ok(())

@@ -162,6 +162,24 @@ fn fix_json(fix: &Fix) -> String {
     serde_json::to_string(fix).expect("a Fix serialises")
 }
 
+fn insert_fix(conn: &Connection, vessel: &str, f: &Fix) -> Result<(), IndexError> {
+    conn.prepare_cached(
+        "INSERT INTO fixes (vessel, at_ms, lat, lon, fix, speed_kn, course_deg, heading_deg) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (vessel, at_ms) DO NOTHING",
+    )?
+    .execute(params![
+        vessel,
+        f.at_ms,
+        f.lat,
+        f.lon,
+        f.fix,
+        f.speed_kn,
+        f.course_deg,
+        f.heading_deg
+    ])?;
+    Ok(())
+}
+
 fn update_last_fix(conn: &Connection, vessel: &str, fix: &Fix) -> Result<(), IndexError> {
     conn.execute(
         "INSERT INTO vessels (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
@@ -283,6 +301,7 @@ impl Index for SqliteIndex {
                 tx.execute("UPDATE vessels SET cameras = ?2 WHERE name = ?1", params![vessel, json])?;
             }
             if let Some(fix) = &update.fix {
+                insert_fix(&tx, &vessel, fix)?;
                 update_last_fix(&tx, &vessel, fix)?;
             }
             tx.commit()?;
