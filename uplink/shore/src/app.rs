@@ -71,7 +71,7 @@ impl Shore {
         let blobs = Blobs::new(&cfg.data_dir);
         let metrics = Arc::new(Metrics::default());
         let options = ingest::connect_options(&cfg.mqtt)?;
-        let (client, eventloop) = rumqttc::AsyncClient::new(options, ingest::CHANNEL_CAPACITY);
+        let (client, eventloop) = rumqttc::AsyncClient::new(options, ingest::REQUEST_CAPACITY);
         let (tx, rx) = mpsc::channel(ingest::CHANNEL_CAPACITY);
         let (subscribed_tx, subscribed) = watch::channel(false);
         let tracker = TaskTracker::new();

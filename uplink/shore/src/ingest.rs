@@ -37,9 +37,14 @@ use crate::when::now_ns;
 pub const CHANNEL_CAPACITY: usize = 1024;
 /// The most messages committed in one transaction.
 pub const BATCH_MAX: usize = 512;
-/// Room for the acks of a batch and the configs the API publishes; must be
-/// larger than [`BATCH_MAX`] so that acking never waits on a full queue.
-const REQUEST_CAPACITY: usize = 4096;
+/// The client's request queue: the writer's acks and the configs the API
+/// publishes. rumqttc's event loop hands out the PUBLISHes it has read
+/// before it takes requests, so under load acks wait there until the broker
+/// stops sending (its in-flight window, at most 65,535 unacked messages, is
+/// full). The queue must hold that many acks, or the writer would block on a
+/// full queue while the receiver blocks on a full channel: a deadlock seen
+/// in the benchmark. Memory is taken only as it fills.
+pub const REQUEST_CAPACITY: usize = 70_000;
 /// Larger than any payload the decoder accepts (2 MiB), so that an oversized
 /// thumbnail is received, counted and acked rather than breaking the
 /// connection (and being redelivered forever). Cap the broker's
@@ -70,8 +75,7 @@ pub fn connect_options(cfg: &MqttConfig) -> Result<MqttOptions, MqttSetupError> 
     opts.set_clean_session(false)
         .set_manual_acks(true)
         .set_keep_alive(Duration::from_secs(30))
-        .set_max_packet_size(MAX_INCOMING_PACKET_BYTES, MAX_INCOMING_PACKET_BYTES)
-        .set_request_channel_capacity(REQUEST_CAPACITY);
+        .set_max_packet_size(MAX_INCOMING_PACKET_BYTES, MAX_INCOMING_PACKET_BYTES);
     if let (Some(user), Some(password)) = (&cfg.username, &cfg.password) {
         opts.set_credentials(user.clone(), password.expose());
     }
@@ -137,6 +141,7 @@ impl Receiver {
                     self.subscribed.send_replace(true);
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
+                    add(&self.metrics.mqtt_publishes_received, 1);
                     tokio::select! {
                         biased;
                         _ = self.writer_done.cancelled() => break,

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub index_errors: AtomicU64,
     pub mqtt_connection_errors: AtomicU64,
     pub mqtt_connects: AtomicU64,
+    /// PUBLISHes received from the broker (before decoding).
+    pub mqtt_publishes_received: AtomicU64,
     /// Messages dropped, by reason (`truncated`, `topic_mismatch`, …).
     dropped: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -41,7 +43,12 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 10] = [
+        let counters: [(&str, &str, &AtomicU64); 11] = [
+            (
+                "seaframe_shore_mqtt_publishes_received_total",
+                "PUBLISHes received from the broker.",
+                &self.mqtt_publishes_received,
+            ),
             (
                 "seaframe_shore_thumbs_indexed_total",
                 "Thumbnails newly indexed.",
