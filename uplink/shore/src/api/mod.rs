@@ -1,0 +1,153 @@
+//! The shore's HTTP API (axum): JSON under `/api/v1`, `/metrics` in the
+//! Prometheus format, `/healthz`. One file per resource; `error` and
+//! `params` hold what they share. The listener is bound by the caller
+//! (tests bind port 0). Reading is open; `PUT …/config` needs the bearer
+//! token when one is configured.
+
+mod config;
+mod error;
+mod health;
+mod params;
+mod thumbs;
+mod track;
+mod vessels;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use rumqttc::AsyncClient;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+
+use crate::blobs::Blobs;
+use crate::config::Secret;
+use crate::index::Index;
+use crate::metrics::Metrics;
+
+/// What the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    pub index: Arc<dyn Index>,
+    pub blobs: Blobs,
+    pub metrics: Arc<Metrics>,
+    pub token: Option<Arc<Secret>>,
+    /// Publishes pushed configs (the ingest's client).
+    pub mqtt: AsyncClient,
+    /// Whether ingest is subscribed (for `/healthz`).
+    pub subscribed: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiState")
+            .field("index", &self.index)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// All routes.
+pub fn router(state: ApiState) -> Router {
+    let guarded = Router::new()
+        .route(
+            "/api/v1/vessels/{v}/config",
+            axum::routing::put(config::put),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/api/v1/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route("/api/v1/metrics", get(health::metrics))
+        .route("/api/v1/vessels", get(vessels::list))
+        .route("/api/v1/vessels/{v}/thumbs", get(thumbs::by_vessel))
+        .route("/api/v1/vessels/{v}/track", get(track::get))
+        .route("/api/v1/vessels/{v}/config", get(config::get))
+        .route("/api/v1/thumbs", get(thumbs::search))
+        .route("/api/v1/thumbs/{id}", get(thumbs::one))
+        .route("/api/v1/thumbs/{id}/image", get(thumbs::image))
+        .merge(guarded)
+        .fallback(|uri: Uri| async move {
+            ApiError::NotFound(format!("no such endpoint: {}", uri.path()))
+        })
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+        })
+        .with_state(state)
+}
+
+/// Compares a given token with ours in a time that depends only on the
+/// length of ours.
+fn same(given: &[u8], token: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != token.len());
+    for (i, t) in token.iter().enumerate() {
+        diff |= t ^ given.get(i).copied().unwrap_or(0);
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// The token of an `Authorization: Bearer <token>` value (scheme in any case).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_matches(' '))
+}
+
+async fn require_token(
+    State(state): State<ApiState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(token) = &state.token {
+        let given = req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer)
+            .unwrap_or("");
+        if !same(given.as_bytes(), token.expose().as_bytes()) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    Ok(next.run(req).await)
+}
+
+/// Serves until `shutdown` (graceful: requests in progress finish).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}
+
+/// `/api/v1/thumbs/<id>/image`
+pub fn image_url(id: i64) -> String {
+    format!("/api/v1/thumbs/{id}/image")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_match_only_whole() {
+        assert!(same(b"s3cret", b"s3cret"));
+        for given in [&b""[..], b"s3cre", b"s3crett", b"s3creT"] {
+            assert!(!same(given, b"s3cret"), "{given:?}");
+        }
+        assert_eq!(bearer("bearer  abc"), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+    }
+}

@@ -1,0 +1,242 @@
+//! Query and path parsing for the API: [`QueryParams`] reads the raw pairs
+//! (so that axum's plain-text rejections never reach a client) and each
+//! value is parsed here with an error that names its parameter.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use seaframe_wire::{CameraId, VesselName};
+
+use super::error::ApiError;
+use crate::index::Place;
+use crate::when::{now_ns, parse_user_ns};
+
+pub type Params = HashMap<String, String>;
+
+/// The query string as a map; an empty value counts as not given; of a
+/// repeated parameter the last wins.
+#[derive(Debug, Clone, Default)]
+pub struct QueryParams(pub Params);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        Ok(Self(
+            url::form_urlencoded::parse(query.as_bytes())
+                .filter(|(_, v)| !v.trim().is_empty())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+}
+
+pub const DEFAULT_LIMIT: u32 = 100;
+pub const MAX_LIMIT: u32 = 1000;
+/// Half the Earth's circumference.
+const MAX_RADIUS_M: f64 = 20_037_509.0;
+
+pub fn camera(p: &Params) -> Result<Option<CameraId>, ApiError> {
+    p.get("camera")
+        .map(|s| CameraId::parse(s).map_err(|e| ApiError::bad("camera", format!("{s:?} {e}"))))
+        .transpose()
+}
+
+/// `from` (default: the beginning) and `to` (default: a day from now), from < to.
+pub fn range(p: &Params) -> Result<(i64, i64), ApiError> {
+    let time = |name: &str| {
+        p.get(name)
+            .map(|s| parse_user_ns(s).map_err(|e| ApiError::bad(name, e)))
+            .transpose()
+    };
+    let from = time("from")?.unwrap_or(i64::MIN);
+    let to = time("to")?.unwrap_or_else(|| now_ns().saturating_add(86_400_000_000_000));
+    if from >= to {
+        return Err(ApiError::bad("from", "must be before to"));
+    }
+    Ok((from, to))
+}
+
+pub fn limit(p: &Params) -> Result<u32, ApiError> {
+    match p.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad(
+                "limit",
+                format!("{s:?} is not a number from 1 to {MAX_LIMIT}"),
+            )),
+        },
+    }
+}
+
+/// A page cursor: the `(captured_at_ns, id)` of the last row of the
+/// previous page, as `<ns>_<id>`.
+pub fn encode_cursor((ns, id): (i64, i64)) -> String {
+    format!("{ns}_{id}")
+}
+
+pub fn cursor(p: &Params) -> Result<Option<(i64, i64)>, ApiError> {
+    p.get("cursor")
+        .map(|s| {
+            s.split_once('_')
+                .and_then(|(ns, id)| Some((ns.parse().ok()?, id.parse().ok()?)))
+                .ok_or_else(|| ApiError::bad("cursor", format!("{s:?} is not a next_cursor")))
+        })
+        .transpose()
+}
+
+fn number(
+    p: &Params,
+    name: &str,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<Option<f64>, ApiError> {
+    p.get(name)
+        .map(|s| match s.parse::<f64>() {
+            Ok(v) if range.contains(&v) => Ok(v),
+            _ => Err(ApiError::bad(
+                name,
+                format!(
+                    "{s:?} is not a number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        })
+        .transpose()
+}
+
+/// `bbox=minlon,minlat,maxlon,maxlat` or `lat=&lon=&radius_m=`, or neither.
+pub fn place(p: &Params) -> Result<Option<Place>, ApiError> {
+    if let Some(s) = p.get("bbox") {
+        let v: Vec<f64> = s
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                ApiError::bad("bbox", format!("{s:?} is not minlon,minlat,maxlon,maxlat"))
+            })?;
+        let [min_lon, min_lat, max_lon, max_lat] = v[..] else {
+            return Err(ApiError::bad(
+                "bbox",
+                "needs four numbers: minlon,minlat,maxlon,maxlat",
+            ));
+        };
+        if ![min_lon, max_lon]
+            .iter()
+            .all(|x| (-180.0..=180.0).contains(x))
+            || ![min_lat, max_lat]
+                .iter()
+                .all(|x| (-90.0..=90.0).contains(x))
+            || min_lon > max_lon
+            || min_lat > max_lat
+        {
+            return Err(ApiError::bad(
+                "bbox",
+                "longitudes in [-180, 180], latitudes in [-90, 90], min before max",
+            ));
+        }
+        return Ok(Some(Place::BBox {
+            min_lon,
+            min_lat,
+            max_lon,
+            max_lat,
+        }));
+    }
+    let lat = number(p, "lat", -90.0..=90.0)?;
+    let lon = number(p, "lon", -180.0..=180.0)?;
+    let radius_m = number(p, "radius_m", 0.0..=MAX_RADIUS_M)?;
+    match (lat, lon, radius_m) {
+        (None, None, None) => Ok(None),
+        (Some(lat), Some(lon), Some(radius_m)) => Ok(Some(Place::Circle { lat, lon, radius_m })),
+        _ => Err(ApiError::bad(
+            "radius_m",
+            "lat, lon and radius_m go together",
+        )),
+    }
+}
+
+/// The `{v}` of `/vessels/{v}/…`, validated.
+#[derive(Debug, Clone)]
+pub struct VesselPath(pub VesselName);
+
+impl<S: Send + Sync> FromRequestParts<S> for VesselPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| {
+                ApiError::bad("vessel", format!("not a vessel name ({})", e.body_text()))
+            })?;
+        VesselName::parse(&raw)
+            .map(Self)
+            .map_err(|e| ApiError::bad("vessel", format!("{raw:?} {e}")))
+    }
+}
+
+/// The `{id}` of `/thumbs/{id}/…`.
+#[derive(Debug, Clone, Copy)]
+pub struct ThumbId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for ThumbId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad("id", format!("not a thumbnail id ({})", e.body_text())))?;
+        raw.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(Self)
+            .ok_or_else(|| ApiError::bad("id", format!("{raw:?} is not a thumbnail id")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_bad_value_names_its_parameter() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("limit", "0")], "limit"),
+            (&[("limit", "x")], "limit"),
+            (&[("from", "yesterday")], "from"),
+            (&[("to", "2026-13-01T00:00:00Z")], "to"),
+            (&[("from", "2000"), ("to", "1000")], "from"),
+            (&[("cursor", "abc")], "cursor"),
+            (&[("camera", "Bad/Id")], "camera"),
+            (&[("bbox", "1,2,3")], "bbox"),
+            (&[("bbox", "10,0,5,1")], "bbox"),
+            (&[("lat", "91"), ("lon", "0"), ("radius_m", "5")], "lat"),
+            (&[("lat", "1")], "radius_m"),
+        ];
+        for (pairs, name) in cases {
+            let p = params(pairs);
+            let err = camera(&p)
+                .and_then(|_| range(&p))
+                .and_then(|_| limit(&p))
+                .and_then(|_| cursor(&p))
+                .and_then(|_| place(&p))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(&format!("{name}:")), "{pairs:?}: {err}");
+        }
+        let c = (1_764_000_000_000_000_000, 42);
+        assert_eq!(
+            cursor(&params(&[("cursor", &encode_cursor(c))])).unwrap(),
+            Some(c)
+        );
+    }
+}

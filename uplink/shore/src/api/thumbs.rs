@@ -1,0 +1,137 @@
+//! Thumbnails: by vessel (`/vessels/{v}/thumbs`), fleet-wide by place and
+//! time (`/thumbs`), one (`/thumbs/{id}`) and its JPEG (`/thumbs/{id}/image`).
+//! Lists are oldest first with a stable cursor (`(captured_at_ns, id)`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::params::{self, QueryParams, ThumbId, VesselPath};
+use super::{ApiState, image_url};
+use crate::blobs::BlobKey;
+use crate::index::{ThumbQuery, ThumbRow};
+use crate::when::rfc3339_ns;
+
+fn thumb_json(t: &ThumbRow) -> Value {
+    json!({
+        "id": t.id,
+        "vessel": t.vessel,
+        "camera": t.camera,
+        "ts": rfc3339_ns(t.captured_at_ns),
+        "lat": t.lat,
+        "lon": t.lon,
+        "bytes": t.bytes,
+        "image_url": image_url(t.id),
+    })
+}
+
+async fn list(state: &ApiState, query: ThumbQuery) -> Result<Json<Value>, ApiError> {
+    let page = state.index.thumbs(&query).await.map_err(ApiError::index)?;
+    Ok(Json(json!({
+        "thumbs": page.rows.iter().map(thumb_json).collect::<Vec<_>>(),
+        "next_cursor": page.next.map(params::encode_cursor),
+    })))
+}
+
+pub async fn by_vessel(
+    State(state): State<ApiState>,
+    VesselPath(vessel): VesselPath,
+    QueryParams(p): QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let (from_ns, to_ns) = params::range(&p)?;
+    let query = ThumbQuery {
+        vessel: Some(vessel.clone()),
+        camera: params::camera(&p)?,
+        from_ns,
+        to_ns,
+        place: params::place(&p)?,
+        after: params::cursor(&p)?,
+        limit: params::limit(&p)?,
+    };
+    if !state
+        .index
+        .vessel_known(&vessel)
+        .await
+        .map_err(ApiError::index)?
+    {
+        return Err(ApiError::NotFound(format!(
+            "vessel: no vessel named {vessel}"
+        )));
+    }
+    list(&state, query).await
+}
+
+pub async fn search(
+    State(state): State<ApiState>,
+    QueryParams(p): QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let (from_ns, to_ns) = params::range(&p)?;
+    let vessel = p
+        .get("vessel")
+        .map(|s| {
+            seaframe_wire::VesselName::parse(s)
+                .map_err(|e| ApiError::bad("vessel", format!("{s:?} {e}")))
+        })
+        .transpose()?;
+    let query = ThumbQuery {
+        vessel,
+        camera: params::camera(&p)?,
+        from_ns,
+        to_ns,
+        place: params::place(&p)?,
+        after: params::cursor(&p)?,
+        limit: params::limit(&p)?,
+    };
+    list(&state, query).await
+}
+
+async fn find(state: &ApiState, id: i64) -> Result<ThumbRow, ApiError> {
+    state
+        .index
+        .thumb(id)
+        .await
+        .map_err(ApiError::index)?
+        .ok_or_else(|| ApiError::NotFound(format!("id: no thumbnail {id}")))
+}
+
+pub async fn one(
+    State(state): State<ApiState>,
+    ThumbId(id): ThumbId,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(thumb_json(&find(&state, id).await?)))
+}
+
+pub async fn image(
+    State(state): State<ApiState>,
+    ThumbId(id): ThumbId,
+) -> Result<Response, ApiError> {
+    let t = find(&state, id).await?;
+    let blobs = state.blobs.clone();
+    let jpeg = tokio::task::spawn_blocking(move || {
+        blobs.read(BlobKey {
+            vessel: &t.vessel,
+            camera: &t.camera,
+            captured_at_ns: t.captured_at_ns,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Unavailable {
+        what: "the thumbnail store",
+        cause: e.to_string(),
+    })?
+    .map_err(|e| ApiError::Unavailable {
+        what: "the thumbnail store",
+        cause: e.to_string(),
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        jpeg,
+    )
+        .into_response())
+}

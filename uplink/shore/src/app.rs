@@ -1,0 +1,164 @@
+//! Start, run and stop the shore: open the index, connect to the broker,
+//! spawn the stages (receiver, writer, API) on one `TaskTracker`, and stop
+//! them in order — the writer finishes and acks its batch, then the receiver
+//! disconnects (the broker keeps our session and what arrives meanwhile),
+//! and the API finishes the requests in progress.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::api::{self, ApiState};
+use crate::blobs::Blobs;
+use crate::config::Config;
+use crate::index::{self, Index};
+use crate::ingest::{self, Receiver, Writer};
+use crate::metrics::Metrics;
+
+/// How long the stages get to stop before `stop` gives up on them.
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running shore.
+#[derive(Debug)]
+pub struct Shore {
+    pub addr: SocketAddr,
+    pub metrics: Arc<Metrics>,
+    pub index: Arc<dyn Index>,
+    subscribed: watch::Receiver<bool>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+/// Spawns a stage in its span; a stage that fails stops the whole shore.
+fn spawn_stage<F>(tracker: &TaskTracker, shutdown: &CancellationToken, name: &'static str, stage: F)
+where
+    F: Future<Output = Result<()>> + Send + 'static,
+{
+    let shutdown = shutdown.clone();
+    tracker.spawn(
+        async move {
+            match stage.await {
+                Ok(()) => tracing::debug!("stopped"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "stage failed; stopping the shore");
+                    shutdown.cancel();
+                }
+            }
+        }
+        .instrument(tracing::info_span!("stage", name)),
+    );
+}
+
+impl Shore {
+    /// Opens the index, connects to the broker and serves the API on
+    /// `listener`. Returns once everything is spawned (not yet subscribed:
+    /// see [`Shore::subscribed`]).
+    pub async fn start(cfg: Config, listener: TcpListener) -> Result<Self> {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+        let index_url = cfg
+            .index_url()
+            .map_err(|e| anyhow::anyhow!("index.url: {e}"))?;
+        let index = index::open(&index_url).await.context("opening the index")?;
+        let blobs = Blobs::new(&cfg.data_dir);
+        let metrics = Arc::new(Metrics::default());
+        let options = ingest::connect_options(&cfg.mqtt)?;
+        let (client, eventloop) = rumqttc::AsyncClient::new(options, ingest::REQUEST_CAPACITY);
+        let (tx, rx) = mpsc::channel(ingest::CHANNEL_CAPACITY);
+        let (subscribed_tx, subscribed) = watch::channel(false);
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let writer_done = CancellationToken::new();
+
+        let writer = Writer {
+            rx,
+            client: client.clone(),
+            index: index.clone(),
+            blobs: blobs.clone(),
+            metrics: metrics.clone(),
+            done: writer_done.clone(),
+        };
+        let receiver = Receiver {
+            client: client.clone(),
+            eventloop,
+            filters: seaframe_wire::shore_filters(&cfg.mqtt.share_group).to_vec(),
+            tx,
+            metrics: metrics.clone(),
+            subscribed: subscribed_tx,
+            writer_done,
+        };
+        let state = ApiState {
+            index: index.clone(),
+            blobs,
+            metrics: metrics.clone(),
+            token: cfg.api.token.clone().map(Arc::new),
+            mqtt: client,
+            subscribed: subscribed.clone(),
+        };
+        let addr = listener.local_addr()?;
+        spawn_stage(&tracker, &shutdown, "writer", writer.run(shutdown.clone()));
+        spawn_stage(
+            &tracker,
+            &shutdown,
+            "receiver",
+            receiver.run(shutdown.clone()),
+        );
+        spawn_stage(
+            &tracker,
+            &shutdown,
+            "api",
+            api::serve(listener, state, shutdown.clone()),
+        );
+        tracker.close();
+        tracing::info!(%addr, index = ?index_url, "shore started");
+        Ok(Self {
+            addr,
+            metrics,
+            index,
+            subscribed,
+            tracker,
+            shutdown,
+        })
+    }
+
+    /// Resolves once ingest is subscribed (or the shore stopped).
+    pub async fn subscribed(&self) {
+        let mut rx = self.subscribed.clone();
+        tokio::select! {
+            _ = rx.wait_for(|s| *s) => {}
+            _ = self.shutdown.cancelled() => {}
+        }
+    }
+
+    /// Cancelled when the shore stops (a failed stage cancels it too).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops in order and waits (bounded) for every stage.
+    pub async fn stop(self) -> Result<()> {
+        self.shutdown.cancel();
+        tokio::time::timeout(STOP_TIMEOUT, self.tracker.wait())
+            .await
+            .context("the shore's stages did not stop in time")
+    }
+}
+
+/// Runs until `shutdown`, then stops in order.
+pub async fn run(cfg: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
+    let shore = Shore::start(cfg, listener).await?;
+    let own = shore.shutdown_token();
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = own.cancelled() => {}
+    }
+    shore.stop().await
+}

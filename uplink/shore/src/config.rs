@@ -1,0 +1,363 @@
+//! The shore's configuration: TOML → typed structs → [`Config::validate`].
+//!
+//! Loading has no side effects. Type errors (unknown key, wrong type) come
+//! from the TOML parser, which names the key and line; range and cross-field
+//! checks come from `validate`, which collects every problem at once.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The example file: every key with its default and meaning.
+pub const EXAMPLE: &str = include_str!("../seaframe-shore.example.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "defaults::data_dir")]
+    pub data_dir: PathBuf,
+    pub mqtt: MqttConfig,
+    #[serde(default)]
+    pub index: IndexConfig,
+    #[serde(default)]
+    pub api: ApiConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    pub url: String,
+    #[serde(default = "defaults::share_group")]
+    pub share_group: String,
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+}
+
+impl MqttConfig {
+    /// The configured client id, or one derived from the share group.
+    pub fn client_id(&self) -> String {
+        self.client_id
+            .clone()
+            .unwrap_or_else(|| format!("seaframe-shore-{}", self.share_group))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    /// `None`: `sqlite:<data_dir>/index.db`.
+    pub url: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// Guards `PUT /vessels/<v>/config` when set.
+    pub token: Option<Secret>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: defaults::listen(),
+            token: None,
+        }
+    }
+}
+
+/// A string that may hold credentials (a password, a token, a database URL):
+/// `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// The secret itself, for connecting. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+/// Where the index lives, read from `[index] url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexUrl {
+    Sqlite(PathBuf),
+    /// The whole `postgres://…` URL (may hold a password).
+    Postgres(Secret),
+}
+
+impl IndexUrl {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if let Some(path) = s.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err("sqlite: needs a path (sqlite:/var/lib/…/index.db)".into());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return match s.parse::<tokio_postgres::Config>() {
+                Ok(_) => Ok(Self::Postgres(Secret::new(s))),
+                Err(e) => Err(format!("not a PostgreSQL URL: {e}")),
+            };
+        }
+        Err("must start with sqlite: or postgres://".into())
+    }
+}
+
+/// One thing wrong with a config, naming its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("{origin}: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        origin: String,
+        problems: Vec<Problem>,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file. No side effects.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        let problems = config.validate();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                origin: origin.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    /// Every problem at once.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut bad = |key, message: String| problems.push(Problem { key, message });
+        if self.data_dir.as_os_str().is_empty() {
+            bad("data_dir", "must not be empty".into());
+        }
+        match url::Url::parse(&self.mqtt.url) {
+            Ok(u) if matches!(u.scheme(), "mqtt" | "tcp" | "mqtts" | "ssl") => {
+                if u.host_str().is_none_or(str::is_empty) {
+                    bad("mqtt.url", "names no host".into());
+                }
+                if !u.username().is_empty() || u.password().is_some() {
+                    bad(
+                        "mqtt.url",
+                        "put credentials in mqtt.username / mqtt.password, not the URL".into(),
+                    );
+                }
+            }
+            Ok(u) => bad(
+                "mqtt.url",
+                format!("scheme {:?} is not mqtt:// or mqtts://", u.scheme()),
+            ),
+            Err(e) => bad("mqtt.url", format!("not a URL: {e}")),
+        }
+        let group = &self.mqtt.share_group;
+        if group.is_empty()
+            || group.len() > 64
+            || !group
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bad(
+                "mqtt.share_group",
+                format!("{group:?} must be 1–64 characters of a-z, A-Z, 0-9, '-', '_'"),
+            );
+        }
+        if let Some(id) = &self.mqtt.client_id
+            && (id.is_empty() || id.len() > 128 || id.contains(['/', '+', '#']))
+        {
+            bad(
+                "mqtt.client_id",
+                format!("{id:?} must be 1–128 characters without / + #"),
+            );
+        }
+        if self.mqtt.username.is_some() != self.mqtt.password.is_some() {
+            bad(
+                "mqtt.password",
+                "username and password go together (set both or neither)".into(),
+            );
+        }
+        if let Some(url) = &self.index.url
+            && let Err(e) = IndexUrl::parse(url.expose())
+        {
+            bad("index.url", e);
+        }
+        if let Some(token) = &self.api.token
+            && token.expose().trim().len() < 8
+        {
+            bad("api.token", "must be at least 8 characters".into());
+        }
+        problems
+    }
+
+    /// The index location, with the default applied. Call after `validate`.
+    pub fn index_url(&self) -> Result<IndexUrl, String> {
+        match &self.index.url {
+            Some(url) => IndexUrl::parse(url.expose()),
+            None => Ok(IndexUrl::Sqlite(self.data_dir.join("index.db"))),
+        }
+    }
+}
+
+mod defaults {
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::path::PathBuf;
+
+    pub fn data_dir() -> PathBuf {
+        PathBuf::from("/var/lib/seaframe-shore")
+    }
+    pub fn share_group() -> String {
+        "shore".into()
+    }
+    pub fn listen() -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 8781))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<Problem> {
+        match Config::from_toml(text, "test") {
+            Err(ConfigError::Invalid { problems, .. }) => problems,
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_example_parses_validates_and_holds_the_defaults() {
+        let c = Config::from_toml(EXAMPLE, "example").unwrap();
+        assert_eq!(c.data_dir, defaults::data_dir());
+        assert_eq!(c.mqtt.url, "mqtt://127.0.0.1:1883");
+        assert_eq!(c.mqtt.share_group, "shore");
+        assert_eq!(c.mqtt.client_id(), "seaframe-shore-shore");
+        assert_eq!(c.api.listen, defaults::listen());
+        assert_eq!(
+            c.index_url().unwrap(),
+            IndexUrl::Sqlite("/var/lib/seaframe-shore/index.db".into())
+        );
+        // Every commented key of the example, uncommented, is accepted too.
+        let all: String = EXAMPLE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") => rest.replace('…', "longenough-secret"),
+                _ => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = Config::from_toml(&all, "example, all keys").unwrap();
+        assert_eq!(c.mqtt.username.as_deref(), Some("shore"));
+        assert!(c.api.token.is_some());
+    }
+
+    #[test]
+    fn validation_names_every_problem_at_once() {
+        let p = problems(
+            r##"
+            data_dir = ""
+            [mqtt]
+            url = "http://x"
+            share_group = "a/b"
+            client_id = "#"
+            username = "u"
+            [index]
+            url = "mysql://x"
+            [api]
+            token = "short"
+            "##,
+        );
+        let keys: Vec<_> = p.iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "data_dir",
+                "mqtt.url",
+                "mqtt.share_group",
+                "mqtt.client_id",
+                "mqtt.password",
+                "index.url",
+                "api.token"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let e = Config::from_toml("[mqtt]\nurl = \"mqtt://h\"\nshare = \"x\"\n", "t").unwrap_err();
+        assert!(e.to_string().contains("share"), "{e}");
+    }
+
+    #[test]
+    fn index_urls() {
+        assert_eq!(
+            IndexUrl::parse("sqlite:/tmp/i.db").unwrap(),
+            IndexUrl::Sqlite("/tmp/i.db".into())
+        );
+        assert!(matches!(
+            IndexUrl::parse("postgres://postgres@127.0.0.1/x"),
+            Ok(IndexUrl::Postgres(_))
+        ));
+        assert!(IndexUrl::parse("sqlite:").is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let c = Config::from_toml(
+            "[mqtt]\nurl = \"mqtt://h\"\nusername = \"u\"\npassword = \"hunter2\"\n",
+            "t",
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,454 @@
+//! The index: what the shore knows about vessels, thumbnails, tracks and
+//! configs, behind one trait ([`Index`]) with two implementations chosen by
+//! URL: [`sqlite`] (embedded default) and [`postgres`] (several shores).
+//! It owns no files: a row names a thumbnail whose JPEG [`crate::blobs`]
+//! wrote *before* the row was committed.
+//!
+//! Invariants both implementations keep:
+//! - a thumbnail is indexed at most once: `(vessel, camera, captured_at_ns)`
+//!   is unique and inserts ignore what is already there;
+//! - a batch of thumbnails is one transaction;
+//! - a config version is `previous + 1`, assigned atomically.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use seaframe_wire::message::{AckStatus, ConfigAck, Fix};
+use seaframe_wire::{CameraId, VesselName};
+
+use crate::config::IndexUrl;
+
+/// Why the index failed. Callers retry (ingest) or answer 503 (API).
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the index worker is gone")]
+    Gone,
+    #[error("opening {what}: {why}")]
+    Open { what: String, why: String },
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+pub type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, IndexError>> + Send + 'a>>;
+
+/// A thumbnail to index (its JPEG is already on disk).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewThumb {
+    pub vessel: VesselName,
+    pub camera: CameraId,
+    pub captured_at_ns: i64,
+    pub seq: u64,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub width_px: u16,
+    pub height_px: u16,
+    pub bytes: u64,
+    pub received_at_ns: i64,
+}
+
+/// A thumbnail as the index holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThumbRow {
+    pub id: i64,
+    pub vessel: VesselName,
+    pub camera: CameraId,
+    pub captured_at_ns: i64,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub bytes: u64,
+}
+
+/// A place to search in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Place {
+    /// `min_lon, min_lat, max_lon, max_lat`, degrees.
+    BBox {
+        min_lon: f64,
+        min_lat: f64,
+        max_lon: f64,
+        max_lat: f64,
+    },
+    Circle {
+        lat: f64,
+        lon: f64,
+        radius_m: f64,
+    },
+}
+
+impl Place {
+    /// The bounding box the index prefilters on (a circle's is approximate;
+    /// [`Place::contains`] is exact).
+    pub fn bbox(&self) -> (f64, f64, f64, f64) {
+        match *self {
+            Self::BBox {
+                min_lon,
+                min_lat,
+                max_lon,
+                max_lat,
+            } => (min_lon, min_lat, max_lon, max_lat),
+            Self::Circle { lat, lon, radius_m } => {
+                let dlat = radius_m / 111_000.0 * 1.01;
+                let coslat = lat.to_radians().cos().abs().max(1e-6);
+                let dlon = (dlat / coslat).min(360.0);
+                (
+                    lon - dlon,
+                    (lat - dlat).max(-90.0),
+                    lon + dlon,
+                    (lat + dlat).min(90.0),
+                )
+            }
+        }
+    }
+
+    pub fn contains(&self, lat: f64, lon: f64) -> bool {
+        match *self {
+            Self::BBox {
+                min_lon,
+                min_lat,
+                max_lon,
+                max_lat,
+            } => (min_lat..=max_lat).contains(&lat) && (min_lon..=max_lon).contains(&lon),
+            Self::Circle {
+                lat: clat,
+                lon: clon,
+                radius_m,
+            } => haversine_m(clat, clon, lat, lon) <= radius_m,
+        }
+    }
+}
+
+/// Great-circle distance, m.
+pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    const EARTH_RADIUS_M: f64 = 6_371_008.8;
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
+}
+
+/// Which thumbnails: oldest first by `(captured_at_ns, id)`, after `after`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThumbQuery {
+    pub vessel: Option<VesselName>,
+    pub camera: Option<CameraId>,
+    pub from_ns: i64,
+    pub to_ns: i64,
+    pub place: Option<Place>,
+    /// The `(captured_at_ns, id)` of the last row of the previous page.
+    pub after: Option<(i64, i64)>,
+    pub limit: u32,
+}
+
+/// One page of thumbnails.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ThumbPage {
+    pub rows: Vec<ThumbRow>,
+    /// Where the next page starts when this one was full (a circle search
+    /// may return fewer rows than were scanned).
+    pub next: Option<(i64, i64)>,
+}
+
+/// A value bound into a query the shared builder made.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Param {
+    Text(String),
+    Int(i64),
+    Real(f64),
+}
+
+/// The `WHERE … ORDER BY … LIMIT …` of a thumbnail query, with placeholders
+/// made by `ph(n)` (1-based): the same SQL for SQLite (`?n`) and PostgreSQL (`$n`).
+pub(crate) fn thumb_query_sql(q: &ThumbQuery, ph: fn(usize) -> String) -> (String, Vec<Param>) {
+    let mut params = Vec::new();
+    let mut conds = Vec::new();
+    let bind = |p: Param, params: &mut Vec<Param>| {
+        params.push(p);
+        ph(params.len())
+    };
+    if let Some(v) = &q.vessel {
+        conds.push(format!(
+            "vessel = {}",
+            bind(Param::Text(v.to_string()), &mut params)
+        ));
+    }
+    if let Some(c) = &q.camera {
+        conds.push(format!(
+            "camera = {}",
+            bind(Param::Text(c.to_string()), &mut params)
+        ));
+    }
+    conds.push(format!(
+        "captured_at_ns >= {}",
+        bind(Param::Int(q.from_ns), &mut params)
+    ));
+    conds.push(format!(
+        "captured_at_ns < {}",
+        bind(Param::Int(q.to_ns), &mut params)
+    ));
+    if let Some(place) = &q.place {
+        let (min_lon, min_lat, max_lon, max_lat) = place.bbox();
+        let a = bind(Param::Real(min_lat), &mut params);
+        let b = bind(Param::Real(max_lat), &mut params);
+        let c = bind(Param::Real(min_lon), &mut params);
+        let d = bind(Param::Real(max_lon), &mut params);
+        conds.push(format!(
+            "lat BETWEEN {a} AND {b} AND lon BETWEEN {c} AND {d}"
+        ));
+    }
+    if let Some((ns, id)) = q.after {
+        let a = bind(Param::Int(ns), &mut params);
+        let b = bind(Param::Int(id), &mut params);
+        conds.push(format!("(captured_at_ns, id) > ({a}, {b})"));
+    }
+    let sql = format!(
+        "SELECT id, vessel, camera, captured_at_ns, lat, lon, bytes FROM thumbs WHERE {} \
+         ORDER BY captured_at_ns, id LIMIT {}",
+        conds.join(" AND "),
+        q.limit
+    );
+    (sql, params)
+}
+
+/// Turns the rows a query scanned into a page: a circle's exact filter,
+/// and the cursor of the last row scanned when the page was full.
+pub(crate) fn page(q: &ThumbQuery, scanned: Vec<ThumbRow>) -> ThumbPage {
+    let next = (scanned.len() == q.limit as usize)
+        .then(|| scanned.last().map(|r| (r.captured_at_ns, r.id)))
+        .flatten();
+    let rows = scanned
+        .into_iter()
+        .filter(|r| match (&q.place, r.lat, r.lon) {
+            (None, _, _) => true,
+            (Some(p), Some(lat), Some(lon)) => p.contains(lat, lon),
+            _ => false,
+        })
+        .collect();
+    ThumbPage { rows, next }
+}
+
+/// The newest thumbnail of one camera.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraSummary {
+    pub camera: CameraId,
+    pub latest: Option<(i64, i64)>,
+}
+
+/// A vessel as `GET /vessels` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VesselSummary {
+    pub name: VesselName,
+    pub online: bool,
+    pub last_seen_ns: Option<i64>,
+    pub last_fix: Option<Fix>,
+    /// Cameras from the last status and from thumbnails, with the newest
+    /// thumbnail `(id, captured_at_ns)` of each.
+    pub cameras: Vec<CameraSummary>,
+}
+
+/// A vessel's desired config and the last ack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigState {
+    pub desired: serde_json::Value,
+    pub version: u64,
+    pub ack: Option<ConfigAck>,
+}
+
+/// What a `status` message changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusUpdate {
+    pub online: bool,
+    /// When we heard from the vessel (`None` for the last will: the broker
+    /// speaks for it, so "last seen" stays as it was).
+    pub seen_ns: Option<i64>,
+    /// `None` in the last will (cameras unknown: keep what we had).
+    pub cameras: Option<Vec<CameraId>>,
+    pub fix: Option<Fix>,
+}
+
+/// The index, whichever database holds it.
+pub trait Index: Send + Sync + std::fmt::Debug {
+    /// Inserts a batch in one transaction, ignoring thumbnails already
+    /// indexed. Returns, per input, whether it was new. Idempotent.
+    fn insert_thumbs<'a>(&'a self, batch: &'a [NewThumb]) -> Fut<'a, Vec<bool>>;
+    fn apply_status<'a>(&'a self, vessel: &'a VesselName, update: &'a StatusUpdate) -> Fut<'a, ()>;
+    /// Appends fixes to the track (a fix already there, same `at_ms`, is
+    /// ignored). A status's fix joins the track too.
+    fn append_fixes<'a>(&'a self, vessel: &'a VesselName, fixes: &'a [Fix]) -> Fut<'a, ()>;
+    fn store_ack<'a>(&'a self, vessel: &'a VesselName, ack: &'a ConfigAck) -> Fut<'a, ()>;
+    fn vessels(&self) -> Fut<'_, Vec<VesselSummary>>;
+    fn vessel_known<'a>(&'a self, vessel: &'a VesselName) -> Fut<'a, bool>;
+    fn thumbs<'a>(&'a self, query: &'a ThumbQuery) -> Fut<'a, ThumbPage>;
+    fn thumb(&self, id: i64) -> Fut<'_, Option<ThumbRow>>;
+    fn track<'a>(&'a self, vessel: &'a VesselName, from_ns: i64, to_ns: i64) -> Fut<'a, Vec<Fix>>;
+    /// Stores `desired` as the next version and returns it (1 for the first).
+    fn put_config<'a>(
+        &'a self,
+        vessel: &'a VesselName,
+        desired: &'a serde_json::Value,
+    ) -> Fut<'a, u64>;
+    fn config<'a>(&'a self, vessel: &'a VesselName) -> Fut<'a, Option<ConfigState>>;
+    /// How many thumbnails are indexed (for tests and the benchmark).
+    fn count_thumbs(&self) -> Fut<'_, u64>;
+}
+
+/// Opens (and migrates) the index named by `url`.
+pub async fn open(url: &IndexUrl) -> Result<Arc<dyn Index>, IndexError> {
+    Ok(match url {
+        IndexUrl::Sqlite(path) => Arc::new(sqlite::SqliteIndex::open(path).await?),
+        IndexUrl::Postgres(url) => Arc::new(postgres::PgIndex::connect(url.expose()).await?),
+    })
+}
+
+pub(crate) fn ack_status_str(s: AckStatus) -> &'static str {
+    match s {
+        AckStatus::Applied => "applied",
+        AckStatus::Rejected => "rejected",
+    }
+}
+
+pub(crate) fn parse_ack_status(s: &str) -> Result<AckStatus, IndexError> {
+    match s {
+        "applied" => Ok(AckStatus::Applied),
+        "rejected" => Ok(AckStatus::Rejected),
+        other => Err(IndexError::Corrupt(format!("ack status {other:?}"))),
+    }
+}
+
+pub(crate) fn vessel(s: &str) -> Result<VesselName, IndexError> {
+    VesselName::parse(s).map_err(|e| IndexError::Corrupt(format!("vessel {s:?}: {e}")))
+}
+
+pub(crate) fn camera(s: &str) -> Result<CameraId, IndexError> {
+    CameraId::parse(s).map_err(|e| IndexError::Corrupt(format!("camera {s:?}: {e}")))
+}
+
+/// The newest thumbnail per (vessel, camera) in a batch of new ones: what
+/// the `cameras` table's "latest" columns are updated from.
+pub(crate) fn latest_per_camera(rows: &[(usize, i64)], batch: &[NewThumb]) -> Vec<(usize, i64)> {
+    let mut best: std::collections::HashMap<(&str, &str), (usize, i64)> = Default::default();
+    for &(i, id) in rows {
+        let t = &batch[i];
+        let key = (t.vessel.as_str(), t.camera.as_str());
+        match best.get(&key) {
+            Some(&(j, _)) if batch[j].captured_at_ns >= t.captured_at_ns => {}
+            _ => {
+                best.insert(key, (i, id));
+            }
+        }
+    }
+    best.into_values().collect()
+}
+
+/// A vessel row, read back: the cameras of its last status (JSON) and its
+/// last fix (JSON).
+pub(crate) fn summary(
+    name: String,
+    online: bool,
+    last_seen_ns: Option<i64>,
+    cameras: Option<String>,
+    fix: Option<String>,
+) -> Result<VesselSummary, IndexError> {
+    let cameras: Vec<CameraId> = match cameras {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| IndexError::Corrupt(format!("cameras of {name}: {e}")))?,
+        None => Vec::new(),
+    };
+    let last_fix = match fix {
+        Some(json) => Some(
+            serde_json::from_str(&json)
+                .map_err(|e| IndexError::Corrupt(format!("last fix of {name}: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(VesselSummary {
+        name: vessel(&name)?,
+        online,
+        last_seen_ns,
+        last_fix,
+        cameras: cameras
+            .into_iter()
+            .map(|camera| CameraSummary {
+                camera,
+                latest: None,
+            })
+            .collect(),
+    })
+}
+
+/// Adds the newest thumbnail of each camera (rows `(vessel, camera, id,
+/// captured_at_ns)`) to vessels from [`summary`], sorted by camera.
+pub(crate) fn merge_cameras(
+    vessels: &mut [VesselSummary],
+    rows: Vec<(String, String, i64, i64)>,
+) -> Result<(), IndexError> {
+    for (v, c, id, ns) in rows {
+        let Some(summary) = vessels.iter_mut().find(|s| s.name.as_str() == v) else {
+            continue;
+        };
+        let c = camera(&c)?;
+        match summary.cameras.iter_mut().find(|s| s.camera == c) {
+            Some(s) => s.latest = Some((id, ns)),
+            None => summary.cameras.push(CameraSummary {
+                camera: c,
+                latest: Some((id, ns)),
+            }),
+        }
+    }
+    for s in vessels.iter_mut() {
+        s.cameras.sort_by(|a, b| a.camera.cmp(&b.camera));
+    }
+    Ok(())
+}
+
+/// A `configs` row, read back.
+pub(crate) fn config_state(
+    version: i64,
+    desired: &str,
+    ack_version: Option<i64>,
+    ack_status: Option<String>,
+    ack_error: Option<String>,
+) -> Result<ConfigState, IndexError> {
+    let ack = match (ack_version, ack_status) {
+        (Some(v), Some(s)) => Some(ConfigAck {
+            version: u64::try_from(v).unwrap_or(0),
+            status: parse_ack_status(&s)?,
+            error: ack_error,
+        }),
+        _ => None,
+    };
+    Ok(ConfigState {
+        desired: serde_json::from_str(desired)
+            .map_err(|e| IndexError::Corrupt(format!("desired config: {e}")))?,
+        version: u64::try_from(version).unwrap_or(0),
+        ack,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn circles_contain_what_is_near() {
+        let c = Place::Circle {
+            lat: 59.0,
+            lon: 10.0,
+            radius_m: 1000.0,
+        };
+        assert!(c.contains(59.005, 10.0));
+        assert!(!c.contains(59.02, 10.0));
+        let (min_lon, min_lat, max_lon, max_lat) = c.bbox();
+        assert!(min_lat < 59.0 && max_lat > 59.005 && min_lon < 10.0 && max_lon > 10.0);
+        let d = haversine_m(0.0, 0.0, 0.0, 1.0);
+        assert!((d - 111_195.0).abs() < 10.0, "{d}");
+    }
+}

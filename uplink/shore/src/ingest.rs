@@ -1,0 +1,454 @@
+//! Ingest: the fleet's messages from the broker into blobs and the index.
+//!
+//! Two stages joined by a bounded channel:
+//! - [`Receiver`] polls the MQTT event loop (shared subscription, QoS 1,
+//!   persistent session, manual acks) and hands each PUBLISH on;
+//! - [`Writer`] takes them in batches, decodes them (whatever is malformed is
+//!   counted by reason and dropped), writes the JPEGs, commits the batch to
+//!   the index in one transaction, and only then acks every message of the
+//!   batch. A crash before the ack leaves the messages with the broker,
+//!   which redelivers them; the index ignores what it already has, so each
+//!   thumbnail is indexed exactly once.
+//!
+//! Shutdown: the writer finishes (and acks) the batch in hand and stops;
+//! then the receiver sends the acks still queued, disconnects, and stops.
+//! Messages left in the channel are not acked: the broker keeps them for
+//! this client's session.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use rumqttc::{
+    AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS, Transport,
+};
+use seaframe_wire::message::{ConfigAck, Fix, LinkState, PositionReport, Status};
+use seaframe_wire::{DecodeError, Thumb, Topic, VesselName};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::blobs::{BlobKey, Blobs};
+use crate::config::MqttConfig;
+use crate::index::{Index, NewThumb, StatusUpdate};
+use crate::metrics::{Metrics, add};
+use crate::when::now_ns;
+
+/// Messages taken from the broker but not yet written.
+pub const CHANNEL_CAPACITY: usize = 1024;
+/// The most messages committed in one transaction.
+pub const BATCH_MAX: usize = 512;
+/// The client's request queue: the writer's acks and the configs the API
+/// publishes. rumqttc's event loop hands out the PUBLISHes it has read
+/// before it takes requests, so under load acks wait there until the broker
+/// stops sending (its in-flight window, at most 65,535 unacked messages, is
+/// full). The queue must hold that many acks, or the writer would block on a
+/// full queue while the receiver blocks on a full channel: a deadlock seen
+/// in the benchmark. Memory is taken only as it fills.
+pub const REQUEST_CAPACITY: usize = 70_000;
+/// Larger than any payload the decoder accepts (2 MiB), so that an oversized
+/// thumbnail is received, counted and acked rather than breaking the
+/// connection (and being redelivered forever). Cap the broker's
+/// `max_packet_size` below this.
+const MAX_INCOMING_PACKET_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MqttSetupError {
+    #[error("mqtt.url: {0}")]
+    Url(String),
+}
+
+/// The MQTT client (cheap handle, for acks and publishing configs) and its
+/// event loop (for the [`Receiver`]).
+pub fn connect_options(cfg: &MqttConfig) -> Result<MqttOptions, MqttSetupError> {
+    let url = url::Url::parse(&cfg.url).map_err(|e| MqttSetupError::Url(e.to_string()))?;
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| MqttSetupError::Url("names no host".into()))?
+        .to_owned();
+    let tls = matches!(url.scheme(), "mqtts" | "ssl");
+    let port = url.port().unwrap_or(if tls { 8883 } else { 1883 });
+    let mut opts = MqttOptions::new(cfg.client_id(), host, port);
+    if tls {
+        opts.set_transport(Transport::tls_with_default_config());
+    }
+    opts.set_clean_session(false)
+        .set_manual_acks(true)
+        .set_keep_alive(Duration::from_secs(30))
+        .set_max_packet_size(MAX_INCOMING_PACKET_BYTES, MAX_INCOMING_PACKET_BYTES);
+    if let (Some(user), Some(password)) = (&cfg.username, &cfg.password) {
+        opts.set_credentials(user.clone(), password.expose());
+    }
+    Ok(opts)
+}
+
+/// Polls the event loop; hands PUBLISHes to the [`Writer`].
+pub struct Receiver {
+    pub client: AsyncClient,
+    pub eventloop: EventLoop,
+    pub filters: Vec<String>,
+    pub tx: mpsc::Sender<Publish>,
+    pub metrics: Arc<Metrics>,
+    /// `true` while subscribed (SUBACK seen on the current connection).
+    pub subscribed: watch::Sender<bool>,
+    /// Cancelled when the writer has stopped: then send the last acks,
+    /// disconnect and stop.
+    pub writer_done: CancellationToken,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("filters", &self.filters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Receiver {
+    pub async fn run(mut self, _shutdown: CancellationToken) -> Result<()> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let event = tokio::select! {
+                biased;
+                _ = self.writer_done.cancelled() => break,
+                event = self.eventloop.poll() => event,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    backoff = Duration::from_millis(100);
+                    add(&self.metrics.mqtt_connects, 1);
+                    tracing::info!(
+                        session_present = ack.session_present,
+                        "connected to the broker"
+                    );
+                    let subs = self
+                        .filters
+                        .iter()
+                        .map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                    if let Err(e) = self.client.try_subscribe_many(subs) {
+                        tracing::error!(error = %e, "could not queue the subscription");
+                    }
+                }
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    let refused = ack
+                        .return_codes
+                        .iter()
+                        .filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure))
+                        .count();
+                    if refused > 0 {
+                        tracing::error!(refused, "the broker refused subscriptions (ACL?)");
+                    }
+                    self.subscribed.send_replace(true);
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    add(&self.metrics.mqtt_publishes_received, 1);
+                    tokio::select! {
+                        biased;
+                        _ = self.writer_done.cancelled() => break,
+                        sent = self.tx.send(p) => if sent.is_err() { break },
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.subscribed.send_replace(false);
+                    add(&self.metrics.mqtt_connection_errors, 1);
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "MQTT connection error");
+                    tokio::select! {
+                        biased;
+                        _ = self.writer_done.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        self.subscribed.send_replace(false);
+        self.disconnect().await;
+        Ok(())
+    }
+
+    /// Sends what is queued (the writer's last acks), then DISCONNECT, so the
+    /// broker keeps the session without publishing anything on our behalf.
+    async fn disconnect(&mut self) {
+        if self.client.try_disconnect().is_err() {
+            return;
+        }
+        let drain = async {
+            loop {
+                match self.eventloop.poll().await {
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(5), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("MQTT disconnect did not complete in 5 s");
+        }
+    }
+}
+
+/// What one message asks of the index, once decoded.
+#[derive(Debug)]
+enum Work {
+    Thumb(Thumb),
+    Status(VesselName, StatusUpdate),
+    Fixes(VesselName, Vec<Fix>),
+    Ack(VesselName, ConfigAck),
+}
+
+/// Decodes, stores and indexes batches; acks after the commit.
+#[derive(Debug)]
+pub struct Writer {
+    pub rx: mpsc::Receiver<Publish>,
+    pub client: AsyncClient,
+    pub index: Arc<dyn Index>,
+    pub blobs: Blobs,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when this stage returns, whatever the reason.
+    pub done: CancellationToken,
+}
+
+impl Writer {
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<()> {
+        let _done = self.done.clone().drop_guard();
+        let mut batch = Vec::with_capacity(BATCH_MAX);
+        loop {
+            let n = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                n = self.rx.recv_many(&mut batch, BATCH_MAX) => n,
+            };
+            if n == 0 {
+                break;
+            }
+            let work = self.decode(&batch);
+            if !self.apply_until_done(work, &shutdown).await {
+                break;
+            }
+            for p in batch.drain(..) {
+                if let Err(e) = self.client.ack(&p).await {
+                    tracing::warn!(error = %e, "could not queue an ack (the broker will redeliver)");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn decode(&self, batch: &[Publish]) -> Vec<Work> {
+        let mut work = Vec::with_capacity(batch.len());
+        for p in batch {
+            match decode_one(p) {
+                Ok(w) => work.push(w),
+                Err(reason) => {
+                    tracing::debug!(topic = %p.topic, reason, bytes = p.payload.len(), "dropped a message");
+                    self.metrics.drop_message(reason);
+                }
+            }
+        }
+        work
+    }
+
+    /// Applies the batch, retrying (it is idempotent) until it commits.
+    /// `false`: shutdown came first and nothing may be acked.
+    async fn apply_until_done(&self, mut work: Vec<Work>, shutdown: &CancellationToken) -> bool {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.apply(work).await {
+                Ok(()) => return true,
+                Err((back, e)) => {
+                    work = back;
+                    add(&self.metrics.index_errors, 1);
+                    tracing::error!(error = %format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, "storing a batch failed; retrying");
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return false,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Stores everything in `work`; on error hands `work` back for a retry.
+    async fn apply(&self, work: Vec<Work>) -> Result<(), (Vec<Work>, anyhow::Error)> {
+        let (thumbs, rest): (Vec<_>, Vec<_>) =
+            work.into_iter().partition(|w| matches!(w, Work::Thumb(_)));
+        let blobs = self.blobs.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let items: Vec<_> = thumbs
+                .iter()
+                .filter_map(|w| match w {
+                    Work::Thumb(t) => Some((
+                        BlobKey {
+                            vessel: &t.meta.vessel,
+                            camera: &t.meta.camera,
+                            captured_at_ns: t.meta.captured_at_ns,
+                        },
+                        t.jpeg.as_slice(),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            let written = blobs.write_batch(&items);
+            (thumbs, written)
+        })
+        .await;
+        let (thumbs, written) = match joined {
+            Ok(v) => v,
+            // A panic there is a bug, not bad input: let it take the task down.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        let give_back = |thumbs: Vec<Work>, rest: Vec<Work>, e: anyhow::Error| {
+            let mut all = thumbs;
+            all.extend(rest);
+            Err((all, e))
+        };
+        if let Err(e) = written {
+            return give_back(thumbs, rest, e.into());
+        }
+        let received_at_ns = now_ns();
+        let rows: Vec<NewThumb> = thumbs
+            .iter()
+            .filter_map(|w| match w {
+                Work::Thumb(t) => Some(new_thumb(t, received_at_ns)),
+                _ => None,
+            })
+            .collect();
+        if !rows.is_empty() {
+            match self.index.insert_thumbs(&rows).await {
+                Ok(new) => {
+                    let fresh = new.iter().filter(|n| **n).count() as u64;
+                    add(&self.metrics.thumbs_indexed, fresh);
+                    add(&self.metrics.thumbs_duplicate, rows.len() as u64 - fresh);
+                    let bytes: u64 = rows
+                        .iter()
+                        .zip(&new)
+                        .filter(|(_, n)| **n)
+                        .map(|(r, _)| r.bytes)
+                        .sum();
+                    add(&self.metrics.thumb_bytes_indexed, bytes);
+                }
+                Err(e) => return give_back(thumbs, rest, e.into()),
+            }
+        }
+        // Thumbnails are in; the rest, in order. A failure retries all of
+        // the batch, which is idempotent (thumbnails and fixes are ignored
+        // when present; status and ack are overwritten with the same).
+        for (i, w) in rest.iter().enumerate() {
+            let done = match w {
+                Work::Status(v, u) => self
+                    .index
+                    .apply_status(v, u)
+                    .await
+                    .map(|()| &self.metrics.status_messages),
+                Work::Fixes(v, f) => self
+                    .index
+                    .append_fixes(v, f)
+                    .await
+                    .map(|()| &self.metrics.position_fixes),
+                Work::Ack(v, a) => self
+                    .index
+                    .store_ack(v, a)
+                    .await
+                    .map(|()| &self.metrics.config_acks),
+                Work::Thumb(_) => continue,
+            };
+            match done {
+                Ok(counter) => add(
+                    counter,
+                    if let Work::Fixes(_, f) = w {
+                        f.len() as u64
+                    } else {
+                        1
+                    },
+                ),
+                Err(e) => {
+                    return give_back(Vec::new(), rest.into_iter().skip(i).collect(), e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn new_thumb(t: &Thumb, received_at_ns: i64) -> NewThumb {
+    let m = &t.meta;
+    NewThumb {
+        vessel: m.vessel.clone(),
+        camera: m.camera.clone(),
+        captured_at_ns: m.captured_at_ns,
+        seq: m.seq,
+        lat: m.position.as_ref().map(|p| p.lat),
+        lon: m.position.as_ref().map(|p| p.lon),
+        width_px: m.width,
+        height_px: m.height,
+        bytes: t.jpeg.len() as u64,
+        received_at_ns,
+    }
+}
+
+/// One message → its work, or the reason it is dropped (a metrics label).
+fn decode_one(p: &Publish) -> Result<Work, &'static str> {
+    let topic = Topic::parse(&p.topic).map_err(|_| "bad_topic")?;
+    match topic {
+        Topic::Thumb { vessel, camera } => {
+            let thumb = Thumb::decode(&p.payload).map_err(|e| decode_reason(&e))?;
+            if thumb.meta.vessel != vessel || thumb.meta.camera != camera {
+                return Err("topic_mismatch");
+            }
+            Ok(Work::Thumb(thumb))
+        }
+        Topic::Status { vessel } => {
+            let status: Status = serde_json::from_slice(&p.payload).map_err(|_| "bad_json")?;
+            let online = status.state == LinkState::Online;
+            Ok(Work::Status(
+                vessel,
+                StatusUpdate {
+                    online,
+                    seen_ns: online.then(now_ns),
+                    cameras: status
+                        .health
+                        .as_ref()
+                        .map(|h| h.cameras.iter().map(|c| c.id.clone()).collect()),
+                    fix: status.health.and_then(|h| h.fix).filter(valid_fix),
+                },
+            ))
+        }
+        Topic::Position { vessel } => {
+            let report: PositionReport =
+                serde_json::from_slice(&p.payload).map_err(|_| "bad_json")?;
+            let fixes: Vec<Fix> = report.fixes.into_iter().filter(valid_fix).collect();
+            Ok(Work::Fixes(vessel, fixes))
+        }
+        Topic::ConfigAck { vessel } => {
+            let ack: ConfigAck = serde_json::from_slice(&p.payload).map_err(|_| "bad_json")?;
+            Ok(Work::Ack(vessel, ack))
+        }
+        Topic::Config { .. } => Err("unexpected_topic"),
+    }
+}
+
+fn valid_fix(f: &Fix) -> bool {
+    (-90.0..=90.0).contains(&f.lat) && (-180.0..=180.0).contains(&f.lon)
+}
+
+/// The metrics label of a decode error.
+pub fn decode_reason(e: &DecodeError) -> &'static str {
+    match e {
+        DecodeError::TooLarge(_) => "too_large",
+        DecodeError::Empty => "empty",
+        DecodeError::UnsupportedVersion(_) => "unsupported_version",
+        DecodeError::Truncated(_) => "truncated",
+        DecodeError::BadName { .. } => "bad_name",
+        DecodeError::NotUtf8(_) => "not_utf8",
+        DecodeError::BadFix => "bad_fix",
+        DecodeError::BadClock(_) => "bad_clock",
+        DecodeError::BadPositionFlag(_) => "bad_position_flag",
+        DecodeError::BadPosition { .. } => "bad_position",
+        DecodeError::NotJpeg => "not_jpeg",
+    }
+}

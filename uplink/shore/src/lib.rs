@@ -1,0 +1,14 @@
+//! seaframe-shore: the shore end of the link. [`ingest`] takes the fleet's
+//! messages from the broker (shared subscription, persistent session,
+//! acked only after the index commit), [`blobs`] keeps the JPEGs, [`index`]
+//! the rows (SQLite or PostgreSQL), [`api`] serves them and pushes configs,
+//! [`app`] starts and stops it all.
+
+pub mod api;
+pub mod app;
+pub mod blobs;
+pub mod config;
+pub mod index;
+pub mod ingest;
+pub mod metrics;
+pub mod when;

@@ -1,0 +1,140 @@
+//! Counters of the shore, exported on `/metrics` in the Prometheus text
+//! format. Every message that is dropped is counted here with its reason.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The shore's counters. Shared as `Arc<Metrics>`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Thumbnails newly indexed.
+    pub thumbs_indexed: AtomicU64,
+    /// Thumbnails that were already indexed (redeliveries, duplicates).
+    pub thumbs_duplicate: AtomicU64,
+    pub thumb_bytes_indexed: AtomicU64,
+    pub status_messages: AtomicU64,
+    pub position_fixes: AtomicU64,
+    pub config_acks: AtomicU64,
+    pub config_pushes: AtomicU64,
+    /// Index commits that failed (the batch is retried, not acked).
+    pub index_errors: AtomicU64,
+    pub mqtt_connection_errors: AtomicU64,
+    pub mqtt_connects: AtomicU64,
+    /// PUBLISHes received from the broker (before decoding).
+    pub mqtt_publishes_received: AtomicU64,
+    /// Messages dropped, by reason (`truncated`, `topic_mismatch`, …).
+    dropped: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Metrics {
+    pub fn drop_message(&self, reason: &'static str) {
+        let mut map = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(reason).or_default() += 1;
+    }
+
+    /// How many messages were dropped for `reason`.
+    pub fn dropped(&self, reason: &str) -> u64 {
+        let map = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(reason).copied().unwrap_or(0)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let counters: [(&str, &str, &AtomicU64); 11] = [
+            (
+                "seaframe_shore_mqtt_publishes_received_total",
+                "PUBLISHes received from the broker.",
+                &self.mqtt_publishes_received,
+            ),
+            (
+                "seaframe_shore_thumbs_indexed_total",
+                "Thumbnails newly indexed.",
+                &self.thumbs_indexed,
+            ),
+            (
+                "seaframe_shore_thumbs_duplicate_total",
+                "Thumbnails received again and not re-indexed.",
+                &self.thumbs_duplicate,
+            ),
+            (
+                "seaframe_shore_thumb_bytes_indexed_total",
+                "JPEG bytes of the thumbnails indexed.",
+                &self.thumb_bytes_indexed,
+            ),
+            (
+                "seaframe_shore_status_messages_total",
+                "Status messages applied.",
+                &self.status_messages,
+            ),
+            (
+                "seaframe_shore_position_fixes_total",
+                "Position fixes received.",
+                &self.position_fixes,
+            ),
+            (
+                "seaframe_shore_config_acks_total",
+                "Config acks received.",
+                &self.config_acks,
+            ),
+            (
+                "seaframe_shore_config_pushes_total",
+                "Configs pushed to vessels.",
+                &self.config_pushes,
+            ),
+            (
+                "seaframe_shore_index_errors_total",
+                "Index commits that failed and were retried.",
+                &self.index_errors,
+            ),
+            (
+                "seaframe_shore_mqtt_connection_errors_total",
+                "MQTT connection errors.",
+                &self.mqtt_connection_errors,
+            ),
+            (
+                "seaframe_shore_mqtt_connects_total",
+                "MQTT connections established.",
+                &self.mqtt_connects,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+        let name = "seaframe_shore_messages_dropped_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Messages dropped, by reason.\n# TYPE {name} counter"
+        );
+        let map = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+        for (reason, n) in map.iter() {
+            let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {n}");
+        }
+        out
+    }
+}
+
+/// Adds `n` to a counter.
+pub fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_drops_by_reason() {
+        let m = Metrics::default();
+        m.drop_message("truncated");
+        m.drop_message("truncated");
+        add(&m.thumbs_indexed, 3);
+        let text = m.render();
+        assert!(text.contains("seaframe_shore_messages_dropped_total{reason=\"truncated\"} 2"));
+        assert!(text.contains("seaframe_shore_thumbs_indexed_total 3"));
+        assert_eq!(m.dropped("truncated"), 2);
+    }
+}
