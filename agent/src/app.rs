@@ -369,10 +369,12 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// Runs the agent until `shutdown` (or a stage fails), then stops it in order.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let agent = Agent::start(cfg).await?;
+    let notifier = crate::notify::Notifier::ready(Arc::clone(agent.metrics()));
     let failed = tokio::select! {
         _ = shutdown.cancelled() => false,
         _ = agent.failed() => true,
     };
+    notifier.stopping().await;
     agent.shutdown().await?;
     if failed {
         anyhow::bail!("a stage failed (see the log above)");

@@ -16,6 +16,7 @@ pub mod gps;
 pub mod handoff;
 pub mod jpeg;
 pub mod metrics;
+pub mod notify;
 pub mod queue;
 pub mod redis_server;
 pub mod retention;
