@@ -66,6 +66,23 @@ impl Notifications {
     }
 }
 
+/// The agent binary; under `cross/test` it runs through the emulator named
+/// by `SEAFRAME_TEST_EXEC_WRAPPER` (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`),
+/// which passes the environment and signals through.
+fn agent_command() -> Command {
+    let bin = env!("CARGO_BIN_EXE_seaframe-agent");
+    let wrapper = std::env::var("SEAFRAME_TEST_EXEC_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut cmd = Command::new(emulator);
+            cmd.args(words).arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
+    }
+}
+
 #[test]
 fn ready_then_watchdog_only_while_storing_then_stopping() {
     let redis = RedisServer::start().unwrap();
@@ -88,7 +105,7 @@ fn ready_then_watchdog_only_while_storing_then_stopping() {
     }
     std::fs::write(&config, text).unwrap();
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_seaframe-agent"));
+    let mut cmd = agent_command();
     cmd.arg("run")
         .arg("--config")
         .arg(&config)
