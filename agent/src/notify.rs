@@ -107,9 +107,9 @@ pub fn judge(before: &Sample, now: &Sample, interval_ms: u64) -> Verdict {
     let cams = &now.cameras;
     let capture_moved = cams.is_empty()
         || cams.iter().all(|(_, s)| s.retrying)
-        || cams.iter().any(|(id, s)| {
-            s.attempts > prev(id).attempts || s.retrying || s.period_ms > interval_ms
-        });
+        || cams
+            .iter()
+            .any(|(id, s)| s.attempts > prev(id).attempts || s.period_ms > interval_ms);
     if !capture_moved {
         return Verdict::CaptureStalled;
     }
@@ -265,6 +265,10 @@ mod tests {
             s.retrying = true;
         }
         assert_eq!(judge(&a, &retrying, 500), Verdict::Progress);
+        // One backing off while the other is stuck: the stuck one counts.
+        let mut one_retrying = a.clone();
+        one_retrying.cameras[0].1.retrying = true;
+        assert_eq!(judge(&a, &one_retrying, 500), Verdict::CaptureStalled);
         let mut slow = a.clone();
         slow.cameras[1].1.period_ms = 10_000;
         assert_eq!(judge(&a, &slow, 500), Verdict::Progress);
