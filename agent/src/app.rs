@@ -440,10 +440,12 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let agent = Agent::start_with(cfg, options).await?;
+    let notifier = crate::notify::Notifier::ready(Arc::clone(agent.metrics()));
     let failed = tokio::select! {
         _ = shutdown.cancelled() => false,
         _ = agent.failed() => true,
     };
+    notifier.stopping().await;
     agent.shutdown().await?;
     if failed {
         anyhow::bail!("a stage failed (see the log above)");

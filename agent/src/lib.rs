@@ -17,6 +17,7 @@ pub mod handoff;
 pub mod jpeg;
 pub mod live;
 pub mod metrics;
+pub mod notify;
 pub mod picture;
 pub mod queue;
 pub mod redis_server;
