@@ -23,9 +23,7 @@ use tokio::sync::mpsc;
 /// A config with the API on a free port, an uplink to `mqtt_url`, and the
 /// ship moving (an NMEA log replayed).
 fn config(data_dir: &Path, mqtt_url: &str, cameras: &str, uplink_extra: &str) -> Config {
-    let nmea = testbed_dir()
-        .unwrap()
-        .join("../data/nmea/nmea-fuzzy-cases.log");
+    let nmea = testbed_dir().unwrap().join("../data/nmea/ais-nmea.log");
     let text = format!(
         r#"vessel = "test-vessel"
 data_dir = "{}"

@@ -276,6 +276,17 @@ impl Index {
         Ok(stmt.query_row([id], row_to_frame).optional()?)
     }
 
+    /// The capture time of `camera`'s newest indexed frame.
+    pub fn newest(&self, camera: &CameraId) -> Result<Option<Timestamp>, StoreError> {
+        let conn = self.reader.lock().expect("index reader lock poisoned");
+        let ns: Option<i64> = conn.query_row(
+            "SELECT MAX(captured_at_ns) FROM frames WHERE camera = ?1 AND garbage = 0",
+            [camera.as_str()],
+            |r| r.get(0),
+        )?;
+        Ok(ns.map(Timestamp::from_unix_nanos))
+    }
+
     pub fn max_seq(&self, camera: &CameraId) -> Result<Option<u64>, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
         let seq: Option<i64> = conn.query_row(

@@ -232,6 +232,11 @@ impl Store {
     }
 
     /// The highest `seq` stored for `camera`, to continue numbering after a restart.
+    /// The capture time of `camera`'s newest stored frame.
+    pub fn newest(&self, camera: &CameraId) -> Result<Option<Timestamp>, StoreError> {
+        self.index.newest(camera)
+    }
+
     pub fn max_seq(&self, camera: &CameraId) -> Result<Option<u64>, StoreError> {
         self.index.max_seq(camera)
     }

@@ -113,7 +113,12 @@ impl Outbox {
              CREATE TABLE IF NOT EXISTS progress (
                  camera        TEXT PRIMARY KEY,
                  done_until_ns INTEGER NOT NULL
-             );",
+             );
+             CREATE TABLE IF NOT EXISTS slots_made (
+                 camera TEXT    NOT NULL,
+                 slot   INTEGER NOT NULL,
+                 PRIMARY KEY (camera, slot)
+             ) WITHOUT ROWID;",
         )?;
         let totals = totals(&conn)?;
         Ok(Self {
@@ -235,6 +240,37 @@ impl Outbox {
             "INSERT INTO progress (camera, done_until_ns) VALUES (?1, ?2)
              ON CONFLICT (camera) DO UPDATE SET done_until_ns = excluded.done_until_ns",
             params![camera.as_str(), done_until_ns],
+        )?;
+        Ok(())
+    }
+
+    /// The slots of `camera` from `from_slot` on whose thumbnail was made.
+    pub fn slots_made(
+        &self,
+        camera: &CameraId,
+        from_slot: i64,
+    ) -> Result<std::collections::HashSet<i64>, OutboxError> {
+        let inner = self.lock();
+        let mut stmt = inner
+            .conn
+            .prepare_cached("SELECT slot FROM slots_made WHERE camera = ?1 AND slot >= ?2")?;
+        let rows = stmt.query_map(params![camera.as_str(), from_slot], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn mark_slot_made(&self, camera: &CameraId, slot: i64) -> Result<(), OutboxError> {
+        self.lock().conn.execute(
+            "INSERT OR IGNORE INTO slots_made (camera, slot) VALUES (?1, ?2)",
+            params![camera.as_str(), slot],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the slots before `slot` (they are not looked at again).
+    pub fn forget_slots_before(&self, camera: &CameraId, slot: i64) -> Result<(), OutboxError> {
+        self.lock().conn.execute(
+            "DELETE FROM slots_made WHERE camera = ?1 AND slot < ?2",
+            params![camera.as_str(), slot],
         )?;
         Ok(())
     }

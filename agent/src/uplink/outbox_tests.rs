@@ -121,3 +121,25 @@ fn then_one_per_ten_minutes_and_only_then_the_oldest_dropped() {
         assert!(t[0] >= 600, "{c}: the oldest slot was dropped: {t:?}");
     }
 }
+
+#[test]
+fn slots_made_are_remembered_per_camera_until_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path(), 1_000_000).unwrap();
+    for slot in [5, 6, 9] {
+        outbox.mark_slot_made(&cam("a"), slot).unwrap();
+    }
+    outbox.mark_slot_made(&cam("a"), 6).unwrap();
+    outbox.mark_slot_made(&cam("b"), 7).unwrap();
+    let made = outbox.slots_made(&cam("a"), 6).unwrap();
+    assert_eq!(made, [6, 9].into_iter().collect());
+    outbox.forget_slots_before(&cam("a"), 9).unwrap();
+    assert_eq!(
+        outbox.slots_made(&cam("a"), 0).unwrap(),
+        [9].into_iter().collect()
+    );
+    assert_eq!(
+        outbox.slots_made(&cam("b"), 0).unwrap(),
+        [7].into_iter().collect()
+    );
+}

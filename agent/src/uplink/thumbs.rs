@@ -20,11 +20,17 @@ use crate::metrics::Metrics;
 use crate::store::{FrameRow, Pick, Store};
 use crate::timestamp::Timestamp;
 
-/// How far behind capture slots are picked (frames wait up to 1.5 s for a
-/// GPS fix before they are stored).
-const SETTLE_NS: i64 = 3_000_000_000;
+/// A slot is picked once a frame of its camera this much newer is stored:
+/// frames wait up to 1.5 s for a GPS fix, and workers store batches side
+/// by side, so a slot's frames may arrive after a newer one. Measured on
+/// the frames' own clock (GPS-corrected), never on the system's.
+const SETTLE_NS: i64 = 2_000_000_000;
 /// A camera never seen before starts this far back.
 const FIRST_LOOKBACK_NS: i64 = 60_000_000_000;
+/// Slots this recent are looked at again every pass: a frame stored late,
+/// or captured after the clock was corrected backwards, may fill a slot
+/// that was passed (slots already made are remembered, never made twice).
+const REVISIT_NS: i64 = 60_000_000_000;
 /// Slots handled per camera per pass (a long backlog catches up over passes).
 const MAX_PICKS: u32 = 600;
 
@@ -67,18 +73,25 @@ impl Thumbnailer {
             (s.thumb_width_px, s.thumbs_per_s)
         };
         let slot_ns = (1e9 / per_s).round().max(1.0) as i64;
-        let now = Timestamp::now().unix_nanos();
-        // Whole slots only, and only those old enough to be complete.
-        let to = (now - SETTLE_NS).div_euclid(slot_ns) * slot_ns;
         let mut added = 0;
         for cam in self.metrics.cameras() {
-            let from = self
-                .outbox
-                .progress(&cam.id)?
-                .unwrap_or((now - FIRST_LOOKBACK_NS).div_euclid(slot_ns) * slot_ns);
+            // Whole slots only, old enough to be complete.
+            let Some(newest) = self.store.newest(&cam.id)? else {
+                continue;
+            };
+            let newest = newest.unix_nanos();
+            let to = (newest - SETTLE_NS).div_euclid(slot_ns) * slot_ns;
+            // (Half a page of slots at most, so that a pass always gets past
+            // the slots it revisits.)
+            let revisit_ns = REVISIT_NS.min(slot_ns * i64::from(MAX_PICKS / 2));
+            let progress = self.outbox.progress(&cam.id)?;
+            let from = progress
+                .unwrap_or((newest - FIRST_LOOKBACK_NS).div_euclid(slot_ns) * slot_ns)
+                .min(to - revisit_ns);
             if from >= to {
                 continue;
             }
+            let made = self.outbox.slots_made(&cam.id, from.div_euclid(slot_ns))?;
             let picks = self.store.picks(
                 &cam.id,
                 Timestamp::from_unix_nanos(from),
@@ -93,13 +106,22 @@ impl Thumbnailer {
                     (last.captured_at.unix_nanos().div_euclid(slot_ns) + 1) * slot_ns
                 }
                 _ => to,
-            };
+            }
+            .max(progress.unwrap_or(i64::MIN));
             for row in &picks {
+                let slot = row.captured_at.unix_nanos().div_euclid(slot_ns);
+                if made.contains(&slot) {
+                    continue;
+                }
                 if self.add(row, width_px) {
                     added += 1;
                 }
+                // Made, or not makeable (the file is gone): not again.
+                self.outbox.mark_slot_made(&cam.id, slot)?;
             }
             self.outbox.set_progress(&cam.id, done_until)?;
+            self.outbox
+                .forget_slots_before(&cam.id, (to - 2 * revisit_ns).div_euclid(slot_ns))?;
         }
         set_backlog_gauges(&self.metrics, &self.outbox);
         Ok(added)
