@@ -10,19 +10,11 @@ use super::ApiState;
 use super::error::ApiError;
 use super::frames::{blocking, frame_json};
 use super::params::{self, Params, QueryParams};
+use crate::store::geo::{circle_box, distance_m};
 use crate::store::{Cursor, GeoBox, Pick};
 
-const EARTH_RADIUS_M: f64 = 6_371_008.8;
+/// The largest radius a place query accepts.
 const MAX_RADIUS_M: f64 = 1_000_000.0;
-
-/// Great-circle distance in metres (haversine).
-pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dp = p2 - p1;
-    let dl = (lon2 - lon1).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
-}
 
 fn number(
     p: &Params,
@@ -89,46 +81,6 @@ pub fn place(p: &Params) -> Result<Option<Place>, ApiError> {
         (None, None, None) => Ok(None),
         (Some(lat), Some(lon), Some(radius_m)) => Ok(Some(Place::Circle { lat, lon, radius_m })),
         _ => Err(ApiError::bad("lat", "lat, lon and radius_m go together")),
-    }
-}
-
-/// The box around a circle (clamped at the poles; across the antimeridian
-/// as a wrapped box).
-fn circle_box(lat: f64, lon: f64, radius_m: f64) -> GeoBox {
-    let dlat = (radius_m / EARTH_RADIUS_M).to_degrees();
-    let (min_lat, max_lat) = ((lat - dlat).max(-90.0), (lat + dlat).min(90.0));
-    if min_lat <= -90.0 || max_lat >= 90.0 {
-        return GeoBox {
-            min_lat,
-            max_lat,
-            min_lon: -180.0,
-            max_lon: 180.0,
-        };
-    }
-    let dlon = (dlat / lat.to_radians().cos().max(1e-9)).min(180.0);
-    let wrap = |x: f64| {
-        if x > 180.0 {
-            x - 360.0
-        } else if x < -180.0 {
-            x + 360.0
-        } else {
-            x
-        }
-    };
-    if dlon >= 180.0 {
-        GeoBox {
-            min_lat,
-            max_lat,
-            min_lon: -180.0,
-            max_lon: 180.0,
-        }
-    } else {
-        GeoBox {
-            min_lat,
-            max_lat,
-            min_lon: wrap(lon - dlon),
-            max_lon: wrap(lon + dlon),
-        }
     }
 }
 
@@ -222,25 +174,4 @@ pub async fn per_second(
         "frames": rows.iter().map(frame_json).collect::<Vec<_>>(),
         "next_from": next,
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn distances_on_the_sphere() {
-        // One degree of latitude is about 111.2 km.
-        assert!((distance_m(0.0, 0.0, 1.0, 0.0) - 111_195.0).abs() < 10.0);
-        assert!(
-            distance_m(0.0, 179.999, 0.0, -179.999) < 300.0,
-            "across the antimeridian"
-        );
-    }
-
-    #[test]
-    fn a_circle_box_wraps_the_antimeridian() {
-        let b = circle_box(0.0, 179.99, 5000.0);
-        assert!(b.min_lon > b.max_lon, "{b:?}");
-    }
 }

@@ -6,6 +6,7 @@
 //! `spawn_blocking` or a dedicated thread, never on an async worker.
 
 mod garbage;
+pub mod geo;
 pub mod index;
 pub mod layout;
 pub mod reconcile;

@@ -8,6 +8,7 @@
 //! capture→indexed latency and bytes written per second. `video`, `query`
 //! and `uplink` (in `uplink.rs`) measure what their names say.
 
+mod query;
 mod uplink;
 
 use std::path::{Path, PathBuf};
@@ -73,13 +74,19 @@ struct UplinkArgs {
 
 #[derive(Debug, clap::Args)]
 struct QueryArgs {
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Frames in the index (spread over `days` and `cameras`).
+    #[arg(long, default_value_t = 10_000_000)]
     rows: u32,
     #[arg(long, default_value_t = 4)]
     cameras: u32,
+    #[arg(long, default_value_t = 30)]
+    days: u32,
     /// Timed runs of each query.
     #[arg(long, default_value_t = 200)]
     runs: u32,
+    /// Skip the retention part (deleting the first day while storing).
+    #[arg(long)]
+    no_retention: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -133,7 +140,7 @@ fn main() -> ExitCode {
         .and_then(|rt| match cli.command {
             Command::Pipeline(args) => rt.block_on(pipeline(args)),
             Command::Video(args) => rt.block_on(video(args)),
-            Command::Query(args) => query(args),
+            Command::Query(args) => query::run(args),
             Command::Uplink(args) => uplink::run(args),
         });
     match result {
@@ -468,138 +475,5 @@ async fn video(args: VideoArgs) -> anyhow::Result<()> {
         total as f64 / 1e6,
         status_kib("VmHWM:").unwrap_or(0) as f64 / 1024.0
     );
-    Ok(())
-}
-
-/// Builds an index of `rows` frames (4 cameras at 10 fps, a ship moving
-/// east at 12 kn) and times each kind of query at random places in it.
-fn query(args: QueryArgs) -> anyhow::Result<()> {
-    use seaframe_agent::gps::timeline::Position;
-    use seaframe_agent::store::index::Index;
-    use seaframe_agent::store::{FrameQuery, GeoBox, Pick};
-    let tmp = tempfile::Builder::new()
-        .prefix("seaframe-bench")
-        .tempdir()?;
-    let index = Index::open(&tmp.path().join("index.db"))?;
-    let cams: Vec<CameraId> = (0..args.cameras)
-        .map(|c| CameraId::parse(&format!("cam-{c}")))
-        .collect::<Result<_, _>>()?;
-    let t0 = 1_764_000_000_000_000_000i64;
-    let step_ns = 100_000_000 / i64::from(args.cameras); // 10 fps per camera
-    let built = Instant::now();
-    let mut i = 0u32;
-    while i < args.rows {
-        let n = (args.rows - i).min(10_000);
-        let frames: Vec<Frame> = (i..i + n)
-            .map(|k| {
-                let mut f = Frame::new(
-                    cams[(k % args.cameras) as usize].clone(),
-                    u64::from(k),
-                    Timestamp::from_unix_nanos(t0 + i64::from(k) * step_ns),
-                    ClockSource::System,
-                    1920,
-                    1080,
-                    Bytes::new(),
-                );
-                f.position = Some(Position {
-                    lat: 50.0,
-                    lon: -30.0 + f64::from(k) * 1.5e-6,
-                    fix: "3d",
-                    speed_kn: Some(12.0),
-                    course_deg: Some(90.0),
-                    heading_deg: None,
-                    fix_age_ms: 0,
-                    interpolated: true,
-                    time_uncertainty_ms: 1000,
-                });
-                f
-            })
-            .collect();
-        let batch: Vec<(&Frame, u64)> = frames.iter().map(|f| (f, 300_000)).collect();
-        index.insert_batch(&batch)?;
-        i += n;
-    }
-    println!(
-        "query: {} rows ({} cameras) indexed in {:.1} s",
-        args.rows,
-        args.cameras,
-        built.elapsed().as_secs_f64()
-    );
-    let span_ns = i64::from(args.rows) * step_ns;
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut rand = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let mut time =
-        |name: &str, f: &mut dyn FnMut(i64) -> anyhow::Result<usize>| -> anyhow::Result<()> {
-            let mut ms = Vec::new();
-            let mut found = 0;
-            for _ in 0..args.runs {
-                let at = t0 + (rand() % span_ns.max(1) as u64) as i64;
-                let started = Instant::now();
-                found += f(at)?;
-                ms.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-            ms.sort_by(f64::total_cmp);
-            println!(
-                "{name:44} p50 {:7.3} ms  p99 {:7.3} ms  ({} results a query)",
-                percentile(&ms, 0.5),
-                percentile(&ms, 0.99),
-                found / args.runs as usize
-            );
-            Ok(())
-        };
-    let cam = cams[0].clone();
-    time("frames?camera&from&to&limit=100", &mut |at| {
-        let q = FrameQuery {
-            camera: Some(cam.clone()),
-            from: Timestamp::from_unix_nanos(at),
-            to: Timestamp::from_unix_nanos(at + 3_600_000_000_000),
-            limit: 100,
-            after: None,
-        };
-        Ok(index.query(&q)?.frames.len())
-    })?;
-    time("frames?bbox (about 60 s of track)&limit=100", &mut |at| {
-        let lon = -30.0 + ((at - t0) / step_ns) as f64 * 1.5e-6;
-        let b = GeoBox {
-            min_lat: 49.9,
-            max_lat: 50.1,
-            min_lon: lon,
-            max_lon: lon + 2400.0 * 1.5e-6,
-        };
-        Ok(index
-            .query_box(
-                &b,
-                Timestamp::from_unix_nanos(i64::MIN),
-                Timestamp::from_unix_nanos(i64::MAX),
-                None,
-                100,
-            )?
-            .0
-            .len())
-    })?;
-    time("frames/nearest?camera&at", &mut |at| {
-        Ok(usize::from(
-            index
-                .nearest(&cam, Timestamp::from_unix_nanos(at))?
-                .is_some(),
-        ))
-    })?;
-    time("frames/per-second?camera (10 min)&pick=first", &mut |at| {
-        Ok(index
-            .picks(
-                &cam,
-                Timestamp::from_unix_nanos(at),
-                Timestamp::from_unix_nanos(at + 600_000_000_000),
-                1_000_000_000,
-                Pick::First,
-                600,
-            )?
-            .len())
-    })?;
     Ok(())
 }
