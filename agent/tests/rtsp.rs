@@ -149,6 +149,10 @@ async fn frames_arrive_at_the_configured_fps_with_plausible_times() {
         (0.15..=0.29).contains(&mean_gap_s),
         "mean gap {mean_gap_s:.3}s"
     );
+    eprintln!(
+        "measured {fps:.2} fps; {} frames stored, mean gap {mean_gap_s:.3} s",
+        times.len()
+    );
     assert_eq!(ffmpeg_pids(&needle), pids, "ffmpeg was not restarted");
     shutdown_without_leaks(agent, server.port()).await;
 }
@@ -306,4 +310,25 @@ async fn wrong_credentials_are_unauthorized_and_never_shown() {
     let (_, status) = get_json(&format!("http://{}/api/v1/status", agent.api_addr())).await;
     assert!(!status.to_string().contains("wrongpass7"));
     shutdown_without_leaks(agent, port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h265_streams_are_decoded_too() {
+    let _one = SERIAL.lock().await;
+    require_binary("ffmpeg", "ffmpeg").unwrap();
+    let redis = RedisServer::start().unwrap();
+    let server = RtspCamera::start(0, &["--fps", "10", "--size", "320x180"]).unwrap();
+    let url = server.url().replace("/test", "/h265");
+    let dir = tempfile::tempdir().unwrap();
+    let cams = camera("aft", &url, 5.0, 320, 180);
+    let agent = Agent::start(config(dir.path(), Some(&redis.url()), &cams, ""))
+        .await
+        .unwrap();
+    let c = wait_for("H.265 frames stored", Duration::from_secs(30), || async {
+        let c = camera_json(&agent, "aft").await;
+        (c["stored"].as_u64() >= Some(3)).then_some(c)
+    })
+    .await;
+    assert_eq!(c["state"]["state"], "ok", "{c}");
+    shutdown_without_leaks(agent, server.port()).await;
 }
