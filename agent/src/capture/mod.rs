@@ -4,12 +4,15 @@
 //! retried with back-off, its state shown, and never affects the others.
 //!
 //! One file per source kind: `testpattern`, `replay`, `http` (snapshot and
-//! MJPEG, with the IO-free `multipart` parser) and `v4l2`.
+//! MJPEG, with the IO-free `multipart` parser), `rtsp` (a supervised ffmpeg,
+//! with the IO-free `jpegstream` splitter) and `v4l2`.
 
 mod font;
 mod http;
+pub mod jpegstream;
 pub mod multipart;
 mod replay;
+pub mod rtsp;
 pub mod testpattern;
 mod v4l2;
 
@@ -29,6 +32,9 @@ use crate::jpeg;
 use crate::metrics::{CameraMetrics, CameraState};
 use crate::queue::{Backoff, pause};
 use crate::timestamp::Timestamp;
+
+/// The shortest wait before retrying a camera that refused the credentials.
+const UNAUTHORIZED_RETRY: Duration = Duration::from_secs(5);
 
 /// Why a capture attempt failed; the message is what `/cameras` shows.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -54,6 +60,7 @@ enum Source {
     Snapshot(http::Snapshot),
     Mjpeg(http::Mjpeg),
     V4l2(v4l2::V4l2),
+    Rtsp(rtsp::Rtsp),
 }
 
 impl Source {
@@ -72,6 +79,12 @@ impl Source {
                 cfg.width,
                 cfg.height,
                 cfg.fps,
+            )),
+            CameraSource::Rtsp { url } => Self::Rtsp(rtsp::Rtsp::new(
+                cfg.id.clone(),
+                url.clone(),
+                cfg.fps,
+                cfg.decoder.clone(),
             )),
         })
     }
@@ -99,6 +112,7 @@ impl Source {
             Self::Snapshot(s) => Ok((s.grab().await?, Timestamp::now())),
             Self::Mjpeg(m) => Ok((m.grab().await?, Timestamp::now())),
             Self::V4l2(v) => v.grab().await,
+            Self::Rtsp(r) => r.grab().await,
         }
     }
 }
@@ -121,6 +135,7 @@ impl std::fmt::Debug for Source {
             Self::Snapshot(_) => "Snapshot",
             Self::Mjpeg(_) => "Mjpeg",
             Self::V4l2(_) => "V4l2",
+            Self::Rtsp(_) => "Rtsp",
         })
     }
 }
@@ -206,7 +221,11 @@ impl Camera {
                     if !matches!(e, CaptureError::BadJpeg(_)) {
                         source = None;
                     }
-                    let wait = backoff.next_delay();
+                    let mut wait = backoff.next_delay();
+                    // Wrong credentials stay wrong: never retry them in a tight loop.
+                    if matches!(e, CaptureError::Unauthorized(_)) {
+                        wait = wait.max(UNAUTHORIZED_RETRY);
+                    }
                     tracing::warn!(camera = %self.cfg.id, source = %self.cfg.source, retry_in_ms = wait.as_millis() as u64, "capture failed: {e}");
                     self.metrics.set_state(CameraState::Retrying {
                         error: e.to_string(),

@@ -77,6 +77,10 @@ pub struct CameraConfig {
     pub width: u32,
     #[serde(default = "defaults::height")]
     pub height: u32,
+    /// `rtsp://` only: the ffmpeg decoder for the stream (`-c:v` before
+    /// `-i`), e.g. `h264_v4l2m2m` on a Raspberry Pi; `None`: ffmpeg chooses.
+    #[serde(default)]
+    pub decoder: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -386,6 +390,24 @@ impl Config {
                     format!("cameras[{i}].fps"),
                     format!("{} is out of range (0, {MAX_FPS}]", cam.fps),
                 );
+            }
+            if let Some(decoder) = &cam.decoder {
+                if !matches!(cam.source, CameraSource::Rtsp { .. }) {
+                    bad(
+                        format!("cameras[{i}].decoder"),
+                        "applies only to rtsp:// sources".into(),
+                    );
+                } else if decoder.is_empty()
+                    || decoder.len() > 64
+                    || !decoder
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    bad(
+                        format!("cameras[{i}].decoder"),
+                        format!("{decoder:?} is not an ffmpeg decoder name ([a-z0-9_], 1..=64)"),
+                    );
+                }
             }
             for (key, v) in [("width", cam.width), ("height", cam.height)] {
                 if !(MIN_SIDE_PX..=MAX_SIDE_PX).contains(&v) {

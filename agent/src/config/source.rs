@@ -21,6 +21,8 @@ pub enum CameraSource {
     Mjpeg { url: Url },
     /// `v4l2:/dev/videoN`: a USB (UVC) camera asked for MJPEG.
     V4l2 { device: PathBuf },
+    /// `rtsp://…`: an H.264/H.265 stream decoded by a supervised `ffmpeg`.
+    Rtsp { url: Url },
 }
 
 /// The GPS `source`.
@@ -96,12 +98,14 @@ impl std::str::FromStr for CameraSource {
                 url: parse_http_url(s)?,
             })
         } else if s.starts_with("rtsp://") {
-            Err(bad(
-                "rtsp:// sources are not supported by this build yet (they arrive with the RTSP issue)",
-            ))
+            let url = Url::parse(s).map_err(|e| bad(format!("{}: {e}", redact_str(s))))?;
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(bad(format!("{}: the URL has no host", redact_str(s))));
+            }
+            Ok(Self::Rtsp { url })
         } else {
             Err(bad(format!(
-                "{:?} is not a camera source: use testpattern, replay:/dir, http://…, mjpeg:http://… or v4l2:/dev/videoN",
+                "{:?} is not a camera source: use testpattern, replay:/dir, http://…, mjpeg:http://…, rtsp://… or v4l2:/dev/videoN",
                 redact_str(s)
             )))
         }
@@ -231,6 +235,7 @@ impl fmt::Display for CameraSource {
             Self::HttpSnapshot { url } => f.write_str(&redact(url)),
             Self::Mjpeg { url } => write!(f, "mjpeg:{}", redact(url)),
             Self::V4l2 { device } => write!(f, "v4l2:{}", device.display()),
+            Self::Rtsp { url } => f.write_str(&redact(url)),
         }
     }
 }
@@ -287,6 +292,10 @@ mod tests {
             "v4l2:/dev/video0".parse().unwrap(),
             CameraSource::V4l2 { .. }
         ));
+        assert!(matches!(
+            "rtsp://10.0.0.5:554/stream1".parse().unwrap(),
+            CameraSource::Rtsp { .. }
+        ));
     }
 
     #[test]
@@ -298,7 +307,8 @@ mod tests {
             "http://",
             "v4l2:video0",
             "replay:",
-            "rtsp://h/p",
+            "rtsp://",
+            "rtsp://:554/p",
         ] {
             let e = s.parse::<CameraSource>().unwrap_err();
             assert!(!e.message.is_empty(), "{s}");
@@ -311,6 +321,8 @@ mod tests {
             .parse()
             .unwrap();
         assert!(!format!("{src} {src:?}").contains("hunter2"));
+        let src: CameraSource = "rtsp://admin:hunter2@10.0.0.5/s".parse().unwrap();
+        assert_eq!(src.to_string(), "rtsp://admin:***@10.0.0.5/s");
         let e = "mjpeg:ftp://admin:hunter2@10.0.0.5/s"
             .parse::<CameraSource>()
             .unwrap_err();

@@ -35,6 +35,7 @@ fn the_example_holds_every_key_and_is_valid() {
         "fps",
         "width",
         "height",
+        "decoder",
         "max_fix_age_s",
         "max_age_s",
         "retain_bytes",
@@ -120,4 +121,23 @@ fn secrets_are_redacted_in_debug() {
 fn a_bad_redis_url_is_refused() {
     let p = problems("vessel = \"v\"\n[queue]\nredis_url = \"http://x\"\n");
     assert_eq!((p[0].key.as_str(), p[0].line), ("queue.redis_url", Some(3)));
+}
+
+#[test]
+fn a_decoder_is_only_for_rtsp_and_only_a_name() {
+    let cam = |source: &str, decoder: &str| {
+        format!(
+            "vessel = \"v\"\n[[cameras]]\nid = \"a\"\nsource = \"{source}\"\ndecoder = \"{decoder}\"\n"
+        )
+    };
+    let c = parse(&cam("rtsp://u:p@10.0.0.5/s", "h264_v4l2m2m")).unwrap();
+    assert_eq!(c.cameras[0].decoder.as_deref(), Some("h264_v4l2m2m"));
+    for (source, decoder) in [
+        ("testpattern", "h264"),
+        ("rtsp://10.0.0.5/s", "-i /etc/passwd"),
+        ("rtsp://10.0.0.5/s", ""),
+    ] {
+        let p = problems(&cam(source, decoder));
+        assert_eq!(p[0].key, "cameras[0].decoder", "{source} {decoder}");
+    }
 }

@@ -1,5 +1,5 @@
 //! seaframe-testkit: real services for tests (redis-server, mosquitto,
-//! cameras, a Signal K server), each on a free loopback port
+//! cameras (HTTP and RTSP), a Signal K server), each on a free loopback port
 //! (or a socket in its own temp dir), ready before it is returned, killed on
 //! drop. A missing binary fails loudly, naming the Debian package.
 
@@ -9,7 +9,7 @@ mod process;
 mod redis;
 mod signalk;
 
-pub use camera::{HttpCamera, testbed_dir};
+pub use camera::{HttpCamera, RtspCamera, testbed_dir};
 pub use mosquitto::{MosquittoOptions, MosquittoServer};
 pub use process::{Child, free_port, require_binary};
 pub use redis::RedisServer;
