@@ -518,11 +518,17 @@ impl Index {
         let every_ns = every_ns.max(1);
         let mut chosen: Vec<(i64, i64, Option<f64>)> = Vec::new();
         {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, captured_at_ns, sharpness FROM frames INDEXED BY frames_by_camera_time \
-                 WHERE garbage = 0 AND camera = ?1 AND captured_at_ns >= ?2 AND captured_at_ns < ?3 \
-                 ORDER BY captured_at_ns, id",
-            )?;
+            // Only `sharpest` needs the score; without it the scan reads
+            // the (camera, time, id) index alone.
+            let (score, live) = match pick {
+                Pick::Sharpest => ("sharpness", "AND garbage = 0"),
+                Pick::First | Pick::Last => ("NULL", ""),
+            };
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT id, captured_at_ns, {score} FROM frames INDEXED BY frames_by_camera_time \
+                 WHERE camera = ?1 AND captured_at_ns >= ?2 AND captured_at_ns < ?3 {live} \
+                 ORDER BY captured_at_ns, id"
+            ))?;
             let mut rows =
                 stmt.query(params![camera.as_str(), from.unix_nanos(), to.unix_nanos()])?;
             while let Some(r) = rows.next()? {
@@ -547,12 +553,17 @@ impl Index {
                 }
             }
         }
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM frames WHERE id = ?1"))?;
-        chosen
-            .iter()
-            .map(|(_, id, _)| Ok(stmt.query_row([id], row_to_frame)?))
-            .collect()
+        // (Rows being deleted are skipped here when the scan could not.)
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM frames WHERE id = ?1 AND garbage = 0"
+        ))?;
+        let mut out = Vec::with_capacity(chosen.len());
+        for (_, id, _) in &chosen {
+            if let Some(row) = stmt.query_row([id], row_to_frame).optional()? {
+                out.push(row);
+            }
+        }
+        Ok(out)
     }
 
     /// Ids of up to `limit` frames of `camera` (all: `None`) captured before `before`.

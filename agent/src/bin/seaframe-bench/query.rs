@@ -167,7 +167,8 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     time("nearest to an instant", &mut |at| {
         Ok(usize::from(index.nearest(&cam, ts(at))?.is_some()))
     })?;
-    time("per-second, one hour (3600 slots)", &mut |at| {
+    // The API pages per-second listings by at most 1000 slots.
+    time("per-second, one hour (a page of 1000 slots)", &mut |at| {
         Ok(index
             .picks(
                 &cam,
@@ -175,10 +176,25 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
                 ts(at + HOUR_NS),
                 1_000_000_000,
                 Pick::First,
-                3600,
+                1000,
             )?
             .len())
     })?;
+    time(
+        "per-second sharpest, one hour (a page of 1000)",
+        &mut |at| {
+            Ok(index
+                .picks(
+                    &cam,
+                    ts(at),
+                    ts(at + HOUR_NS),
+                    1_000_000_000,
+                    Pick::Sharpest,
+                    1000,
+                )?
+                .len())
+        },
+    )?;
     if !args.no_retention {
         retention(&store, args.rows, step_ns)?;
     }
