@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::process::{Child, free_port, require_binary};
+use crate::process::{Child, require_binary, spawn_on_free_port};
 
 /// How a test broker is set up.
 #[derive(Debug, Clone, Default)]
@@ -38,22 +38,15 @@ impl MosquittoServer {
     pub fn start_with(options: MosquittoOptions) -> Result<Self> {
         require_binary("mosquitto", "mosquitto")?;
         let dir = tempfile::tempdir()?;
-        let mut last_err = None;
-        for _ in 0..5 {
-            let port = free_port()?;
+        let (child, port) = spawn_on_free_port("mosquitto", |port| {
             write_config(dir.path(), port, &options)?;
-            match spawn(dir.path()) {
-                Ok(child) => {
-                    return Ok(Self {
-                        child: Some(child),
-                        port,
-                        dir,
-                    });
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| anyhow::anyhow!("mosquitto did not start")))
+            spawn(dir.path())
+        })?;
+        Ok(Self {
+            child: Some(child),
+            port,
+            dir,
+        })
     }
 
     /// `mqtt://127.0.0.1:PORT`

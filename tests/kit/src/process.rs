@@ -29,6 +29,24 @@ pub fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// Starts a server on a free loopback port with `spawn(port)`; another
+/// process may take a port between its check and the server's bind, so a
+/// few ports are tried. Returns the child and its port.
+pub fn spawn_on_free_port(
+    name: &str,
+    mut spawn: impl FnMut(u16) -> Result<Child>,
+) -> Result<(Child, u16)> {
+    let mut last_err = None;
+    for _ in 0..5 {
+        let port = free_port()?;
+        match spawn(port) {
+            Ok(child) => return Ok((child, port)),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| anyhow::anyhow!("{name} did not start")))
+}
+
 /// A spawned process, killed (SIGKILL to its group) on drop.
 #[derive(Debug)]
 pub struct Child {

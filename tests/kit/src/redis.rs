@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use crate::process::{Child, free_port, require_binary};
+use crate::process::{Child, require_binary, spawn_on_free_port};
 
 #[derive(Debug)]
 pub struct RedisServer {
@@ -21,21 +21,12 @@ impl RedisServer {
     pub fn start() -> Result<Self> {
         require_binary("redis-server", "redis-server")?;
         let dir = tempfile::tempdir()?;
-        let mut last_err = None;
-        for _ in 0..5 {
-            let port = free_port()?;
-            match spawn(port, &dir) {
-                Ok(child) => {
-                    return Ok(Self {
-                        child: Some(child),
-                        port,
-                        dir,
-                    });
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| anyhow::anyhow!("redis-server did not start")))
+        let (child, port) = spawn_on_free_port("redis-server", |port| spawn(port, &dir))?;
+        Ok(Self {
+            child: Some(child),
+            port,
+            dir,
+        })
     }
 
     /// `redis://127.0.0.1:PORT/0`
