@@ -113,7 +113,8 @@ async fn an_agent_killed_with_a_backlog_sends_all_of_it_after_restart() {
 
     broker.restart().unwrap();
     let mut rx = thumbs_from(broker.port(), "kill-shore").await;
-    let _agent = run();
+    // The new agent adopts the Redis its SIGKILLed predecessor left.
+    let mut agent = run();
     let mut received: Vec<(String, i64)> = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !backlog.iter().all(|k| received.contains(k)) {
@@ -135,6 +136,25 @@ async fn an_agent_killed_with_a_backlog_sends_all_of_it_after_restart() {
         backlog.len(),
         "each backlog thumbnail sent once"
     );
+    // An orderly stop also stops the adopted Redis: nothing is left running.
+    agent.terminate(Duration::from_secs(30));
+    let data = dir.path().join("data").display().to_string();
+    wait_for(
+        "the adopted redis-server stopped",
+        Duration::from_secs(10),
+        || async { (!processes_mentioning(&data)).then_some(()) },
+    )
+    .await;
+}
+
+/// Whether a running process has `text` in its command line.
+fn processes_mentioning(text: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .any(|cmd| String::from_utf8_lossy(&cmd).contains(text))
 }
 
 fn agent_config(data_dir: &Path, cameras: &str, uplink: &str) -> Config {
