@@ -77,7 +77,7 @@ pub struct FrameRow {
     pub sharpness: Option<f32>,
 }
 
-/// Which frame of each second `per_second` returns.
+/// Which frame of each slot `picks` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pick {
     First,
@@ -277,20 +277,8 @@ impl Store {
         self.index.nearest(camera, at)
     }
 
-    /// One frame per second, chosen by `pick`.
-    pub fn per_second(
-        &self,
-        camera: &CameraId,
-        from: Timestamp,
-        to: Timestamp,
-        pick: Pick,
-        limit: u32,
-    ) -> Result<Vec<FrameRow>, StoreError> {
-        self.index
-            .picks(camera, from, to, 1_000_000_000, pick, limit)
-    }
-
-    /// One frame per `every_ns` slot, chosen by `pick` (thumbnails).
+    /// One frame per `every_ns` slot, chosen by `pick` (per-second
+    /// listings, thumbnails).
     pub fn picks(
         &self,
         camera: &CameraId,

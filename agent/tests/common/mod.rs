@@ -4,30 +4,13 @@
 #![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
 use seaframe_agent::config::Config;
 
-/// Polls `check` every 20 ms until it returns `Some`, or fails after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+#[allow(unused_imports)] // each test binary uses its own subset
+pub use seaframe_testkit::wait_for;
 
 /// Like [`wait_for`] for plain threads: polls `check` every 20 ms.
 pub fn wait_until_blocking(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {

@@ -10,27 +10,8 @@ use std::time::Duration;
 
 use seaframe_agent::app::Agent;
 use seaframe_shore::app::Shore;
-use seaframe_testkit::{MosquittoServer, testbed_dir};
+use seaframe_testkit::{MosquittoServer, testbed_dir, wait_for};
 use serde_json::Value;
-
-/// Polls `check` every 50 ms until it returns `Some`, or fails after `timeout`.
-async fn wait_for<T, Fut: Future<Output = Option<T>>>(
-    what: &str,
-    timeout: Duration,
-    mut check: impl FnMut() -> Fut,
-) -> T {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn get(url: &str) -> Value {
     let r = reqwest::get(url).await.unwrap();

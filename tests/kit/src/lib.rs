@@ -8,9 +8,11 @@ mod mosquitto;
 mod process;
 mod redis;
 mod signalk;
+mod wait;
 
 pub use camera::{HttpCamera, RtspCamera, testbed_dir};
 pub use mosquitto::{MosquittoOptions, MosquittoServer};
 pub use process::{Child, free_port, require_binary};
 pub use redis::RedisServer;
 pub use signalk::SignalKServer;
+pub use wait::wait_for;
