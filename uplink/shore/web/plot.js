@@ -47,10 +47,10 @@ export function fit(points) {
   };
 }
 
-function label(v, isLat) {
-  const a = Math.abs(v);
-  const d = a >= 10 ? 1 : a >= 1 ? 2 : 3;
-  const t = Number(a.toFixed(d)).toString();
+/** "52.84°N": as many decimals as the grid step needs. */
+function label(v, step, isLat) {
+  const d = Math.min(6, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9)));
+  const t = Math.abs(v).toFixed(d);
   return `${t}°${isLat ? (v >= 0 ? 'N' : 'S') : (v >= 0 ? 'E' : 'W')}`;
 }
 
@@ -64,13 +64,13 @@ export function grid(svg, proj) {
   for (let lat = Math.ceil(lat0 / latStep) * latStep; lat <= lat1; lat += latStep) {
     const y = proj.y(lat);
     g.append(svgEl('line', { x1: 0, x2: W, y1: y, y2: y }));
-    const t = svgEl('text', { x: 4, y: y - 3 }); t.textContent = label(lat, true); g.append(t);
+    const t = svgEl('text', { x: 4, y: y - 3 }); t.textContent = label(lat, latStep, true); g.append(t);
   }
   const lonStep = niceStep(lon1 - lon0);
   for (let lon = Math.ceil(lon0 / lonStep) * lonStep; lon <= lon1; lon += lonStep) {
     const x = proj.x(lon);
     g.append(svgEl('line', { x1: x, x2: x, y1: 0, y2: H }));
-    const t = svgEl('text', { x: x + 3, y: H - 4 }); t.textContent = label(lon, false); g.append(t);
+    const t = svgEl('text', { x: x + 3, y: H - 4 }); t.textContent = label(lon, lonStep, false); g.append(t);
   }
   svg.append(g);
   return g;
