@@ -180,6 +180,71 @@ async fn a_thumbnail_ingested_reaches_open_event_streams_at_once() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_instance_streams_the_whole_fleet_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, _db) in index_urls(dir.path(), "events-two").await {
+        let broker = MosquittoServer::start().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        // Two instances in one share group, one index: each ingests a share.
+        let a = start(config(&broker.url(), data.path(), "shore-1", Some(&url))).await;
+        let b = start(config(&broker.url(), data.path(), "shore-2", Some(&url))).await;
+        let mut readers = Vec::new();
+        for shore in [&a, &b] {
+            let mut r = SseReader::open(&format!("http://{}/api/v1/events", shore.addr)).await;
+            r.until("ready", Duration::from_secs(5)).await;
+            readers.push(r);
+        }
+        let vessel = Publisher::connect(broker.port(), "aurora", None).await;
+        const N: i64 = 120;
+        for i in 0..N {
+            let camera = if i % 2 == 0 { "mast" } else { "bow" };
+            vessel
+                .client
+                .publish(
+                    thumb_topic("aurora", camera),
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    thumb("aurora", camera, T0_NS + i).encode().unwrap(),
+                )
+                .await
+                .unwrap();
+        }
+        for (name, r) in ["shore-1", "shore-2"].iter().zip(&mut readers) {
+            let mut ids = std::collections::BTreeSet::new();
+            while ids.len() < N as usize {
+                let t = r.until("thumb", Duration::from_secs(20)).await;
+                assert!(ids.insert(t["id"].as_i64().unwrap()), "{name}: {t} twice");
+            }
+        }
+        let (na, nb) = (
+            a.metrics
+                .thumbs_indexed
+                .load(std::sync::atomic::Ordering::SeqCst),
+            b.metrics
+                .thumbs_indexed
+                .load(std::sync::atomic::Ordering::SeqCst),
+        );
+        assert!(na > 0 && nb > 0, "the load is split: {na} + {nb}");
+        // Nothing more comes (no thumbnail twice), at least not within a poll or two.
+        for r in &mut readers {
+            let quiet = tokio::time::timeout(Duration::from_millis(1200), async {
+                loop {
+                    match r.next(Duration::from_secs(5)).await {
+                        Some(ev) if ev.event == "thumb" => return ev,
+                        Some(_) => {}
+                        None => panic!("the stream ended"),
+                    }
+                }
+            })
+            .await;
+            assert!(quiet.is_err(), "a thumbnail twice: {quiet:?}");
+        }
+        a.stop().await.unwrap();
+        b.stop().await.unwrap();
+    }
+}
+
 /// An API on port 0 whose feed channel the test holds (no broker needed).
 async fn bare_api(
     capacity: usize,
