@@ -62,6 +62,20 @@ try {
   const outside = [];
   page.on('request', (r) => { if (!r.url().startsWith(SHORE)) outside.push(r.url()); });
 
+  // 0. Warm-up: the browser's first page pays for starting its renderer and
+  //    compiling; the measured load below is a fresh context (empty cache)
+  //    in the running browser. Both are printed.
+  const warm = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const warmPage = await warm.newPage();
+  await warmPage.goto(SHORE);
+  await warmPage.waitForSelector(`body[data-cards="${FLEET}"]`, { timeout: 10_000 });
+  const cold = await warmPage.evaluate(() => ({
+    fcp: (performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint') || {}).startTime,
+    cards: performance.getEntriesByName('fleet-rendered')[0].startTime,
+  }));
+  console.log(`METRIC cold_browser_first_contentful_paint_ms=${Math.round(cold.fcp)} cold_browser_cards_in_dom_ms=${Math.round(cold.cards)}`);
+  await warm.close();
+
   // 1. The fleet: 200 cards from one /vessels call, first paint under 1 s.
   await page.goto(SHORE, { waitUntil: 'commit' });
   await page.waitForSelector(`body[data-cards="${FLEET}"]`, { timeout: 10_000 });
@@ -84,7 +98,11 @@ try {
     const m = performance.getEntriesByName('fleet-painted')[0];
     return m ? m.startTime : false;
   }, null, { timeout: 10_000 })).jsonValue();
-  console.log(`METRIC first_contentful_paint_ms=${timing.fcp.toFixed(0)} cards_in_dom_ms=${timing.cards.toFixed(0)} cards_painted_ms=${painted.toFixed(0)}`);
+  const vesselsApi = await page.evaluate(() => {
+    const r = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/api/v1/vessels'));
+    return r ? r.responseEnd - r.startTime : -1;
+  });
+  console.log(`METRIC first_contentful_paint_ms=${timing.fcp.toFixed(0)} cards_in_dom_ms=${timing.cards.toFixed(0)} cards_painted_ms=${painted.toFixed(0)} vessels_api_ms=${vesselsApi.toFixed(0)}`);
   check(timing.fcp < BUDGET_MS, `first contentful paint ${timing.fcp.toFixed(0)} ms < ${BUDGET_MS} ms`);
   check(timing.cards < BUDGET_MS, `${FLEET} cards in the DOM at ${timing.cards.toFixed(0)} ms < ${BUDGET_MS} ms`);
   check(painted < BUDGET_MS, `${FLEET} cards painted by ${painted.toFixed(0)} ms < ${BUDGET_MS} ms`);

@@ -339,6 +339,20 @@ height = 180"#,
     )
     .await;
 
+    // How long the page's one call takes, from here (median of 5).
+    let mut took: Vec<u128> = Vec::new();
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let v = get(&format!("{api}/vessels")).await;
+        took.push(t.elapsed().as_millis());
+        assert_eq!(v["vessels"].as_array().unwrap().len(), FLEET);
+    }
+    took.sort_unstable();
+    println!(
+        "METRIC GET /api/v1/vessels of {FLEET} vessels: {} ms (median of 5)",
+        took[2]
+    );
+
     // The browser.
     let mut node = tokio::process::Command::new("node")
         .arg(browser_dir.join("fleet.spec.mjs"))

@@ -133,7 +133,8 @@ export class FleetPlot {
     for (const v of this.vessels) {
       const p = v.last_position;
       if (!p) continue;
-      const a = svgEl('a', { href: `#/vessel/${encodeURIComponent(v.name)}`, 'aria-label': v.name });
+      // Clickable, but not one more tab stop per vessel: the cards hold the same links.
+      const a = svgEl('a', { href: `#/vessel/${encodeURIComponent(v.name)}`, 'aria-label': v.name, tabindex: -1 });
       const c = svgEl('circle', { cx: proj.x(p.lon), cy: proj.y(p.lat), r: 4.5, class: v.online ? 'dot on' : 'dot off' });
       const title = svgEl('title');
       title.textContent = `${v.name} (${v.online ? 'online' : 'offline'})`;

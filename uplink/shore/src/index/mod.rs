@@ -397,8 +397,13 @@ pub(crate) fn merge_cameras(
     vessels: &mut [VesselSummary],
     rows: Vec<(String, String, i64, i64)>,
 ) -> Result<(), IndexError> {
+    let at: std::collections::HashMap<String, usize> = vessels
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.to_string(), i))
+        .collect();
     for (v, c, id, ns) in rows {
-        let Some(summary) = vessels.iter_mut().find(|s| s.name.as_str() == v) else {
+        let Some(summary) = at.get(&v).and_then(|&i| vessels.get_mut(i)) else {
             continue;
         };
         let c = camera(&c)?;
