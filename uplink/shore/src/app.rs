@@ -94,6 +94,7 @@ impl Shore {
             index: index.clone(),
             wake: committed,
             tx: events.clone(),
+            metrics: metrics.clone(),
         };
         let receiver = Receiver {
             client: client.clone(),

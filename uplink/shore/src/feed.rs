@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{config_json, thumb_json, vessel_json};
 use crate::index::{Index, ThumbRow};
+use crate::metrics::{Metrics, add};
 
 /// How often the index is read when nothing woke the feed.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -119,6 +120,7 @@ pub struct Feed {
     /// Woken by the local writer after each commit.
     pub wake: Arc<Notify>,
     pub tx: broadcast::Sender<FeedEvent>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// What the feed saw last.
@@ -178,6 +180,7 @@ impl Feed {
     }
 
     fn send(&self, event: FeedEvent) {
+        add(&self.metrics.feed_events, 1);
         // No receiver is not an error: nobody is watching.
         let _ = self.tx.send(event);
     }

@@ -17,6 +17,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiState;
+use crate::metrics::add;
 
 /// How often an idle stream carries a comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -26,21 +27,28 @@ pub async fn events(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.events.subscribe();
     let shutdown = state.shutdown.clone();
+    let metrics = state.metrics.clone();
     let ready = stream::once(async { Ok(Event::default().event("ready").data("{}")) });
-    let live = stream::unfold((rx, shutdown), |(mut rx, shutdown)| async move {
-        let got = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => return None,
-            got = rx.recv() => got,
-        };
-        let event = match got {
-            Ok(e) => Event::default().event(e.name).data(&*e.data),
-            Err(RecvError::Lagged(missed)) => Event::default()
-                .event("resync")
-                .data(json!({ "missed": missed }).to_string()),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(event), (rx, shutdown)))
+    let live = stream::unfold((rx, shutdown), move |(mut rx, shutdown)| {
+        let metrics = metrics.clone();
+        async move {
+            let got = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return None,
+                got = rx.recv() => got,
+            };
+            let event = match got {
+                Ok(e) => Event::default().event(e.name).data(&*e.data),
+                Err(RecvError::Lagged(missed)) => {
+                    add(&metrics.event_resyncs, 1);
+                    Event::default()
+                        .event("resync")
+                        .data(json!({ "missed": missed }).to_string())
+                }
+                Err(RecvError::Closed) => return None,
+            };
+            Some((Ok(event), (rx, shutdown)))
+        }
     });
     Sse::new(ready.chain(live)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
