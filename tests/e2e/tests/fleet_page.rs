@@ -257,6 +257,8 @@ async fn the_fleet_page_in_chromium_shows_the_fleet_live_and_pushes_a_config() {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target"))
         .join("browser-artifacts");
+    // This run's screenshots only (a failure.png of an earlier run would mislead).
+    let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).unwrap();
 
     let broker = MosquittoServer::start().unwrap();
