@@ -8,16 +8,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use seaframe_agent::app::Agent;
-use seaframe_shore::app::Shore;
-use seaframe_testkit::{MosquittoServer, testbed_dir, wait_for};
-use serde_json::Value;
+mod common;
 
-async fn get(url: &str) -> Value {
-    let r = reqwest::get(url).await.unwrap();
-    assert!(r.status().is_success(), "{url}: {}", r.status());
-    serde_json::from_str(&r.text().await.unwrap()).unwrap()
-}
+use common::{agent_config, get, start_shore, unix_ms};
+use seaframe_agent::app::Agent;
+use seaframe_testkit::{MosquittoServer, wait_for};
+use serde_json::Value;
 
 /// Every thumbnail of `camera` ashore, following the cursor.
 async fn shore_thumbs(base: &str, camera: &str) -> Vec<Value> {
@@ -43,32 +39,15 @@ async fn shore_thumbs(base: &str, camera: &str) -> Vec<Value> {
 async fn a_minute_of_two_cameras_arrives_ashore_with_times_and_positions() {
     let broker = MosquittoServer::start().unwrap();
     let shore_dir = tempfile::tempdir().unwrap();
-    let shore_cfg = seaframe_shore::config::Config::from_toml(
-        &format!(
-            "data_dir = \"{}\"\n[mqtt]\nurl = \"{}\"\nclient_id = \"e2e-shore\"\n",
-            shore_dir.path().display(),
-            broker.url()
-        ),
-        "test",
-    )
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let shore = Shore::start(shore_cfg, listener).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(20), shore.subscribed())
-        .await
-        .unwrap();
+    let shore = start_shore(&broker.url(), shore_dir.path(), "e2e-shore", "").await;
     let shore_api = format!("http://{}/api/v1", shore.addr);
 
     let ship_dir = tempfile::tempdir().unwrap();
-    let nmea = testbed_dir().unwrap().join("../data/nmea/ais-nmea.log");
-    let text = format!(
-        r#"vessel = "ship-one"
-data_dir = "{}"
-[api]
-listen = "127.0.0.1:0"
-[gps]
-source = "replay:{}?rate=1"
-[[cameras]]
+    let cfg = agent_config(
+        "ship-one",
+        ship_dir.path(),
+        &broker.url(),
+        r#"[[cameras]]
 id = "bow"
 source = "testpattern"
 fps = 4.0
@@ -79,15 +58,8 @@ id = "mast"
 source = "testpattern"
 fps = 2.0
 width = 320
-height = 240
-[uplink]
-mqtt_url = "{}"
-"#,
-        ship_dir.path().display(),
-        nmea.display(),
-        broker.url()
+height = 240"#,
     );
-    let cfg = seaframe_agent::config::Config::from_toml(&text, "test").unwrap();
     let agent = Agent::start(cfg).await.unwrap();
     let ship_api = format!("http://{}/api/v1", agent.api_addr());
 
@@ -208,11 +180,4 @@ async fn seconds_on_board(ship_api: &str, camera: &str) -> Vec<i64> {
             None => return out,
         }
     }
-}
-
-/// Unix ms of an RFC 3339 UTC time with nanoseconds ("…T08:00:01.250000000Z").
-fn unix_ms(ts: &str) -> i64 {
-    seaframe_agent::timestamp::Timestamp::parse_user(ts)
-        .unwrap()
-        .unix_millis()
 }

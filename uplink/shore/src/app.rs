@@ -1,5 +1,5 @@
 //! Start, run and stop the shore: open the index, connect to the broker,
-//! spawn the stages (receiver, writer, API) on one `TaskTracker`, and stop
+//! spawn the stages (receiver, writer, live feed, API) on one `TaskTracker`, and stop
 //! them in order — the writer finishes and acks its batch, then the receiver
 //! disconnects (the broker keeps our session and what arrives meanwhile),
 //! and the API finishes the requests in progress.
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::api::{self, ApiState};
 use crate::blobs::Blobs;
 use crate::config::Config;
+use crate::feed::{self, Feed};
 use crate::index::{self, Index};
 use crate::ingest::{self, Receiver, Writer};
 use crate::metrics::Metrics;
@@ -77,6 +78,8 @@ impl Shore {
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let writer_done = CancellationToken::new();
+        let committed = Arc::new(Notify::new());
+        let (events, _) = broadcast::channel(feed::CHANNEL_CAPACITY);
 
         let writer = Writer {
             rx,
@@ -85,6 +88,13 @@ impl Shore {
             blobs: blobs.clone(),
             metrics: metrics.clone(),
             done: writer_done.clone(),
+            committed: committed.clone(),
+        };
+        let feed = Feed {
+            index: index.clone(),
+            wake: committed,
+            tx: events.clone(),
+            metrics: metrics.clone(),
         };
         let receiver = Receiver {
             client: client.clone(),
@@ -102,6 +112,8 @@ impl Shore {
             token: cfg.api.token.clone().map(Arc::new),
             mqtt: client,
             subscribed: subscribed.clone(),
+            events,
+            shutdown: shutdown.clone(),
         };
         let addr = listener.local_addr()?;
         spawn_stage(&tracker, &shutdown, "writer", writer.run(shutdown.clone()));
@@ -111,6 +123,7 @@ impl Shore {
             "receiver",
             receiver.run(shutdown.clone()),
         );
+        spawn_stage(&tracker, &shutdown, "feed", feed.run(shutdown.clone()));
         spawn_stage(
             &tracker,
             &shutdown,

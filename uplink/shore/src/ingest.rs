@@ -24,7 +24,7 @@ use rumqttc::{
 };
 use seaframe_wire::message::{ConfigAck, Fix, LinkState, PositionReport, Status};
 use seaframe_wire::{DecodeError, Thumb, Topic, VesselName};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::blobs::{BlobKey, Blobs};
@@ -209,6 +209,8 @@ pub struct Writer {
     pub metrics: Arc<Metrics>,
     /// Cancelled when this stage returns, whatever the reason.
     pub done: CancellationToken,
+    /// Woken after each commit (the live feed reads what changed).
+    pub committed: Arc<Notify>,
 }
 
 impl Writer {
@@ -228,6 +230,7 @@ impl Writer {
             if !self.apply_until_done(work, &shutdown).await {
                 break;
             }
+            self.committed.notify_one();
             for p in batch.drain(..) {
                 if let Err(e) = self.client.ack(&p).await {
                     tracing::warn!(error = %e, "could not queue an ack (the broker will redeliver)");

@@ -2,13 +2,16 @@
 //! messages from the broker (shared subscription, persistent session,
 //! acked only after the index commit), [`blobs`] keeps the JPEGs, [`index`]
 //! the rows (SQLite or PostgreSQL), [`api`] serves them and pushes configs,
-//! [`app`] starts and stops it all.
+//! [`feed`] follows the index for the live `/events` stream, [`web`] is the
+//! fleet page, [`app`] starts and stops it all.
 
 pub mod api;
 pub mod app;
 pub mod blobs;
 pub mod config;
+pub mod feed;
 pub mod index;
 pub mod ingest;
 pub mod metrics;
+pub mod web;
 pub mod when;

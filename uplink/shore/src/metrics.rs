@@ -24,6 +24,10 @@ pub struct Metrics {
     pub mqtt_connects: AtomicU64,
     /// PUBLISHes received from the broker (before decoding).
     pub mqtt_publishes_received: AtomicU64,
+    /// Live events the feed sent (once each, whatever the number of clients).
+    pub feed_events: AtomicU64,
+    /// Times an `/events` client fell behind and was told to resync.
+    pub event_resyncs: AtomicU64,
     /// Messages dropped, by reason (`truncated`, `topic_mismatch`, …).
     dropped: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -43,7 +47,7 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &AtomicU64); 13] = [
             (
                 "seaframe_shore_mqtt_publishes_received_total",
                 "PUBLISHes received from the broker.",
@@ -98,6 +102,16 @@ impl Metrics {
                 "seaframe_shore_mqtt_connects_total",
                 "MQTT connections established.",
                 &self.mqtt_connects,
+            ),
+            (
+                "seaframe_shore_feed_events_total",
+                "Live events sent to the /events streams (each once, whatever the number of clients).",
+                &self.feed_events,
+            ),
+            (
+                "seaframe_shore_event_resyncs_total",
+                "Times an /events client fell behind and was told to resync.",
+                &self.event_resyncs,
             ),
         ];
         for (name, help, value) in counters {

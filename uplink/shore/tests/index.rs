@@ -181,7 +181,32 @@ async fn story(ix: &dyn Index) {
     };
     ix.store_ack(&a, &ack).await.unwrap();
     let got = ix.config(&a).await.unwrap().unwrap();
-    assert_eq!((got.version, &got.desired, got.ack), (2, &c2, Some(ack)));
+    assert_eq!(
+        (got.version, &got.desired, got.ack.clone()),
+        (2, &c2, Some(ack))
+    );
+    let configs = ix.configs().await.unwrap();
+    assert_eq!(configs.len(), 1);
+    assert_eq!((configs[0].0.as_str(), &configs[0].1), ("aurora", &got));
+
+    // The live feed follows thumbnails by id, whoever indexed them.
+    let last = ix.last_thumb_id().await.unwrap();
+    let every = ix.thumbs_after(0, 100).await.unwrap();
+    assert_eq!(every.len(), 4);
+    assert!(every.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(every.last().unwrap().id, last);
+    let first_two = ix.thumbs_after(0, 2).await.unwrap();
+    assert_eq!(first_two, every[..2]);
+    let rest = ix.thumbs_after(first_two[1].id, 100).await.unwrap();
+    assert_eq!(rest, every[2..]);
+    assert!(ix.thumbs_after(last, 100).await.unwrap().is_empty());
+    ix.insert_thumbs(&[new("boreas", "mast", 40, None)])
+        .await
+        .unwrap();
+    let newer = ix.thumbs_after(last, 100).await.unwrap();
+    assert_eq!(newer.len(), 1);
+    assert_eq!(newer[0].captured_at_ns, 40);
+    assert_eq!(ix.last_thumb_id().await.unwrap(), newer[0].id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +220,7 @@ async fn the_index_story_on_every_backend() {
         let ix = index::open(&IndexUrl::parse(&url).unwrap()).await.unwrap();
         assert_eq!(
             ix.count_thumbs().await.unwrap(),
-            4,
+            5,
             "{}",
             url.split('@').next_back().unwrap_or("")
         );

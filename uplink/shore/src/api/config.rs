@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::error::ApiError;
 use super::params::VesselPath;
-use crate::index::ack_status_str;
+use crate::index::{ConfigState, ack_status_str};
 use crate::metrics::add;
 
 /// The sections of the agent's config that shore may change.
@@ -105,15 +105,20 @@ pub async fn get(
         .await
         .map_err(ApiError::index)?
         .ok_or_else(|| ApiError::NotFound(format!("vessel: no config for {vessel}")))?;
-    Ok(Json(json!({
+    Ok(Json(config_json(&config)))
+}
+
+/// A config state as `GET …/config` shows it (and the feed's `config` event).
+pub(crate) fn config_json(config: &ConfigState) -> Value {
+    json!({
         "desired": config.desired,
         "version": config.version,
-        "ack": config.ack.map(|a| json!({
+        "ack": config.ack.as_ref().map(|a| json!({
             "version": a.version,
             "status": ack_status_str(a.status),
             "error": a.error,
         })),
-    })))
+    })
 }
 
 #[cfg(test)]

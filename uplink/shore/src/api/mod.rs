@@ -2,10 +2,12 @@
 //! Prometheus format, `/healthz`. One file per resource; `error` and
 //! `params` hold what they share. The listener is bound by the caller
 //! (tests bind port 0). Reading is open; `PUT …/config` needs the bearer
-//! token when one is configured.
+//! token when one is configured. `/api/v1/events` streams changes (SSE);
+//! the fleet page (`/`, `/assets/…`) is [`crate::web`].
 
 mod config;
 mod error;
+mod events;
 mod health;
 mod params;
 mod thumbs;
@@ -21,13 +23,17 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use rumqttc::AsyncClient;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use config::config_json;
 pub use error::ApiError;
+pub(crate) use thumbs::thumb_json;
+pub(crate) use vessels::vessel_json;
 
 use crate::blobs::Blobs;
 use crate::config::Secret;
+use crate::feed::FeedEvent;
 use crate::index::Index;
 use crate::metrics::Metrics;
 
@@ -42,6 +48,10 @@ pub struct ApiState {
     pub mqtt: AsyncClient,
     /// Whether ingest is subscribed (for `/healthz`).
     pub subscribed: watch::Receiver<bool>,
+    /// The live feed (`/events`).
+    pub events: broadcast::Sender<FeedEvent>,
+    /// Ends the event streams at shutdown.
+    pub shutdown: CancellationToken,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -66,6 +76,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/api/v1/metrics", get(health::metrics))
+        .route("/api/v1/events", get(events::events))
         .route("/api/v1/vessels", get(vessels::list))
         .route("/api/v1/vessels/{v}/thumbs", get(thumbs::by_vessel))
         .route("/api/v1/vessels/{v}/track", get(track::get))
@@ -74,6 +85,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/thumbs/{id}", get(thumbs::one))
         .route("/api/v1/thumbs/{id}/image", get(thumbs::image))
         .merge(guarded)
+        .merge(crate::web::router())
         .fallback(|uri: Uri| async move {
             ApiError::NotFound(format!("no such endpoint: {}", uri.path()))
         })

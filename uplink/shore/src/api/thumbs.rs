@@ -15,7 +15,8 @@ use crate::blobs::BlobKey;
 use crate::index::{ThumbQuery, ThumbRow};
 use crate::when::rfc3339_ns;
 
-fn thumb_json(t: &ThumbRow) -> Value {
+/// A thumbnail as the lists show it (and the feed's `thumb` event).
+pub(crate) fn thumb_json(t: &ThumbRow) -> Value {
     json!({
         "id": t.id,
         "vessel": t.vessel,

@@ -298,6 +298,13 @@ pub trait Index: Send + Sync + std::fmt::Debug {
     fn config<'a>(&'a self, vessel: &'a VesselName) -> Fut<'a, Option<ConfigState>>;
     /// How many thumbnails are indexed (for tests and the benchmark).
     fn count_thumbs(&self) -> Fut<'_, u64>;
+    /// Thumbnails with `id > after_id`, by id, at most `limit`: what the
+    /// live feed follows (whichever shore instance indexed them).
+    fn thumbs_after(&self, after_id: i64, limit: u32) -> Fut<'_, Vec<ThumbRow>>;
+    /// The highest thumbnail id (0 when there is none): where the feed starts.
+    fn last_thumb_id(&self) -> Fut<'_, i64>;
+    /// Every vessel's config state, by vessel (for the feed's `config` events).
+    fn configs(&self) -> Fut<'_, Vec<(VesselName, ConfigState)>>;
 }
 
 /// Opens (and migrates) the index named by `url`.
@@ -390,8 +397,13 @@ pub(crate) fn merge_cameras(
     vessels: &mut [VesselSummary],
     rows: Vec<(String, String, i64, i64)>,
 ) -> Result<(), IndexError> {
+    let at: std::collections::HashMap<String, usize> = vessels
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.to_string(), i))
+        .collect();
     for (v, c, id, ns) in rows {
-        let Some(summary) = vessels.iter_mut().find(|s| s.name.as_str() == v) else {
+        let Some(summary) = at.get(&v).and_then(|&i| vessels.get_mut(i)) else {
             continue;
         };
         let c = camera(&c)?;

@@ -494,4 +494,56 @@ impl Index for PgIndex {
             Ok(u64::try_from(n).unwrap_or(0))
         })
     }
+
+    fn thumbs_after(&self, after_id: i64, limit: u32) -> Fut<'_, Vec<ThumbRow>> {
+        Box::pin(async move {
+            let rows = self
+                .reader
+                .query(
+                    "SELECT id, vessel, camera, captured_at_ns, lat, lon, bytes FROM thumbs \
+                     WHERE id > $1 ORDER BY id LIMIT $2",
+                    &[&after_id, &i64::from(limit)],
+                )
+                .await?;
+            rows.iter().map(to_thumb).collect()
+        })
+    }
+
+    fn last_thumb_id(&self) -> Fut<'_, i64> {
+        Box::pin(async move {
+            let id: Option<i64> = self
+                .reader
+                .query_one("SELECT max(id) FROM thumbs", &[])
+                .await?
+                .try_get(0)?;
+            Ok(id.unwrap_or(0))
+        })
+    }
+
+    fn configs(&self) -> Fut<'_, Vec<(VesselName, ConfigState)>> {
+        Box::pin(async move {
+            let rows = self
+                .reader
+                .query(
+                    "SELECT vessel, version, desired, ack_version, ack_status, ack_error \
+                     FROM configs ORDER BY vessel",
+                    &[],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        vessel(r.try_get(0)?)?,
+                        super::config_state(
+                            r.try_get(1)?,
+                            r.try_get(2)?,
+                            r.try_get(3)?,
+                            r.try_get(4)?,
+                            r.try_get(5)?,
+                        )?,
+                    ))
+                })
+                .collect()
+        })
+    }
 }

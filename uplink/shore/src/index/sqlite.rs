@@ -506,4 +506,54 @@ impl Index for SqliteIndex {
             Ok(u64::try_from(n).unwrap_or(0))
         })
     }
+
+    fn thumbs_after(&self, after_id: i64, limit: u32) -> Fut<'_, Vec<ThumbRow>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, vessel, camera, captured_at_ns, lat, lon, bytes FROM thumbs \
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after_id, limit], thumb_row)?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(to_thumb(r?)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn last_thumb_id(&self) -> Fut<'_, i64> {
+        self.read(|conn| {
+            let id: Option<i64> = conn.query_row("SELECT max(id) FROM thumbs", [], |r| r.get(0))?;
+            Ok(id.unwrap_or(0))
+        })
+    }
+
+    fn configs(&self) -> Fut<'_, Vec<(VesselName, ConfigState)>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT vessel, version, desired, ack_version, ack_status, ack_error FROM configs \
+                 ORDER BY vessel",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (v, version, desired, av, ast, aerr) = row?;
+                out.push((
+                    vessel(&v)?,
+                    super::config_state(version, &desired, av, ast, aerr)?,
+                ));
+            }
+            Ok(out)
+        })
+    }
 }

@@ -1,0 +1,454 @@
+//! The fleet page in a real browser: headless Chromium (driven by
+//! `tests/browser/fleet.spec.mjs` through playwright-core) against a shore
+//! fed through a real Mosquitto by a real agent (two test-pattern cameras,
+//! the replayed GPS track) and by a publisher of 199 more vessels that
+//! replays the agent's own first thumbnail (a real JPEG in the wire
+//! envelope). The browser checks the 200 cards and their thumbnails, first
+//! paint, a thumbnail arriving live, the timeline scrubbed by keyboard and
+//! pointer with the frame's position on the track, and a config pushed from
+//! the panel that the agent applies and acks. Screenshots go to
+//! `<target>/browser-artifacts/`.
+//!
+//! The node script asks for what it needs on its stdout
+//! (`WAITING-FOR-THUMB <vessel> <camera>`); this side answers on its stdin
+//! (`PUBLISHED <ts> <unix ms just before the publish>`).
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // a test that cannot proceed should panic
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{agent_config, get, start_shore};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use seaframe_agent::app::Agent;
+use seaframe_testkit::{MosquittoServer, wait_for};
+use seaframe_wire::message::{CameraHealth, Fix, Health, LinkState, PositionReport, Status};
+use seaframe_wire::{CameraId, Clock, Thumb, ThumbMeta, ThumbPosition, VesselName};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const TOKEN: &str = "fleet-page-test-token";
+const FLEET: usize = 200;
+const CAMERAS: [&str; 4] = ["cam-0", "cam-1", "cam-2", "cam-3"];
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Chromium and the Node side must be installed: fail (not skip) naming how.
+fn browser_prerequisites() -> (PathBuf, PathBuf) {
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let browser_dir = workspace().join("tests/browser");
+    let mut missing = Vec::new();
+    if !chromium.is_file() {
+        missing.push(format!(
+            "{} is missing: apt-get install -y chromium chromium-driver",
+            chromium.display()
+        ));
+    }
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        missing.push("node is missing: apt-get install -y nodejs npm".into());
+    }
+    if !browser_dir.join("node_modules/playwright-core").is_dir() {
+        missing.push(format!(
+            "{}/node_modules is missing: (cd {} && npm ci)",
+            browser_dir.display(),
+            browser_dir.display()
+        ));
+    }
+    assert!(
+        missing.is_empty(),
+        "the browser test cannot run:\n  {}",
+        missing.join("\n  ")
+    );
+    (chromium, browser_dir)
+}
+
+/// An MQTT client that counts PUBACKs on its own task.
+struct Publisher {
+    client: AsyncClient,
+    acked: Arc<AtomicU64>,
+    sent: u64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Publisher {
+    async fn connect(port: u16) -> Self {
+        let mut opts = MqttOptions::new("fleet-replayer", "127.0.0.1", port);
+        opts.set_max_packet_size(1 << 20, 1 << 20)
+            .set_inflight(200)
+            .set_request_channel_capacity(2000);
+        let (client, mut eventloop) = AsyncClient::new(opts, 2000);
+        let acked = Arc::new(AtomicU64::new(0));
+        let counter = acked.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        });
+        Self {
+            client,
+            acked,
+            sent: 0,
+            task,
+        }
+    }
+
+    async fn publish(&mut self, topic: String, payload: Vec<u8>) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+        self.sent += 1;
+    }
+
+    async fn all_acked(&self) {
+        let (acked, sent) = (self.acked.clone(), self.sent);
+        wait_for(
+            "PUBACKs of the replayed fleet",
+            Duration::from_secs(30),
+            || {
+                let acked = acked.clone();
+                async move { (acked.load(Ordering::SeqCst) >= sent).then_some(()) }
+            },
+        )
+        .await;
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Where replayed vessel `i` is: spread over the North Sea.
+fn position(i: usize, at_ms: i64) -> Fix {
+    let lat = 51.0 + (i % 20) as f64 * 0.4 + (at_ms % 60_000) as f64 * 1e-7;
+    let lon = 1.0 + (i / 20) as f64 * 0.6;
+    Fix {
+        at_ms,
+        lat,
+        lon,
+        fix: "3d".into(),
+        speed_kn: Some(5.0 + (i % 9) as f64),
+        course_deg: Some(90.0),
+        heading_deg: None,
+    }
+}
+
+fn thumb(vessel: &str, camera: &str, ns: i64, fix: &Fix, jpeg: &[u8]) -> Vec<u8> {
+    Thumb {
+        meta: ThumbMeta {
+            vessel: VesselName::parse(vessel).unwrap(),
+            camera: CameraId::parse(camera).unwrap(),
+            captured_at_ns: ns,
+            seq: 0,
+            clock: Clock::Gps,
+            width: 320,
+            height: 180,
+            position: Some(ThumbPosition {
+                lat: fix.lat,
+                lon: fix.lon,
+                fix: fix.fix.clone(),
+                speed_kn: fix.speed_kn.map(|s| s as f32),
+                course_deg: fix.course_deg.map(|c| c as f32),
+                heading_deg: None,
+                fix_age_ms: 100,
+            }),
+        },
+        jpeg: jpeg.to_vec(),
+    }
+    .encode()
+    .unwrap()
+}
+
+/// Status, a short track and one thumbnail per camera of vessels 1..FLEET.
+async fn replay_fleet(publisher: &mut Publisher, jpeg: &[u8]) {
+    let now = now_ms();
+    for i in 1..FLEET {
+        let vessel = format!("vessel-{i:03}");
+        let fixes: Vec<Fix> = (0..5)
+            .map(|k| position(i, now - 40_000 + k * 10_000))
+            .collect();
+        let status = Status {
+            state: LinkState::Online,
+            health: Some(Health {
+                version: "replay".into(),
+                uptime_s: 60,
+                sent_at_ms: now,
+                cameras: CAMERAS
+                    .iter()
+                    .map(|c| CameraHealth {
+                        id: CameraId::parse(c).unwrap(),
+                        state: "running".into(),
+                        fps: 1.0,
+                        last_frame_ms: Some(now),
+                    })
+                    .collect(),
+                fix: fixes.last().cloned(),
+                clock: "gps".into(),
+                clock_offset_ms: 0,
+                disk_used_bytes: 0,
+                disk_free_bytes: 1 << 30,
+                outbox_backlog: 0,
+                outbox_bytes: 0,
+                config_version: 0,
+            }),
+        };
+        publisher
+            .publish(
+                format!("seaframe/v1/{vessel}/position"),
+                serde_json::to_vec(&PositionReport {
+                    fixes: fixes.clone(),
+                })
+                .unwrap(),
+            )
+            .await;
+        publisher
+            .publish(
+                format!("seaframe/v1/{vessel}/status"),
+                serde_json::to_vec(&status).unwrap(),
+            )
+            .await;
+        let last = fixes.last().unwrap();
+        for camera in CAMERAS {
+            publisher
+                .publish(
+                    format!("seaframe/v1/{vessel}/thumb/{camera}"),
+                    thumb(&vessel, camera, (now - 5_000) * 1_000_000, last, jpeg),
+                )
+                .await;
+        }
+    }
+    publisher.all_acked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_page_in_chromium_shows_the_fleet_live_and_pushes_a_config() {
+    let (chromium, browser_dir) = browser_prerequisites();
+    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+        .join("browser-artifacts");
+    // This run's screenshots only (a failure.png of an earlier run would mislead).
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+
+    let broker = MosquittoServer::start().unwrap();
+    let shore_dir = tempfile::tempdir().unwrap();
+    let shore = start_shore(
+        &broker.url(),
+        shore_dir.path(),
+        "page-shore",
+        &format!("[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n"),
+    )
+    .await;
+    let shore_url = format!("http://{}", shore.addr);
+    let api = format!("{shore_url}/api/v1");
+
+    // A real agent: two cameras, the replayed GPS track.
+    let ship_dir = tempfile::tempdir().unwrap();
+    let cfg = agent_config(
+        "ship-one",
+        ship_dir.path(),
+        &broker.url(),
+        r#"[[cameras]]
+id = "bow"
+source = "testpattern"
+fps = 2.0
+width = 320
+height = 180
+[[cameras]]
+id = "mast"
+source = "testpattern"
+fps = 1.0
+width = 320
+height = 180"#,
+    );
+    let agent = Agent::start(cfg).await.unwrap();
+
+    // Its first thumbnail ashore is what the other 199 vessels replay.
+    let image_url = wait_for(
+        "the agent's first thumbnail ashore",
+        Duration::from_secs(60),
+        || async {
+            let v = get(&format!("{api}/vessels")).await;
+            let ship = v["vessels"]
+                .as_array()?
+                .iter()
+                .find(|v| v["name"] == "ship-one")?
+                .clone();
+            ship["cameras"]
+                .as_array()?
+                .iter()
+                .find_map(|c| c["latest_thumb"]["image_url"].as_str().map(str::to_owned))
+        },
+    )
+    .await;
+    let jpeg = reqwest::get(format!("{shore_url}{image_url}"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "a JPEG");
+    let mut publisher = Publisher::connect(broker.port()).await;
+    replay_fleet(&mut publisher, &jpeg).await;
+    wait_for(
+        "200 vessels ashore, each with its thumbnails",
+        Duration::from_secs(30),
+        || async {
+            let v = get(&format!("{api}/vessels")).await;
+            let vessels = v["vessels"].as_array()?;
+            let complete = vessels
+                .iter()
+                .filter(|v| {
+                    v["cameras"].as_array().is_some_and(|c| {
+                        !c.is_empty() && c.iter().all(|c| c["latest_thumb"].is_object())
+                    })
+                })
+                .count();
+            (vessels.len() == FLEET && complete == FLEET).then_some(())
+        },
+    )
+    .await;
+
+    // How long the page's one call takes, from here (median of 5).
+    let mut took: Vec<u128> = Vec::new();
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let v = get(&format!("{api}/vessels")).await;
+        took.push(t.elapsed().as_millis());
+        assert_eq!(v["vessels"].as_array().unwrap().len(), FLEET);
+    }
+    took.sort_unstable();
+    println!(
+        "METRIC GET /api/v1/vessels of {FLEET} vessels: {} ms (median of 5)",
+        took[2]
+    );
+
+    // The browser.
+    let mut node = tokio::process::Command::new("node")
+        .arg(browser_dir.join("fleet.spec.mjs"))
+        .current_dir(&browser_dir)
+        .env("SHORE_URL", &shore_url)
+        .env("SHORE_TOKEN", TOKEN)
+        .env("ARTIFACTS_DIR", &artifacts)
+        .env("CHROMIUM", &chromium)
+        .env("FLEET_SIZE", FLEET.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let node_pid = node.id().unwrap();
+    println!(
+        "node (pid {node_pid}); screenshots to {}",
+        artifacts.display()
+    );
+    let mut stdin = node.stdin.take().unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let stderr = node.stderr.take().unwrap();
+    let err_task = tokio::spawn(async move {
+        let mut out = String::new();
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(l)) = lines.next_line().await {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out
+    });
+    let mut output = Vec::new();
+    let dialogue = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            println!("node: {line}");
+            if let Some(rest) = line.strip_prefix("WAITING-FOR-THUMB ") {
+                let mut it = rest.split_whitespace();
+                let (vessel, camera) = (it.next().unwrap(), it.next().unwrap());
+                let i: usize = vessel.trim_start_matches("vessel-").parse().unwrap();
+                let sent_ms = now_ms();
+                let ns = sent_ms * 1_000_000;
+                publisher
+                    .publish(
+                        format!("seaframe/v1/{vessel}/thumb/{camera}"),
+                        thumb(vessel, camera, ns, &position(i, sent_ms), &jpeg),
+                    )
+                    .await;
+                let ts = seaframe_shore::when::rfc3339_ns(ns);
+                stdin
+                    .write_all(format!("PUBLISHED {ts} {sent_ms}\n").as_bytes())
+                    .await
+                    .unwrap();
+                stdin.flush().await.unwrap();
+            }
+            output.push(line);
+        }
+    };
+    let finished = tokio::time::timeout(Duration::from_secs(90), async {
+        dialogue.await;
+        node.wait().await.unwrap()
+    })
+    .await;
+    let status = match finished {
+        Ok(status) => status,
+        Err(_) => {
+            // Killed by its PID (kill_on_drop also covers a panic above).
+            node.start_kill().unwrap();
+            let _ = node.wait().await;
+            panic!(
+                "the browser test (pid {node_pid}) did not finish in 90 s; output:\n{}",
+                output.join("\n")
+            );
+        }
+    };
+    let errors = err_task.await.unwrap();
+    if !errors.is_empty() {
+        println!("node stderr:\n{errors}");
+    }
+    assert!(
+        status.success(),
+        "the browser test failed ({status}):\n{}\n{errors}",
+        output.join("\n")
+    );
+    for shot in ["fleet.png", "vessel.png", "config.png"] {
+        assert!(artifacts.join(shot).is_file(), "screenshot {shot}");
+    }
+
+    // The agent really applied what the panel pushed.
+    let config = get(&format!("{api}/vessels/ship-one/config")).await;
+    assert_eq!(config["ack"]["status"], "applied", "{config}");
+    assert_eq!(config["ack"]["version"], config["version"], "{config}");
+
+    drop(publisher);
+    agent.shutdown().await.unwrap();
+    shore.stop().await.unwrap();
+}
