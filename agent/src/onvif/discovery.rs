@@ -220,34 +220,18 @@ pub struct ProbeResult {
 
 /// Sends the Probe (to the multicast group when `multicast`, and to each
 /// target), again after a short pause, and collects ProbeMatches until
-/// `window` has passed.
+/// `window` has passed. Multicast and unicast probes go out from two
+/// sockets, so that a device's answers to each are told apart.
 pub async fn probe(multicast: bool, targets: &[ProbeTarget], window: Duration) -> ProbeResult {
     let deadline = Instant::now() + window;
     let mut result = ProbeResult::default();
-    let socket = match UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).await {
-        Ok(s) => s,
-        Err(e) => {
-            result.notes.push(format!("cannot open a UDP socket: {e}"));
-            return result;
-        }
-    };
-    if multicast && let Err(e) = socket.set_multicast_ttl_v4(1) {
-        result
-            .notes
-            .push(format!("cannot limit the multicast TTL: {e}"));
-    }
-    // Resolve the targets once; the address a reply comes from tells which
-    // target it answers.
-    let mut dests: Vec<(SocketAddr, String)> = Vec::new();
-    if multicast {
-        dests.push((SocketAddr::V4(MULTICAST), "multicast".to_owned()));
-    }
+    let mut unicast: Vec<(SocketAddr, String)> = Vec::new();
     for t in targets {
         match tokio::time::timeout_at(deadline, tokio::net::lookup_host((t.host.as_str(), t.port)))
             .await
         {
             Ok(Ok(addrs)) => match addrs.into_iter().find(SocketAddr::is_ipv4) {
-                Some(a) => dests.push((a, format!("unicast {t}"))),
+                Some(a) => unicast.push((a, format!("unicast {t}"))),
                 None => result.notes.push(format!(
                     "--host {t}: no IPv4 address (IPv6 is not supported)"
                 )),
@@ -260,39 +244,43 @@ pub async fn probe(multicast: bool, targets: &[ProbeTarget], window: Duration) -
                 .push(format!("--host {t}: name lookup timed out")),
         }
     }
+    let multicast_dest = vec![(SocketAddr::V4(MULTICAST), "multicast".to_owned())];
+    let mut rounds = Vec::new();
+    if multicast {
+        rounds.push(Round::open(multicast_dest, true, &mut result.notes).await);
+    }
+    if !unicast.is_empty() {
+        rounds.push(Round::open(unicast, false, &mut result.notes).await);
+    }
+    let mut rounds: Vec<Round> = rounds.into_iter().flatten().collect();
     let message_id = new_message_id();
     let message = probe_message(&message_id);
-    let mut failed_sends: HashSet<SocketAddr> = HashSet::new();
-    let send_all = |failed: &mut HashSet<SocketAddr>, notes: &mut Vec<String>| {
-        for (addr, label) in &dests {
-            if failed.contains(addr) {
-                continue;
-            }
-            if let Err(e) = socket.try_send_to(message.as_bytes(), *addr) {
-                // A full send buffer only loses this copy; the repeat may pass.
-                if e.kind() != std::io::ErrorKind::WouldBlock {
-                    failed.insert(*addr);
-                    notes.push(format!("cannot send the {label} probe to {addr}: {e}"));
-                }
-            }
-        }
+    for r in &mut rounds {
+        r.send(&message, &mut result.notes);
+    }
+    let repeat_at = Instant::now() + REPEAT_AFTER;
+    let mut repeated = false;
+    let (mut first, mut second) = {
+        let mut it = rounds.into_iter();
+        (it.next(), it.next())
     };
-    send_all(&mut failed_sends, &mut result.notes);
-    let mut repeat = Some(Instant::now() + REPEAT_AFTER);
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut buf = vec![0u8; 65_535];
+    let mut buf_a = vec![0u8; 65_535];
+    let mut buf_b = vec![0u8; 65_535];
     let mut recv_errors = 0u32;
     loop {
-        let recv = tokio::select! {
-            r = socket.recv_from(&mut buf) => r,
-            () = tokio::time::sleep_until(repeat.unwrap_or(deadline)), if repeat.is_some() => {
-                repeat = None;
-                send_all(&mut failed_sends, &mut result.notes);
+        let (received, round) = tokio::select! {
+            r = recv(first.as_ref(), &mut buf_a) => (r.map(|(n, from)| (buf_a[..n].to_vec(), from)), first.as_ref()),
+            r = recv(second.as_ref(), &mut buf_b) => (r.map(|(n, from)| (buf_b[..n].to_vec(), from)), second.as_ref()),
+            () = tokio::time::sleep_until(repeat_at), if !repeated => {
+                repeated = true;
+                for r in [first.as_mut(), second.as_mut()].into_iter().flatten() {
+                    r.send(&message, &mut result.notes);
+                }
                 continue;
             }
             () = tokio::time::sleep_until(deadline) => break,
         };
-        let (n, from) = match recv {
+        let (bytes, from) = match received {
             Ok(r) => r,
             Err(e) => {
                 recv_errors += 1;
@@ -307,41 +295,111 @@ pub async fn probe(multicast: bool, targets: &[ProbeTarget], window: Duration) -
                 continue;
             }
         };
-        let text = String::from_utf8_lossy(&buf[..n]);
-        let matches = match parse_probe_matches(&text, &message_id) {
-            Ok(m) => m,
-            Err(why) => {
-                result
-                    .notes
-                    .push(format!("{from} sent a bad reply to the probe: {why}"));
-                continue;
+        let via = round.map_or_else(|| "multicast".to_owned(), |r| r.label_for(from));
+        let text = String::from_utf8_lossy(&bytes);
+        match parse_probe_matches(&text, &message_id) {
+            Ok(matches) => {
+                for m in matches {
+                    result.add(m, from, &via);
+                }
             }
-        };
-        let via = dests
-            .iter()
-            .filter(|(a, _)| *a == from)
-            .map(|(_, l)| l.clone())
-            .next()
-            .unwrap_or_else(|| "multicast".to_owned());
-        for m in matches {
-            let id = m.identity();
-            if seen.insert(id.clone()) {
-                result.found.push(Found {
-                    probe_match: m,
-                    from,
-                    via: vec![via.clone()],
-                });
-            } else if let Some(f) = result
-                .found
-                .iter_mut()
-                .find(|f| f.probe_match.identity() == id)
-                && !f.via.contains(&via)
-            {
-                f.via.push(via.clone());
-            }
+            Err(why) => result
+                .notes
+                .push(format!("{from} sent a bad reply to the probe: {why}")),
         }
     }
     result
+}
+
+/// Receives on `round`'s socket; never ready when there is no round.
+async fn recv(round: Option<&Round>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    match round {
+        Some(r) => r.socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One socket and the destinations its probes go to.
+#[derive(Debug)]
+struct Round {
+    socket: UdpSocket,
+    dests: Vec<(SocketAddr, String)>,
+    failed: HashSet<SocketAddr>,
+    multicast: bool,
+}
+
+impl Round {
+    async fn open(
+        dests: Vec<(SocketAddr, String)>,
+        multicast: bool,
+        notes: &mut Vec<String>,
+    ) -> Option<Self> {
+        let socket = match UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).await {
+            Ok(s) => s,
+            Err(e) => {
+                notes.push(format!("cannot open a UDP socket: {e}"));
+                return None;
+            }
+        };
+        if multicast && let Err(e) = socket.set_multicast_ttl_v4(1) {
+            notes.push(format!("cannot limit the multicast TTL: {e}"));
+        }
+        Some(Self {
+            socket,
+            dests,
+            failed: HashSet::new(),
+            multicast,
+        })
+    }
+
+    fn send(&mut self, message: &str, notes: &mut Vec<String>) {
+        for (addr, label) in &self.dests {
+            if self.failed.contains(addr) {
+                continue;
+            }
+            if let Err(e) = self.socket.try_send_to(message.as_bytes(), *addr) {
+                // A full send buffer only loses this copy; the repeat may pass.
+                if e.kind() != std::io::ErrorKind::WouldBlock {
+                    self.failed.insert(*addr);
+                    notes.push(format!("cannot send the {label} probe to {addr}: {e}"));
+                }
+            }
+        }
+    }
+
+    /// How a reply from `from` was reached.
+    fn label_for(&self, from: SocketAddr) -> String {
+        if self.multicast {
+            return "multicast".to_owned();
+        }
+        self.dests.iter().find(|(a, _)| *a == from).map_or_else(
+            || format!("unicast (answered from {from})"),
+            |(_, l)| l.clone(),
+        )
+    }
+}
+
+impl ProbeResult {
+    /// Adds a match, or notes another way the same device was reached.
+    fn add(&mut self, m: ProbeMatch, from: SocketAddr, via: &str) {
+        let id = m.identity();
+        match self
+            .found
+            .iter_mut()
+            .find(|f| f.probe_match.identity() == id)
+        {
+            Some(f) => {
+                if !f.via.iter().any(|v| v == via) {
+                    f.via.push(via.to_owned());
+                }
+            }
+            None => self.found.push(Found {
+                probe_match: m,
+                from,
+                via: vec![via.to_owned()],
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
