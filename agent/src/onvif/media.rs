@@ -191,12 +191,12 @@ pub async fn query(client: &SoapClient, xaddr: &Url, deadline: Instant) -> Outco
     });
     match (stream, snapshot) {
         (Err(stream), Err(_)) => fail(Step::GetStreamUri, stream),
-        (stream, snapshot) => Outcome::Media(MediaFound {
+        (stream, snapshot) => Outcome::Media(Box::new(MediaFound {
             profile,
             other_profiles,
             stream,
             snapshot,
-        }),
+        })),
     }
 }
 

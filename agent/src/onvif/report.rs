@@ -80,7 +80,7 @@ pub struct MediaFound {
 /// How asking one device went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Media(MediaFound),
+    Media(Box<MediaFound>),
     Failed { step: Step, error: SoapError },
 }
 
@@ -314,7 +314,7 @@ mod tests {
     }
 
     fn media(stream: Result<Url, SoapError>, snapshot: Result<Url, SoapError>) -> Outcome {
-        Outcome::Media(MediaFound {
+        Outcome::Media(Box::new(MediaFound {
             profile: profile(),
             other_profiles: vec![Profile {
                 token: "Profile_Sub".into(),
@@ -325,7 +325,7 @@ mod tests {
             }],
             stream,
             snapshot,
-        })
+        }))
     }
 
     fn sample() -> Discovery {
