@@ -197,6 +197,28 @@ async fn an_xaddr_is_asked_without_discovery() {
         "{text}"
     );
     assert_eq!(load(&text).cameras.len(), 1, "{text}");
+
+    // Given and discovered too: asked once.
+    let host = cam.discovery_addr().to_string();
+    let (out, _) = discover(&[
+        "--no-multicast",
+        "--xaddr",
+        &cam.xaddr(),
+        "--host",
+        &host,
+        "--timeout",
+        "500ms",
+    ])
+    .await;
+    let text = stdout(&out);
+    assert!(
+        block(&text, &cam.xaddr()).contains(&format!(
+            "Aft (TestKit-1) at {} (found by --xaddr, unicast {host})",
+            cam.xaddr()
+        )),
+        "{text}"
+    );
+    assert_eq!(load(&text).cameras.len(), 1, "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

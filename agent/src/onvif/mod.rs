@@ -48,77 +48,90 @@ pub struct Options {
     pub credentials: Option<Credentials>,
 }
 
+/// A device to ask: what discovery said of it and where to ask it.
+#[derive(Debug)]
+struct Candidate {
+    name: Option<String>,
+    hardware: Option<String>,
+    /// The device service URL, or why the ProbeMatch gave none usable.
+    xaddr: Result<Url, String>,
+    shown: String,
+    via: Vec<String>,
+}
+
 /// Probes, then asks every device found (concurrently). Ends within about
 /// twice `options.timeout`; never fails: every problem is in the result.
 pub async fn discover(options: &Options) -> Discovery {
     let mut result = Discovery::default();
-    let mut devices: Vec<(DeviceReport, Option<Url>)> = Vec::new();
-    for x in &options.xaddrs {
-        devices.push((pending(None, None, x.as_str(), "--xaddr"), Some(x.clone())));
-    }
+    let mut candidates: Vec<Candidate> = options
+        .xaddrs
+        .iter()
+        .map(|x| Candidate {
+            name: None,
+            hardware: None,
+            xaddr: Ok(x.clone()),
+            shown: x.to_string(),
+            via: vec!["--xaddr".to_owned()],
+        })
+        .collect();
     if options.multicast || !options.targets.is_empty() {
         let probed = discovery::probe(options.multicast, &options.targets, options.timeout).await;
         result.notes = probed.notes;
         for f in probed.found {
             let m = &f.probe_match;
-            let xaddr = m.xaddr_for(f.from);
+            let xaddr = m
+                .xaddr_for(f.from)
+                .ok_or_else(|| format!("the ProbeMatch from {} has no http(s) XAddr", f.from));
             let shown = xaddr
                 .as_ref()
                 .map(Url::to_string)
-                .unwrap_or_else(|| m.xaddrs.join(" "));
-            let mut report = pending(m.name(), m.hardware(), &shown, "");
-            report.via = f.via.clone();
-            if xaddr.is_none() {
-                report.outcome = Outcome::Failed {
-                    step: report::Step::GetCapabilities,
-                    error: SoapError::BadReply(format!(
-                        "the ProbeMatch from {} has no http(s) XAddr",
-                        f.from
-                    )),
-                };
+                .unwrap_or_else(|_| m.xaddrs.join(" "));
+            // A device also given by --xaddr is asked once.
+            if let Some(c) = candidates.iter_mut().find(|c| c.shown == shown) {
+                c.name = c.name.take().or_else(|| m.name());
+                c.hardware = c.hardware.take().or_else(|| m.hardware());
+                c.via.extend(f.via);
+                continue;
             }
-            devices.push((report, xaddr));
+            candidates.push(Candidate {
+                name: m.name(),
+                hardware: m.hardware(),
+                xaddr,
+                shown,
+                via: f.via,
+            });
         }
     }
-    let client = match SoapClient::new(options.credentials.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            result.notes.push(e.to_string());
-            result.devices = devices.into_iter().map(|(d, _)| d).collect();
-            return result;
-        }
-    };
+    let client = SoapClient::new(options.credentials.clone());
     let deadline = Instant::now() + options.timeout;
-    let asked = devices.into_iter().map(|(mut report, xaddr)| {
+    let asked = candidates.into_iter().map(|c| {
         let client = &client;
         async move {
-            if let Some(xaddr) = xaddr {
-                tracing::debug!(xaddr = %xaddr, "asking ONVIF device");
-                report.outcome = media::query(client, &xaddr, deadline).await;
+            let outcome = match (&c.xaddr, client) {
+                (Ok(xaddr), Ok(client)) => {
+                    tracing::debug!(xaddr = %xaddr, "asking ONVIF device");
+                    media::query(client, xaddr, deadline).await
+                }
+                (Err(why), _) => Outcome::Failed {
+                    step: report::Step::GetCapabilities,
+                    error: SoapError::BadReply(why.clone()),
+                },
+                (_, Err(e)) => Outcome::Failed {
+                    step: report::Step::GetCapabilities,
+                    error: e.clone(),
+                },
+            };
+            DeviceReport {
+                name: c.name,
+                hardware: c.hardware,
+                xaddr: c.shown,
+                via: c.via,
+                outcome,
             }
-            report
         }
     });
     result.devices = join_all(asked).await;
     result
-}
-
-/// A report not yet asked (its outcome is a placeholder).
-fn pending(name: Option<String>, hardware: Option<String>, xaddr: &str, via: &str) -> DeviceReport {
-    DeviceReport {
-        name,
-        hardware,
-        xaddr: xaddr.to_owned(),
-        via: if via.is_empty() {
-            Vec::new()
-        } else {
-            vec![via.to_owned()]
-        },
-        outcome: Outcome::Failed {
-            step: report::Step::GetCapabilities,
-            error: SoapError::TimedOut,
-        },
-    }
 }
 
 /// Parses `3s`, `500ms`, `1.5s` or a bare number of seconds.
