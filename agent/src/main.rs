@@ -73,6 +73,8 @@ enum Command {
         /// ONVIF user (WS-Security digest); put into the printed URLs.
         #[arg(long, requires = "password")]
         user: Option<String>,
+        /// Its password: sent only as a digest, printed in the URLs (where
+        /// the config wants it), never logged.
         #[arg(long, requires = "user")]
         password: Option<String>,
         /// Also probe this host by unicast (port 3702 unless given).

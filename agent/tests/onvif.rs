@@ -125,6 +125,11 @@ async fn bad_and_slow_devices_are_reported_not_fatal_and_time_is_bounded() {
         text.contains(&format!("note: {} sent a bad reply to the probe", hosts[3])),
         "{text}"
     );
+    assert_eq!(
+        text.matches("sent a bad reply to the probe").count(),
+        1,
+        "once, though the probe is sent twice:\n{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

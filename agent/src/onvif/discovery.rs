@@ -303,9 +303,13 @@ pub async fn probe(multicast: bool, targets: &[ProbeTarget], window: Duration) -
                     result.add(m, from, &via);
                 }
             }
-            Err(why) => result
-                .notes
-                .push(format!("{from} sent a bad reply to the probe: {why}")),
+            Err(why) => {
+                // The repeated probe gets the same bad reply: say it once.
+                let note = format!("{from} sent a bad reply to the probe: {why}");
+                if !result.notes.contains(&note) {
+                    result.notes.push(note);
+                }
+            }
         }
     }
     result
