@@ -139,6 +139,7 @@ async fn ws_security_digest_is_sent_and_its_absence_reported() {
         OnvifBehaviour::Digest {
             user: "admin".into(),
             password: "s3cr@t pass".into(),
+            clock_skew_s: 0,
         },
     )
     .await
@@ -185,6 +186,41 @@ async fn ws_security_digest_is_sent_and_its_absence_reported() {
         !stderr.contains("s3cr"),
         "the password is never logged: {stderr}"
     );
+    assert!(!text.contains("clock"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_written_in_the_time_of_a_device_whose_clock_is_off() {
+    // Three hours behind, as a camera that lost its time at sea.
+    let cam = FakeOnvifDevice::start(
+        "Stern",
+        OnvifBehaviour::Digest {
+            user: "admin".into(),
+            password: "pw".into(),
+            clock_skew_s: -3 * 3600,
+        },
+    )
+    .await
+    .unwrap();
+    let (out, _) = discover(&[
+        "--no-multicast",
+        "--xaddr",
+        &cam.xaddr(),
+        "--timeout",
+        "2s",
+        "--user",
+        "admin",
+        "--password",
+        "pw",
+    ])
+    .await;
+    let text = stdout(&out);
+    let b = block(&text, &cam.xaddr());
+    assert!(
+        b.contains("note: the device's clock is 10800s behind ours"),
+        "{b}"
+    );
+    assert_eq!(load(&text).cameras.len(), 1, "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

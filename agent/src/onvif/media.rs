@@ -17,6 +17,10 @@ const MEDIA_WSDL: &str = "http://www.onvif.org/ver10/media/wsdl";
 pub const GET_CAPABILITIES: &str =
     "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>";
 pub const GET_PROFILES: &str = "<trt:GetProfiles/>";
+pub const GET_SYSTEM_DATE_AND_TIME: &str = "<tds:GetSystemDateAndTime/>";
+
+/// A device clock this close to ours is taken as right.
+const CLOCK_TOLERANCE: time::Duration = time::Duration::seconds(5);
 
 pub fn get_stream_uri(token: &str) -> String {
     format!(
@@ -32,6 +36,31 @@ pub fn get_snapshot_uri(token: &str) -> String {
         "<trt:GetSnapshotUri><trt:ProfileToken>{}</trt:ProfileToken></trt:GetSnapshotUri>",
         escape(token)
     )
+}
+
+/// The device's UTC clock in a GetSystemDateAndTime answer.
+pub fn parse_device_time(text: &str) -> Result<time::OffsetDateTime, String> {
+    let doc = xml::parse(text)?;
+    let body = xml::body(&doc)?;
+    let utc = xml::find(body, "UTCDateTime").ok_or("no UTCDateTime in the answer")?;
+    let field = |name: &str| -> Result<i32, String> {
+        xml::text_of(utc, name)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("UTCDateTime without a numeric {name}"))
+    };
+    let month = u8::try_from(field("Month")?)
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok())
+        .ok_or("UTCDateTime with a bad Month")?;
+    let small = |name: &str| -> Result<u8, String> {
+        u8::try_from(field(name)?).map_err(|_| format!("UTCDateTime with a bad {name}"))
+    };
+    let date = time::Date::from_calendar_date(field("Year")?, month, small("Day")?)
+        .map_err(|e| format!("UTCDateTime: {e}"))?;
+    // A leap second (60) is read as 59.
+    let clock = time::Time::from_hms(small("Hour")?, small("Minute")?, small("Second")?.min(59))
+        .map_err(|e| format!("UTCDateTime: {e}"))?;
+    Ok(time::PrimitiveDateTime::new(date, clock).assume_utc())
 }
 
 /// The media service URL in a GetCapabilities answer; `None` when the
@@ -116,8 +145,57 @@ async fn ask<T>(
 
 /// Asks the device at `xaddr` (its device service URL) for its media URIs,
 /// giving up at `deadline`.
-pub async fn query(client: &SoapClient, xaddr: &Url, deadline: Instant) -> Outcome {
+/// Also notes worth showing (e.g. a clock far from ours).
+pub async fn query(client: &SoapClient, xaddr: &Url, deadline: Instant) -> (Outcome, Vec<String>) {
     let device = xaddr.as_str();
+    let mut notes = Vec::new();
+    // A UsernameToken is refused when its time is far from the device's:
+    // ask the device's clock (no credentials needed) and write tokens in it.
+    let adjusted;
+    let client = if client.has_credentials() {
+        match ask(
+            client,
+            device,
+            &format!("{DEVICE_WSDL}/GetSystemDateAndTime"),
+            GET_SYSTEM_DATE_AND_TIME,
+            deadline,
+            parse_device_time,
+        )
+        .await
+        {
+            Ok(device_time) => {
+                let offset = device_time - time::OffsetDateTime::now_utc();
+                if offset.abs() > CLOCK_TOLERANCE {
+                    notes.push(format!(
+                        "the device's clock is {}s {} ours; WS-Security times were written in its time",
+                        offset.whole_seconds().abs(),
+                        if offset.is_positive() { "ahead of" } else { "behind" }
+                    ));
+                    adjusted = client.with_clock_offset(offset);
+                    &adjusted
+                } else {
+                    client
+                }
+            }
+            Err(SoapError::TimedOut) => {
+                return (
+                    Outcome::Failed {
+                        step: Step::GetSystemDateAndTime,
+                        error: SoapError::TimedOut,
+                    },
+                    notes,
+                );
+            }
+            // Not every device answers it; its clock may be right anyway.
+            Err(_) => client,
+        }
+    } else {
+        client
+    };
+    (media_uris(client, device, deadline).await, notes)
+}
+
+async fn media_uris(client: &SoapClient, device: &str, deadline: Instant) -> Outcome {
     let fail = |step, error| Outcome::Failed { step, error };
     // A device that answers GetCapabilities with a fault (some only know
     // GetServices) gets its media questions on the device service.
@@ -301,6 +379,24 @@ mod tests {
             .contains("token")
         );
         assert!(parse_profiles(&wrap("<Other/>")).is_err());
+    }
+
+    #[test]
+    fn parses_the_device_clock() {
+        let text = wrap(
+            "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>NTP</tt:DateTimeType>\
+             <tt:UTCDateTime><tt:Time><tt:Hour>10</tt:Hour><tt:Minute>40</tt:Minute><tt:Second>35</tt:Second></tt:Time>\
+             <tt:Date><tt:Year>2026</tt:Year><tt:Month>11</tt:Month><tt:Day>30</tt:Day></tt:Date></tt:UTCDateTime>\
+             </tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>",
+        );
+        assert_eq!(
+            parse_device_time(&text),
+            Ok(time::macros::datetime!(2026-11-30 10:40:35 UTC))
+        );
+        let bad_month = text.replace("<tt:Month>11<", "<tt:Month>13<");
+        assert!(parse_device_time(&bad_month).unwrap_err().contains("Month"));
+        let no_utc = wrap("<tds:GetSystemDateAndTimeResponse/>");
+        assert!(parse_device_time(&no_utc).is_err());
     }
 
     #[test]

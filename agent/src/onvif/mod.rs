@@ -3,7 +3,8 @@
 //!
 //! `discovery` sends a WS-Discovery Probe (multicast and/or unicast) and
 //! collects ProbeMatches; `media` asks each device, concurrently and under
-//! one deadline per device, GetCapabilities → GetProfiles → GetStreamUri →
+//! one deadline per device, (with credentials: GetSystemDateAndTime, to write
+//! tokens in the device's time →) GetCapabilities → GetProfiles → GetStreamUri →
 //! GetSnapshotUri over `soap` (SOAP 1.2, WS-Security UsernameToken digest);
 //! `report` renders what was found (and why a device failed) as TOML.
 //!
@@ -107,19 +108,25 @@ pub async fn discover(options: &Options) -> Discovery {
     let asked = candidates.into_iter().map(|c| {
         let client = &client;
         async move {
-            let outcome = match (&c.xaddr, client) {
+            let (outcome, notes) = match (&c.xaddr, client) {
                 (Ok(xaddr), Ok(client)) => {
                     tracing::debug!(xaddr = %xaddr, "asking ONVIF device");
                     media::query(client, xaddr, deadline).await
                 }
-                (Err(why), _) => Outcome::Failed {
-                    step: report::Step::GetCapabilities,
-                    error: SoapError::BadReply(why.clone()),
-                },
-                (_, Err(e)) => Outcome::Failed {
-                    step: report::Step::GetCapabilities,
-                    error: e.clone(),
-                },
+                (Err(why), _) => (
+                    Outcome::Failed {
+                        step: report::Step::GetCapabilities,
+                        error: SoapError::BadReply(why.clone()),
+                    },
+                    Vec::new(),
+                ),
+                (_, Err(e)) => (
+                    Outcome::Failed {
+                        step: report::Step::GetCapabilities,
+                        error: e.clone(),
+                    },
+                    Vec::new(),
+                ),
             };
             DeviceReport {
                 name: c.name,
@@ -127,6 +134,7 @@ pub async fn discover(options: &Options) -> Discovery {
                 xaddr: c.shown,
                 via: c.via,
                 outcome,
+                notes,
             }
         }
     });

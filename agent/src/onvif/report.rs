@@ -21,6 +21,7 @@ const MAX_NAME_LEN: usize = 32;
 /// The ONVIF call a device failed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    GetSystemDateAndTime,
     GetCapabilities,
     GetProfiles,
     GetStreamUri,
@@ -30,6 +31,7 @@ pub enum Step {
 impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Self::GetSystemDateAndTime => "GetSystemDateAndTime",
             Self::GetCapabilities => "GetCapabilities",
             Self::GetProfiles => "GetProfiles",
             Self::GetStreamUri => "GetStreamUri",
@@ -96,6 +98,8 @@ pub struct DeviceReport {
     /// How it was found: `multicast`, `unicast HOST:PORT`, `--xaddr`.
     pub via: Vec<String>,
     pub outcome: Outcome,
+    /// Worth knowing whatever the outcome (e.g. its clock is off).
+    pub notes: Vec<String>,
 }
 
 /// Everything one `discover` run has to say.
@@ -230,6 +234,9 @@ impl Discovery {
                 &mut out,
                 &format!("{title} at {} (found by {})", d.xaddr, d.via.join(", ")),
             );
+            for note in &d.notes {
+                comment(&mut out, &format!("note: {note}"));
+            }
             let media = match &d.outcome {
                 Outcome::Failed { step, error } => {
                     comment(&mut out, &describe(*step, error, creds));
@@ -310,6 +317,7 @@ mod tests {
             xaddr: "http://127.0.0.1:8080/onvif/device_service".into(),
             via: vec!["multicast".into(), "unicast 127.0.0.1:3702".into()],
             outcome,
+            notes: vec!["the device's clock is 7200s behind ours".into()],
         }
     }
 
@@ -430,6 +438,10 @@ mod tests {
                 "{text}"
             );
             assert!(text.contains("other profiles: Profile_Sub"), "{text}");
+            assert!(
+                text.contains("# note: the device's clock is 7200s behind ours"),
+                "{text}"
+            );
             assert!(
                 text.contains("profile Profile_Main (MainStream, H264, 640x360)"),
                 "{text}"

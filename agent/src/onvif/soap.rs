@@ -79,11 +79,12 @@ pub fn envelope(body: &str, header: &str) -> String {
     )
 }
 
-/// The current UTC time as WS-Security wants it in `Created`.
-fn created_now() -> String {
+/// The current UTC time moved by `offset` (the device's clock minus ours),
+/// as WS-Security wants it in `Created`.
+fn created_now(offset: time::Duration) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::now_utc()
+    (time::OffsetDateTime::now_utc() + offset)
         .format(&format)
         .expect("a fixed format of a valid UTC time always renders")
 }
@@ -113,6 +114,9 @@ pub enum SoapError {
 pub struct SoapClient {
     http: reqwest::Client,
     creds: Option<Credentials>,
+    /// The device's clock minus ours: added to `Created`, since a device
+    /// refuses a token whose time is far from its own.
+    clock_offset: time::Duration,
 }
 
 impl SoapClient {
@@ -121,7 +125,24 @@ impl SoapClient {
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|e| SoapError::Unreachable(format!("HTTP client: {e}")))?;
-        Ok(Self { http, creds })
+        Ok(Self {
+            http,
+            creds,
+            clock_offset: time::Duration::ZERO,
+        })
+    }
+
+    /// Whether requests carry a UsernameToken.
+    pub fn has_credentials(&self) -> bool {
+        self.creds.is_some()
+    }
+
+    /// This client for a device whose clock is `offset` ahead of ours.
+    pub fn with_clock_offset(&self, offset: time::Duration) -> Self {
+        Self {
+            clock_offset: offset,
+            ..self.clone()
+        }
     }
 
     /// POSTs `body` as `action` to `url` and returns the reply's text when
@@ -145,7 +166,7 @@ impl SoapClient {
                 let mut nonce = [0u8; 16];
                 getrandom::fill(&mut nonce)
                     .map_err(|e| SoapError::Unreachable(format!("no random nonce: {e}")))?;
-                security_header(creds, &nonce, &created_now())
+                security_header(creds, &nonce, &created_now(self.clock_offset))
             }
             None => String::new(),
         };
@@ -259,9 +280,12 @@ mod tests {
 
     #[test]
     fn created_is_utc_seconds() {
-        let c = created_now();
+        let c = created_now(time::Duration::ZERO);
         assert_eq!(c.len(), 20, "{c}");
         assert!(c.ends_with('Z') && c.as_bytes()[10] == b'T', "{c}");
+        let ahead = created_now(time::Duration::days(800));
+        let year = |s: &str| s[..4].parse::<i32>().expect("a year");
+        assert!((2..=3).contains(&(year(&ahead) - year(&c))), "{c} {ahead}");
     }
 
     const FAULT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>

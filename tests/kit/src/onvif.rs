@@ -33,10 +33,16 @@ pub enum OnvifBehaviour {
     /// Answers GetCapabilities and GetProfiles, then never answers
     /// GetStreamUri (a device that times out half-way).
     HangOnStreamUri,
-    /// Every SOAP request needs a WS-Security UsernameToken whose
-    /// PasswordDigest is right for `user`/`password`; else HTTP 401 and a
+    /// Every SOAP request but GetSystemDateAndTime needs a WS-Security
+    /// UsernameToken whose PasswordDigest is right for `user`/`password`
+    /// and whose `Created` is within a minute of the device's clock, which
+    /// is `clock_skew_s` ahead of the real time; else HTTP 401 and a
     /// "Sender not authorized" fault.
-    Digest { user: String, password: String },
+    Digest {
+        user: String,
+        password: String,
+        clock_skew_s: i64,
+    },
     /// Answers the Probe with a datagram that is not XML.
     GarbledProbeMatch,
 }
@@ -187,9 +193,15 @@ fn fault(status: StatusCode, reason: &str) -> Response {
     )
 }
 
+/// The device's clock.
+fn device_now(clock_skew_s: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc() + time::Duration::seconds(clock_skew_s)
+}
+
 /// Whether the request's UsernameToken is right for `user`/`password`:
-/// Base64(SHA-1(nonce ‖ created ‖ password)), computed here on its own.
-fn digest_ok(request: &str, user: &str, password: &str) -> bool {
+/// Base64(SHA-1(nonce ‖ created ‖ password)), computed here on its own,
+/// and `Created` within a minute of the device's clock.
+fn digest_ok(request: &str, user: &str, password: &str, clock_skew_s: i64) -> bool {
     // The text of the element `prefix:name` (with or without attributes).
     let field = |name: &str| {
         let needle = format!(":{name}");
@@ -216,11 +228,19 @@ fn digest_ok(request: &str, user: &str, password: &str) -> bool {
     sha.update(created.trim().as_bytes());
     sha.update(password.as_bytes());
     let expected = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
-    u.trim() == user && digest.trim() == expected
+    let Ok(created) = time::OffsetDateTime::parse(
+        created.trim(),
+        &time::format_description::well_known::Rfc3339,
+    ) else {
+        return false;
+    };
+    let skew = (created - device_now(clock_skew_s)).abs();
+    u.trim() == user && digest.trim() == expected && skew <= time::Duration::minutes(1)
 }
 
 async fn soap(State(device): State<Arc<Device>>, headers: HeaderMap, body: String) -> Response {
     let operation = [
+        "GetSystemDateAndTime",
         "GetCapabilities",
         "GetProfiles",
         "GetStreamUri",
@@ -244,13 +264,35 @@ async fn soap(State(device): State<Arc<Device>>, headers: HeaderMap, body: Strin
             &format!("Content-Type {content_type:?} does not name the action {operation}"),
         );
     }
-    if let OnvifBehaviour::Digest { user, password } = &device.behaviour
-        && !digest_ok(&body, user, password)
+    let ok = |b: String| reply(StatusCode::OK, envelope(&b));
+    let clock_skew_s = match &device.behaviour {
+        OnvifBehaviour::Digest { clock_skew_s, .. } => *clock_skew_s,
+        _ => 0,
+    };
+    // As ONVIF has it: the clock is open to all, so that a client can write
+    // its tokens in the device's time.
+    if operation == "GetSystemDateAndTime" {
+        let t = device_now(clock_skew_s);
+        return ok(format!(
+            "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>\
+             <tt:DateTimeType>Manual</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>\
+             <tt:UTCDateTime><tt:Time><tt:Hour>{}</tt:Hour><tt:Minute>{}</tt:Minute><tt:Second>{}</tt:Second></tt:Time>\
+             <tt:Date><tt:Year>{}</tt:Year><tt:Month>{}</tt:Month><tt:Day>{}</tt:Day></tt:Date></tt:UTCDateTime>\
+             </tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>",
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.year(),
+            u8::from(t.month()),
+            t.day()
+        ));
+    }
+    if let OnvifBehaviour::Digest { user, password, .. } = &device.behaviour
+        && !digest_ok(&body, user, password, clock_skew_s)
     {
         return fault(StatusCode::UNAUTHORIZED, "Sender not authorized");
     }
     let http = device.http;
-    let ok = |b: String| reply(StatusCode::OK, envelope(&b));
     match operation {
         "GetCapabilities" => ok(format!(
             "<tds:GetCapabilitiesResponse><tds:Capabilities>\
@@ -303,6 +345,7 @@ fn ipycam_venv() -> PathBuf {
 /// for `unshare --net`, the ipycam venv, ffmpeg, iproute2).
 pub fn require_onvif_sim() -> Result<PathBuf> {
     let script = testbed_dir()?.join("onvif-sim.sh");
+    let script = script.canonicalize().unwrap_or(script);
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let uid = status
         .lines()
