@@ -58,7 +58,8 @@ async fn a_good_device_found_by_unicast_probe_gives_an_entry_that_loads() {
     let (out, took) = discover(&["--no-multicast", "--host", &host, "--timeout", "1s"]).await;
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(took < Duration::from_secs(4), "took {took:?}");
+    // 1 s listening, the questions, start-up (slack for a busy machine).
+    assert!(took < Duration::from_secs(6), "took {took:?}");
     let cfg = load(&text);
     assert_eq!(cfg.cameras.len(), 1, "{text}");
     assert_eq!(cfg.cameras[0].id.as_str(), "deck-cam");
@@ -110,7 +111,7 @@ async fn bad_and_slow_devices_are_reported_not_fatal_and_time_is_bounded() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     // 1 s listening + 1 s for the devices' questions, plus start-up.
     assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_millis(4500),
+        took >= Duration::from_secs(2) && took < Duration::from_secs(7),
         "took {took:?}:\n{text}"
     );
     assert!(text.starts_with("# 3 ONVIF device(s) answered"), "{text}");
@@ -145,13 +146,7 @@ async fn ws_security_digest_is_sent_and_its_absence_reported() {
     .await
     .unwrap();
     let host = cam.discovery_addr().to_string();
-    let base = [
-        "--no-multicast",
-        "--host",
-        host.as_str(),
-        "--timeout",
-        "500ms",
-    ];
+    let base = ["--no-multicast", "--host", host.as_str(), "--timeout", "1s"];
 
     let (out, _) = discover(&base).await;
     let text = stdout(&out);
@@ -248,7 +243,7 @@ async fn an_xaddr_is_asked_without_discovery() {
         "--host",
         &host,
         "--timeout",
-        "500ms",
+        "1s",
     ])
     .await;
     let text = stdout(&out);
@@ -316,6 +311,9 @@ fn sim(command: &[&str], env: &[(&str, &str)]) -> String {
 const SIM_XADDR: &str = "http://127.0.0.1:8080/onvif/device_service";
 const SIM_RTSP: &str = "rtsp://127.0.0.1:8554/video_main";
 const SIM_SNAPSHOT: &str = "http://127.0.0.1:8080/snapshot.jpg";
+/// ipycam (Python) shares the CPU with its own video encoder and with
+/// other tests: generous, though every run then listens this long.
+const SIM_TIMEOUT: &str = "4s";
 
 #[test]
 fn the_simulated_camera_is_found_by_multicast_and_unicast_probe() {
@@ -324,7 +322,7 @@ fn the_simulated_camera_is_found_by_multicast_and_unicast_probe() {
             AGENT,
             "discover",
             "--timeout",
-            "2s",
+            SIM_TIMEOUT,
             "--host",
             "127.0.0.1:3702",
         ],
@@ -350,7 +348,7 @@ fn the_simulated_camera_is_found_by_multicast_and_unicast_probe() {
     assert_eq!(cfg.cameras[0].source.to_string(), SIM_RTSP);
 
     // Multicast alone finds it too.
-    let text = sim(&[AGENT, "discover", "--timeout", "2s"], &[]);
+    let text = sim(&[AGENT, "discover", "--timeout", SIM_TIMEOUT], &[]);
     assert!(
         block(&text, SIM_XADDR).contains("found by multicast"),
         "{text}"
@@ -362,8 +360,8 @@ fn the_simulated_camera_is_found_by_multicast_and_unicast_probe() {
 fn the_simulated_camera_with_ws_security_needs_credentials() {
     // Both runs in one namespace: `sh` runs discover without, then with them.
     let script = format!(
-        "{AGENT} discover --no-multicast --host 127.0.0.1:3702 --timeout 2s; echo '# ----'; \
-         {AGENT} discover --no-multicast --host 127.0.0.1:3702 --timeout 2s --user admin --password s3cret"
+        "{AGENT} discover --no-multicast --host 127.0.0.1:3702 --timeout {SIM_TIMEOUT}; echo '# ----'; \
+         {AGENT} discover --no-multicast --host 127.0.0.1:3702 --timeout {SIM_TIMEOUT} --user admin --password s3cret"
     );
     let text = sim(
         &["sh", "-c", &script],
