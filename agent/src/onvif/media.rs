@@ -144,8 +144,8 @@ async fn ask<T>(
 }
 
 /// Asks the device at `xaddr` (its device service URL) for its media URIs,
-/// giving up at `deadline`.
-/// Also notes worth showing (e.g. a clock far from ours).
+/// giving up at `deadline`. Also returns notes worth showing whatever the
+/// outcome (a clock far from ours).
 pub async fn query(client: &SoapClient, xaddr: &Url, deadline: Instant) -> (Outcome, Vec<String>) {
     let device = xaddr.as_str();
     let mut notes = Vec::new();

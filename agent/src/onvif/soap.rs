@@ -180,6 +180,11 @@ impl SoapClient {
             .body(envelope(body, &header));
         let mut response = request.send().await.map_err(describe)?;
         let status = response.status();
+        let challenge = response
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(describe)? {
             if bytes.len() + chunk.len() > MAX_REPLY_BYTES {
@@ -190,16 +195,25 @@ impl SoapClient {
             bytes.extend_from_slice(&chunk);
         }
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        classify(status.as_u16(), text)
+        classify(status.as_u16(), challenge.as_deref(), text)
     }
 }
 
-/// Sorts an HTTP status and body into a reply or a [`SoapError`]. Pure.
-pub fn classify(status: u16, text: String) -> Result<String, SoapError> {
+/// Sorts an HTTP status, its `WWW-Authenticate` challenge and body into a
+/// reply or a [`SoapError`]. Pure.
+pub fn classify(status: u16, challenge: Option<&str>, text: String) -> Result<String, SoapError> {
     let fault = xml::soap_fault(&text);
     if matches!(status, 401 | 403) {
         let why = fault.unwrap_or_else(|| "no reason given".to_owned());
-        return Err(SoapError::Unauthorized(format!("HTTP {status}, {why}")));
+        // Some cameras want HTTP authentication rather than WS-Security.
+        let scheme = challenge
+            .and_then(|c| c.split_whitespace().next())
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("; it asks for HTTP {s} authentication, which discover does not do"))
+            .unwrap_or_default();
+        return Err(SoapError::Unauthorized(format!(
+            "HTTP {status}, {why}{scheme}"
+        )));
     }
     if let Some(reason) = fault {
         let lower = reason.to_ascii_lowercase();
@@ -297,22 +311,26 @@ mod tests {
     #[test]
     fn classifies_statuses_and_faults() {
         assert!(matches!(
-            classify(401, FAULT.into()),
+            classify(401, None, FAULT.into()),
             Err(SoapError::Unauthorized(m)) if m.contains("Sender not authorized")
         ));
         assert!(matches!(
-            classify(200, FAULT.into()),
+            classify(200, None, FAULT.into()),
             Err(SoapError::Unauthorized(_))
         ));
         let unsupported = FAULT.replace("Sender not authorized", "Action not supported");
         assert_eq!(
-            classify(200, unsupported),
+            classify(200, None, unsupported),
             Err(SoapError::Fault("Action not supported".into()))
         );
         assert!(matches!(
-            classify(500, "oops".into()),
+            classify(500, None, "oops".into()),
             Err(SoapError::BadReply(m)) if m == "HTTP 500"
         ));
-        assert!(classify(200, "<a/>".into()).is_ok());
+        assert!(classify(200, None, "<a/>".into()).is_ok());
+        assert!(matches!(
+            classify(401, Some("Digest realm=\"cam\", nonce=\"abc\", qop=\"auth\""), String::new()),
+            Err(SoapError::Unauthorized(m)) if m == "HTTP 401, no reason given; it asks for HTTP Digest authentication, which discover does not do"
+        ));
     }
 }
