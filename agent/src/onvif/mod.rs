@@ -71,7 +71,8 @@ pub async fn discover(options: &Options) -> Discovery {
             name: None,
             hardware: None,
             xaddr: Ok(x.clone()),
-            shown: x.to_string(),
+            // Credentials belong in --user/--password; never shown.
+            shown: crate::config::redact(x),
             via: vec!["--xaddr".to_owned()],
         })
         .collect();
@@ -110,7 +111,7 @@ pub async fn discover(options: &Options) -> Discovery {
         async move {
             let (outcome, notes) = match (&c.xaddr, client) {
                 (Ok(xaddr), Ok(client)) => {
-                    tracing::debug!(xaddr = %xaddr, "asking ONVIF device");
+                    tracing::debug!(xaddr = %c.shown, "asking ONVIF device");
                     media::query(client, xaddr, deadline).await
                 }
                 (Err(why), _) => (

@@ -204,20 +204,25 @@ impl Discovery {
     pub fn render(&self, creds: Option<&Credentials>, window: Duration) -> String {
         let mut out = String::new();
         let secs = window.as_secs_f64();
-        if self.devices.is_empty() {
-            comment(
-                &mut out,
-                &format!("no ONVIF device answered within {secs}s"),
-            );
-        } else {
-            comment(
-                &mut out,
-                &format!(
-                    "{} ONVIF device(s) answered within {secs}s; paste the [[cameras]] tables into the agent's config",
-                    self.devices.len()
-                ),
-            );
+        let probed = self
+            .devices
+            .iter()
+            .filter(|d| d.via.iter().any(|v| v != "--xaddr"))
+            .count();
+        let given = self.devices.len() - probed;
+        let mut head = Vec::new();
+        match (probed, given) {
+            (0, 0) => head.push(format!("no ONVIF device answered within {secs}s")),
+            (0, g) => head.push(format!("{g} ONVIF device(s) given by --xaddr")),
+            (p, 0) => head.push(format!("{p} ONVIF device(s) answered within {secs}s")),
+            (p, g) => head.push(format!(
+                "{p} ONVIF device(s) answered within {secs}s, {g} more given by --xaddr"
+            )),
         }
+        if !self.devices.is_empty() {
+            head.push("paste the [[cameras]] tables into the agent's config".to_owned());
+        }
+        comment(&mut out, &head.join("; "));
         for note in &self.notes {
             comment(&mut out, &format!("note: {note}"));
         }
@@ -447,6 +452,30 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn the_first_line_tells_probed_from_given_devices() {
+        let mut d = sample();
+        d.devices.truncate(1);
+        let first = |d: &Discovery| {
+            d.render(None, Duration::from_secs(3))
+                .lines()
+                .next()
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        assert!(first(&d).starts_with("# 1 ONVIF device(s) answered within 3s; paste"));
+        let mut given = d.devices[0].clone();
+        given.via = vec!["--xaddr".into()];
+        d.devices.push(given.clone());
+        assert!(
+            first(&d).starts_with(
+                "# 1 ONVIF device(s) answered within 3s, 1 more given by --xaddr; paste"
+            )
+        );
+        d.devices = vec![given];
+        assert!(first(&d).starts_with("# 1 ONVIF device(s) given by --xaddr; paste"));
     }
 
     #[test]
