@@ -18,6 +18,7 @@ pub mod jpeg;
 pub mod live;
 pub mod metrics;
 pub mod notify;
+pub mod onvif;
 pub mod picture;
 pub mod queue;
 pub mod redis_server;

@@ -4,10 +4,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use seaframe_agent::app;
 use seaframe_agent::config::Config;
+use seaframe_agent::onvif;
 use seaframe_agent::store::Store;
 use seaframe_agent::timestamp::Timestamp;
 use seaframe_agent::video::{self, Video, VideoRequest};
@@ -60,6 +62,41 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Finds ONVIF cameras (WS-Discovery) and prints `[[cameras]]` entries
+    /// for them (RTSP preferred, snapshot URL as fallback); devices that
+    /// fail are listed with the reason. Exit 0 even when none answered.
+    Discover {
+        /// How long to wait for answers to the probe; each device then gets
+        /// as long again for its questions (e.g. 3s, 500ms).
+        #[arg(long, default_value = "3s", value_parser = onvif::parse_timeout)]
+        timeout: Duration,
+        /// ONVIF user (WS-Security digest); put into the printed URLs.
+        #[arg(long, requires = "password")]
+        user: Option<String>,
+        /// Its password: sent only as a digest, printed in the URLs (where
+        /// the config wants it), never logged.
+        #[arg(long, requires = "user")]
+        password: Option<String>,
+        /// Also probe this host by unicast (port 3702 unless given).
+        #[arg(long = "host", value_name = "HOST[:PORT]")]
+        hosts: Vec<onvif::ProbeTarget>,
+        /// Ask this device service URL directly, without discovery.
+        #[arg(long = "xaddr", value_name = "URL", value_parser = parse_xaddr)]
+        xaddrs: Vec<url::Url>,
+        /// Do not send the multicast probe (239.255.255.250:3702).
+        #[arg(long)]
+        no_multicast: bool,
+    },
+}
+
+fn parse_xaddr(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("{s:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "{s:?}: expected http://host[:port]/onvif/device_service"
+        ));
+    }
+    Ok(url)
 }
 
 /// Exit code for a bad config or command line.
@@ -81,6 +118,40 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Discover {
+            timeout,
+            user,
+            password,
+            hosts,
+            xaddrs,
+            no_multicast,
+        } => {
+            let options = onvif::Options {
+                multicast: !no_multicast,
+                targets: hosts,
+                xaddrs,
+                timeout,
+                credentials: user
+                    .zip(password)
+                    .map(|(user, password)| onvif::Credentials { user, password }),
+            };
+            if !options.multicast && options.targets.is_empty() && options.xaddrs.is_empty() {
+                eprintln!("--no-multicast needs --host or --xaddr: there is nothing to ask");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            let found = match app::runtime() {
+                Ok(rt) => rt.block_on(onvif::discover(&options)),
+                Err(e) => {
+                    eprintln!("discover failed: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            print!(
+                "{}",
+                found.render(options.credentials.as_ref(), options.timeout)
+            );
+            ExitCode::SUCCESS
+        }
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(cfg) => {
                 println!(

@@ -1,10 +1,12 @@
 //! seaframe-testkit: real services for tests (redis-server, mosquitto,
-//! cameras (HTTP and RTSP), a Signal K server), each on a free loopback port
+//! cameras (HTTP and RTSP), a Signal K server, a fake ONVIF device and the
+//! ONVIF simulator), each on a free loopback port
 //! (or a socket in its own temp dir), ready before it is returned, killed on
 //! drop. A missing binary fails loudly, naming the Debian package.
 
 mod camera;
 mod mosquitto;
+mod onvif;
 mod process;
 mod redis;
 mod signalk;
@@ -12,6 +14,7 @@ mod wait;
 
 pub use camera::{HttpCamera, RtspCamera, testbed_dir};
 pub use mosquitto::{MosquittoOptions, MosquittoServer};
+pub use onvif::{FakeOnvifDevice, OnvifBehaviour, require_onvif_sim, run_in_onvif_sim};
 pub use process::{Child, free_port, require_binary};
 pub use redis::RedisServer;
 pub use signalk::SignalKServer;

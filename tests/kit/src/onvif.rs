@@ -1,0 +1,408 @@
+//! A small ONVIF device for tests, for what the real simulator (ipycam, see
+//! `onvif-sim.sh`) cannot show: a WS-Discovery responder on a loopback UDP
+//! port and SOAP device + media services on a loopback HTTP port, with a
+//! chosen [`OnvifBehaviour`] (good, a malformed GetProfiles answer, a hang
+//! on GetStreamUri, WS-Security digest required and really checked, a
+//! garbled ProbeMatch). Stopped on drop.
+//!
+//! Also [`run_in_onvif_sim`], which runs a command beside the real
+//! simulator in its private network namespace.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use tokio::net::{TcpListener, UdpSocket};
+
+use crate::camera::testbed_dir;
+
+/// How the fake device behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnvifBehaviour {
+    /// Answers everything well.
+    Good,
+    /// Answers GetProfiles with XML cut short.
+    MalformedProfiles,
+    /// Answers GetCapabilities and GetProfiles, then never answers
+    /// GetStreamUri (a device that times out half-way).
+    HangOnStreamUri,
+    /// Every SOAP request but GetSystemDateAndTime needs a WS-Security
+    /// UsernameToken whose PasswordDigest is right for `user`/`password`
+    /// and whose `Created` is within a minute of the device's clock, which
+    /// is `clock_skew_s` ahead of the real time; else HTTP 401 and a
+    /// "Sender not authorized" fault.
+    Digest {
+        user: String,
+        password: String,
+        clock_skew_s: i64,
+    },
+    /// Answers the Probe with a datagram that is not XML.
+    GarbledProbeMatch,
+}
+
+#[derive(Debug)]
+struct Device {
+    name: String,
+    http: SocketAddr,
+    behaviour: OnvifBehaviour,
+}
+
+/// The fake device; its tasks end on drop.
+#[derive(Debug)]
+pub struct FakeOnvifDevice {
+    device: Arc<Device>,
+    discovery: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl FakeOnvifDevice {
+    /// Starts the device named `name` (its `onvif://www.onvif.org/name/`
+    /// scope) on two free loopback ports. Call inside a tokio runtime.
+    pub async fn start(name: &str, behaviour: OnvifBehaviour) -> Result<Self> {
+        let tcp = TcpListener::bind("127.0.0.1:0").await?;
+        let udp = UdpSocket::bind("127.0.0.1:0").await?;
+        let device = Arc::new(Device {
+            name: name.to_owned(),
+            http: tcp.local_addr()?,
+            behaviour,
+        });
+        let discovery = udp.local_addr()?;
+        let app = axum::Router::new()
+            .route("/onvif/{service}", axum::routing::post(soap))
+            .with_state(device.clone());
+        let http = tokio::spawn(async move {
+            let _ = axum::serve(tcp, app).await;
+        });
+        let responder = tokio::spawn(respond_to_probes(udp, device.clone()));
+        Ok(Self {
+            device,
+            discovery,
+            tasks: vec![http, responder],
+        })
+    }
+
+    /// `127.0.0.1:PORT` of the WS-Discovery responder (for `--host`).
+    pub fn discovery_addr(&self) -> SocketAddr {
+        self.discovery
+    }
+
+    /// The device service URL.
+    pub fn xaddr(&self) -> String {
+        format!("http://{}/onvif/device_service", self.device.http)
+    }
+
+    /// What GetStreamUri answers (nothing listens there).
+    pub fn stream_uri(&self) -> String {
+        format!("rtsp://{}/live/main", self.device.http)
+    }
+
+    /// What GetSnapshotUri answers (nothing serves it).
+    pub fn snapshot_uri(&self) -> String {
+        format!("http://{}/snapshot.jpg", self.device.http)
+    }
+}
+
+impl Drop for FakeOnvifDevice {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The text between the first `start` and the next `end` after it.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(&text[from..from + len])
+}
+
+async fn respond_to_probes(udp: UdpSocket, device: Arc<Device>) {
+    let mut buf = vec![0u8; 65_535];
+    while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if !text.contains("Probe>") && !text.contains("Probe ") {
+            continue;
+        }
+        let Some(relates) = between(&text, "MessageID>", "<") else {
+            continue;
+        };
+        let reply = if device.behaviour == OnvifBehaviour::GarbledProbeMatch {
+            "ProbeMatch, but <not xml".to_owned()
+        } else {
+            probe_match(&device, relates)
+        };
+        let _ = udp.send_to(reply.as_bytes(), from).await;
+    }
+}
+
+/// A standard ProbeMatches; the first XAddr is on an address that is not
+/// where the reply comes from, as on a device with two interfaces.
+fn probe_match(device: &Device, relates_to: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:wsd="http://schemas.xmlsoap.org/ws/2005/04/discovery" xmlns:dn="http://www.onvif.org/ver10/network/wsdl">
+<env:Header><wsa:MessageID>urn:uuid:00000000-0000-4000-8000-{port:012}</wsa:MessageID>
+<wsa:RelatesTo>{relates_to}</wsa:RelatesTo>
+<wsa:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:To>
+<wsa:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</wsa:Action></env:Header>
+<env:Body><wsd:ProbeMatches><wsd:ProbeMatch>
+<wsa:EndpointReference><wsa:Address>urn:uuid:11111111-2222-4333-8444-{port:012}</wsa:Address></wsa:EndpointReference>
+<wsd:Types>dn:NetworkVideoTransmitter</wsd:Types>
+<wsd:Scopes>onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/name/{name} onvif://www.onvif.org/hardware/TestKit-1</wsd:Scopes>
+<wsd:XAddrs>http://192.0.2.1/onvif/device_service http://{http}/onvif/device_service</wsd:XAddrs>
+<wsd:MetadataVersion>1</wsd:MetadataVersion>
+</wsd:ProbeMatch></wsd:ProbeMatches></env:Body></env:Envelope>"#,
+        port = device.http.port(),
+        // Scopes are separated by spaces, so a name's spaces are encoded.
+        name = device.name.replace('%', "%25").replace(' ', "%20"),
+        http = device.http,
+    )
+}
+
+fn envelope(body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><SOAP-ENV:Body>{body}</SOAP-ENV:Body></SOAP-ENV:Envelope>"#
+    )
+}
+
+fn reply(status: StatusCode, text: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/soap+xml; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+fn fault(status: StatusCode, reason: &str) -> Response {
+    reply(
+        status,
+        envelope(&format!(
+            "<SOAP-ENV:Fault><SOAP-ENV:Code><SOAP-ENV:Value>SOAP-ENV:Sender</SOAP-ENV:Value></SOAP-ENV:Code>\
+             <SOAP-ENV:Reason><SOAP-ENV:Text xml:lang=\"en\">{reason}</SOAP-ENV:Text></SOAP-ENV:Reason></SOAP-ENV:Fault>"
+        )),
+    )
+}
+
+/// The device's clock.
+fn device_now(clock_skew_s: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc() + time::Duration::seconds(clock_skew_s)
+}
+
+/// Whether the request's UsernameToken is right for `user`/`password`:
+/// Base64(SHA-1(nonce ‖ created ‖ password)), computed here on its own,
+/// and `Created` within a minute of the device's clock.
+fn digest_ok(request: &str, user: &str, password: &str, clock_skew_s: i64) -> bool {
+    // The text of the element `prefix:name` (with or without attributes).
+    let field = |name: &str| {
+        let needle = format!(":{name}");
+        let (start, _) = request
+            .match_indices(&needle)
+            .find(|(i, _)| matches!(request.as_bytes().get(i + needle.len()), Some(b'>' | b' ')))?;
+        let rest = &request[start..];
+        let after = &rest[rest.find('>')? + 1..];
+        Some(after[..after.find('<')?].to_owned())
+    };
+    let (Some(u), Some(digest), Some(nonce), Some(created)) = (
+        field("Username"),
+        field("Password"),
+        field("Nonce"),
+        field("Created"),
+    ) else {
+        return false;
+    };
+    let Ok(nonce) = base64::engine::general_purpose::STANDARD.decode(nonce.trim()) else {
+        return false;
+    };
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(&nonce);
+    sha.update(created.trim().as_bytes());
+    sha.update(password.as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
+    let Ok(created) = time::OffsetDateTime::parse(
+        created.trim(),
+        &time::format_description::well_known::Rfc3339,
+    ) else {
+        return false;
+    };
+    let skew = (created - device_now(clock_skew_s)).abs();
+    u.trim() == user && digest.trim() == expected && skew <= time::Duration::minutes(1)
+}
+
+async fn soap(State(device): State<Arc<Device>>, headers: HeaderMap, body: String) -> Response {
+    let operation = [
+        "GetSystemDateAndTime",
+        "GetCapabilities",
+        "GetProfiles",
+        "GetStreamUri",
+        "GetSnapshotUri",
+    ]
+    .into_iter()
+    .find(|op| body.contains(&format!(":{op}>")) || body.contains(&format!(":{op}/>")));
+    let Some(operation) = operation else {
+        return fault(StatusCode::BAD_REQUEST, "Action not supported");
+    };
+    // A client must name the action in the Content-Type (SOAP 1.2).
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.starts_with("application/soap+xml")
+        || !content_type.contains(&format!("/{operation}\""))
+    {
+        return fault(
+            StatusCode::BAD_REQUEST,
+            &format!("Content-Type {content_type:?} does not name the action {operation}"),
+        );
+    }
+    let ok = |b: String| reply(StatusCode::OK, envelope(&b));
+    let clock_skew_s = match &device.behaviour {
+        OnvifBehaviour::Digest { clock_skew_s, .. } => *clock_skew_s,
+        _ => 0,
+    };
+    // As ONVIF has it: the clock is open to all, so that a client can write
+    // its tokens in the device's time.
+    if operation == "GetSystemDateAndTime" {
+        let t = device_now(clock_skew_s);
+        return ok(format!(
+            "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>\
+             <tt:DateTimeType>Manual</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>\
+             <tt:UTCDateTime><tt:Time><tt:Hour>{}</tt:Hour><tt:Minute>{}</tt:Minute><tt:Second>{}</tt:Second></tt:Time>\
+             <tt:Date><tt:Year>{}</tt:Year><tt:Month>{}</tt:Month><tt:Day>{}</tt:Day></tt:Date></tt:UTCDateTime>\
+             </tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>",
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.year(),
+            u8::from(t.month()),
+            t.day()
+        ));
+    }
+    if let OnvifBehaviour::Digest { user, password, .. } = &device.behaviour
+        && !digest_ok(&body, user, password, clock_skew_s)
+    {
+        return fault(StatusCode::UNAUTHORIZED, "Sender not authorized");
+    }
+    let http = device.http;
+    match operation {
+        "GetCapabilities" => ok(format!(
+            "<tds:GetCapabilitiesResponse><tds:Capabilities>\
+             <tt:Device><tt:XAddr>http://{http}/onvif/device_service</tt:XAddr></tt:Device>\
+             <tt:Media><tt:XAddr>http://{http}/onvif/media_service</tt:XAddr></tt:Media>\
+             </tds:Capabilities></tds:GetCapabilitiesResponse>"
+        )),
+        "GetProfiles" if device.behaviour == OnvifBehaviour::MalformedProfiles => reply(
+            StatusCode::OK,
+            envelope("<trt:GetProfilesResponse><trt:Profiles token=\"main\">")
+                .replace("</SOAP-ENV:Body></SOAP-ENV:Envelope>", ""),
+        ),
+        "GetProfiles" => ok("<trt:GetProfilesResponse>\
+             <trt:Profiles token=\"main\" fixed=\"true\"><tt:Name>Main</tt:Name>\
+             <tt:VideoEncoderConfiguration token=\"enc0\"><tt:Name>enc0</tt:Name><tt:Encoding>H264</tt:Encoding>\
+             <tt:Resolution><tt:Width>1920</tt:Width><tt:Height>1080</tt:Height></tt:Resolution>\
+             </tt:VideoEncoderConfiguration></trt:Profiles>\
+             <trt:Profiles token=\"sub\"><tt:Name>Sub</tt:Name></trt:Profiles>\
+             </trt:GetProfilesResponse>"
+            .to_owned()),
+        "GetStreamUri" if device.behaviour == OnvifBehaviour::HangOnStreamUri => {
+            std::future::pending::<()>().await;
+            fault(StatusCode::INTERNAL_SERVER_ERROR, "unreachable")
+        }
+        "GetStreamUri" if !body.contains(">main<") => {
+            fault(StatusCode::BAD_REQUEST, "no such profile")
+        }
+        "GetStreamUri" => ok(format!(
+            "<trt:GetStreamUriResponse><trt:MediaUri><tt:Uri>rtsp://{http}/live/main</tt:Uri>\
+             <tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:GetStreamUriResponse>"
+        )),
+        _ => ok(format!(
+            "<trt:GetSnapshotUriResponse><trt:MediaUri><tt:Uri>http://{http}/snapshot.jpg</tt:Uri>\
+             </trt:MediaUri></trt:GetSnapshotUriResponse>"
+        )),
+    }
+}
+
+/// Where `onvif-sim.sh install` puts ipycam: `$IPYCAM_VENV`, else
+/// `~/.cache/seaframe-testbed/ipycam` (as the script has it).
+fn ipycam_venv() -> PathBuf {
+    match std::env::var_os("IPYCAM_VENV") {
+        Some(v) => PathBuf::from(v),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/seaframe-testbed/ipycam"),
+    }
+}
+
+/// Fails, saying how to fix it, unless the simulator can run here (root
+/// for `unshare --net`, the ipycam venv, ffmpeg, iproute2).
+pub fn require_onvif_sim() -> Result<PathBuf> {
+    let script = testbed_dir()?.join("onvif-sim.sh");
+    let script = script.canonicalize().unwrap_or(script);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or("?");
+    if uid != "0" {
+        bail!(
+            "the ONVIF simulator needs root (unshare --net); this test runs as uid {uid}: run it as root"
+        );
+    }
+    crate::process::require_binary("ffmpeg", "ffmpeg")?;
+    crate::process::require_binary("unshare", "util-linux")?;
+    crate::process::require_binary("ip", "iproute2")?;
+    let ipycam = ipycam_venv().join("bin/ipycam");
+    if !ipycam.is_file() {
+        bail!(
+            "the ONVIF simulator is not installed ({} is missing): run `{} install` \
+             (python3-venv; ~290 MB from PyPI)",
+            ipycam.display(),
+            script.display()
+        );
+    }
+    Ok(script)
+}
+
+/// Runs `command` inside the simulator's namespace (ipycam on 127.0.0.1,
+/// its ONVIF port ready), with `env` set for the simulator (e.g.
+/// `ONVIF_USER`/`ONVIF_PASSWORD`). Its output once it has exited; killed
+/// (its whole process group) after `limit`.
+pub fn run_in_onvif_sim(command: &[&str], env: &[(&str, &str)], limit: Duration) -> Result<Output> {
+    use std::os::unix::process::CommandExt;
+    let script = require_onvif_sim()?;
+    let seconds = limit.as_secs().max(10);
+    let mut cmd = Command::new(&script);
+    cmd.arg("run")
+        .arg(seconds.to_string())
+        .arg("--")
+        .args(command)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let child = cmd.spawn().context("spawning onvif-sim.sh")?;
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit + Duration::from_secs(15)) {
+        Ok(output) => Ok(output?),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+            bail!("onvif-sim.sh did not end within {limit:?}; its process group was killed")
+        }
+    }
+}
