@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
+use percent_encoding::percent_decode_str;
 use url::Url;
 
 use super::CaptureError;
@@ -26,11 +27,13 @@ pub fn client(request_timeout: Option<Duration>) -> Result<reqwest::Client, Capt
         .map_err(|e| CaptureError::Setup(format!("HTTP client: {e}")))
 }
 
-/// A GET of `url`, with the URL's credentials as Basic auth.
+/// A GET of `url`, with the URL's credentials (percent-decoded: a URL
+/// carries `p%40ss` for `p@ss`) as Basic auth.
 fn get(client: &reqwest::Client, url: &Url) -> reqwest::RequestBuilder {
     let mut bare = url.clone();
-    let user = url.username().to_owned();
-    let password = url.password().map(str::to_owned);
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let user = decode(url.username());
+    let password = url.password().map(decode);
     // Cannot fail: http(s) URLs have a host.
     let _ = bare.set_username("");
     let _ = bare.set_password(None);
@@ -197,5 +200,31 @@ impl Mjpeg {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    use super::*;
+
+    #[test]
+    fn credentials_are_sent_decoded_and_never_in_the_url() {
+        let url = Url::parse("http://cam%20op:p%40ss%3Aw@127.0.0.1:8080/snapshot.jpg")
+            .expect("a valid URL");
+        let client = client(None).expect("a client");
+        let req = get(&client, &url).build().expect("a request");
+        assert_eq!(req.url().as_str(), "http://127.0.0.1:8080/snapshot.jpg");
+        let auth = req
+            .headers()
+            .get(reqwest::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .expect("Basic auth");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(auth)
+            .expect("base64");
+        assert_eq!(decoded, b"cam op:p@ss:w");
     }
 }

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use percent_encoding::percent_decode_str;
 use seaframe_wire::CameraId;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
@@ -81,36 +82,13 @@ fn redact_line(line: &str, url: &Url) -> String {
     let mut out = line.replace(url.as_str(), &redact(url));
     if let Some(password) = url.password().filter(|p| !p.is_empty()) {
         out = out.replace(password, "***");
-        if let Ok(decoded) = percent_decode(password)
+        if let Ok(decoded) = percent_decode_str(password).decode_utf8()
             && !decoded.is_empty()
         {
-            out = out.replace(&decoded, "***");
+            out = out.replace(&*decoded, "***");
         }
     }
     out
-}
-
-fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out)
 }
 
 /// ffmpeg's stderr lines that say the camera refused the credentials.

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
+use percent_encoding::percent_decode_str;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use url::Url;
@@ -107,12 +108,7 @@ impl ProbeMatch {
         self.scopes
             .iter()
             .find_map(|s| s.strip_prefix(&prefix))
-            .map(|v| {
-                url::form_urlencoded::parse(format!("v={v}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_else(|| v.to_owned())
-            })
+            .map(|v| percent_decode_str(v).decode_utf8_lossy().into_owned())
             .filter(|v| !v.is_empty())
     }
 

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use percent_encoding::percent_decode_str;
 use rumqttc::{MqttOptions, TlsConfiguration, Transport};
 use seaframe_wire::VesselName;
 
@@ -59,7 +60,7 @@ impl MqttSettings {
             .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES)
             .set_inflight(32);
         if !url.username().is_empty() {
-            let decode = |s: &str| percent_decode(s);
+            let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
             o.set_credentials(decode(url.username()), decode(url.password().unwrap_or("")));
         }
         if tls {
@@ -88,31 +89,6 @@ impl MqttSettings {
             client_auth,
         }))
     }
-}
-
-/// `%XX` escapes of a URL's user or password, decoded.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
