@@ -1,0 +1,457 @@
+//! `seaframe-bench rtsp`: the agent's RTSP capture path — the real
+//! [`Rtsp`] source, one supervised ffmpeg child per camera — into a sink
+//! that only counts, for N cameras at each fps asked for; beside it, with
+//! `--opencv PYTHON`, the seed design (`bench/baseline/opencv_rtsp.py`:
+//! OpenCV's VideoCapture in Python, every frame read, one per 1/fps
+//! JPEG-encoded) on the same streams.
+//!
+//! The cameras: `bench/rtsp/camera_server.py`, GStreamer's RTSP server
+//! playing a pre-encoded H.264 file (testsrc2, 25 fps, a key frame every
+//! 25 frames, ~4 Mbit/s, main profile, no B-frames: a typical IP camera),
+//! one unshared pipeline per camera, so the source costs next to nothing
+//! and is a separate process, never counted. Readiness is its `READY`
+//! line; it is killed by PID when the bench ends.
+//!
+//! Each run warms up (`--warmup-seconds`: connection, probing, the
+//! server's initial burst), then measures `--seconds`: frames captured,
+//! CPU (user + system) of this process plus its ffmpeg children (each
+//! child's /proc/PID/stat read before it is stopped) per captured frame,
+//! and memory: this process's VmHWM (reset per run) plus each child's
+//! VmHWM, and the largest sampled sum of VmRSS. The baseline prints the
+//! same figures for its one process (getrusage(RUSAGE_SELF), VmHWM).
+//! CPU time, not wall time: other work on the machine barely moves it.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use seaframe_agent::capture::rtsp::Rtsp;
+use seaframe_agent::config::Decode;
+use seaframe_wire::CameraId;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use url::Url;
+
+use crate::cpu_seconds;
+
+/// How long the camera server may take to say READY (the first run
+/// encodes its clip).
+const SERVER_READY: Duration = Duration::from_secs(300);
+/// Interval of the RSS samples.
+const RSS_SAMPLE: Duration = Duration::from_millis(250);
+
+#[derive(Debug, clap::Args)]
+pub struct RtspArgs {
+    #[arg(long, default_value_t = 4)]
+    cameras: u32,
+    /// Capture rates to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,5,15")]
+    fps: Vec<f64>,
+    /// Measured time per run, after the warm-up.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    #[arg(long, default_value_t = 5)]
+    warmup_seconds: u64,
+    /// The cameras' picture size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1920x1080")]
+    size: String,
+    /// The cameras' own frame rate.
+    #[arg(long, default_value_t = 25)]
+    camera_fps: u32,
+    /// Frames from one key frame to the next.
+    #[arg(long, default_value_t = 25)]
+    gop: u32,
+    /// The cameras' bit rate, kbit/s.
+    #[arg(long, default_value_t = 4000)]
+    kbit: u32,
+    /// Decoding modes of the agent to measure, comma-separated
+    /// (`all`, `keyframes`); `keyframes` is run only at fps at or below
+    /// the key-frame rate, where it gives every frame asked for.
+    #[arg(long, value_delimiter = ',', default_value = "all,keyframes")]
+    decode: Vec<String>,
+    /// Run the OpenCV baseline too, with this Python (one that has
+    /// opencv-python-headless, e.g. a venv's bin/python).
+    #[arg(long)]
+    opencv: Option<PathBuf>,
+    /// The Python with Debian's GObject bindings, for the camera server.
+    #[arg(long, default_value = "/usr/bin/python3")]
+    server_python: PathBuf,
+    /// The repository's `bench/` folder (the camera server and baseline).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench"))]
+    bench_dir: PathBuf,
+}
+
+/// The figures of one run, either side.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    frames: u64,
+    cpu_s: f64,
+    /// Sum of the peaks (VmHWM) of every process counted.
+    peak_rss_kib: u64,
+    /// The largest sampled sum of VmRSS (agent side only).
+    sampled_rss_kib: Option<u64>,
+}
+
+impl Figures {
+    fn cpu_ms_per_frame(&self) -> f64 {
+        self.cpu_s * 1000.0 / self.frames.max(1) as f64
+    }
+}
+
+/// A child killed (by its PID, through tokio's kill_on_drop) when dropped.
+struct Server {
+    _child: Child,
+    base: Url,
+}
+
+fn decode_mode(name: &str) -> anyhow::Result<Decode> {
+    match name {
+        "all" => Ok(Decode::All),
+        "keyframes" => Ok(Decode::Keyframes),
+        other => bail!("--decode: {other:?} is neither `all` nor `keyframes`"),
+    }
+}
+
+fn proc_status_kib(pid: Option<u32>, field: &str) -> Option<u64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/status"),
+        None => "/proc/self/status".to_owned(),
+    };
+    std::fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Reads `child`'s stdout until a line `READY <url>`; the rest of its
+/// output is left to the pipe (the server writes nothing more).
+async fn read_ready(child: &mut Child, what: &str) -> anyhow::Result<String> {
+    let stdout = child
+        .stdout
+        .take()
+        .with_context(|| format!("{what}: stdout not piped"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(SERVER_READY, async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(rest) = line.strip_prefix("READY ") {
+                return Ok(rest.trim().to_owned());
+            }
+        }
+        bail!("{what} ended before READY")
+    })
+    .await
+    .with_context(|| format!("{what}: no READY within {SERVER_READY:?}"))??;
+    // Keep draining (and so never block the child) until it ends.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(ready)
+}
+
+async fn start_server(args: &RtspArgs, lifetime_s: u64) -> anyhow::Result<Server> {
+    let script = args.bench_dir.join("rtsp/camera_server.py");
+    let mut child = Command::new(&args.server_python)
+        .arg(&script)
+        .args(["--cameras", &args.cameras.to_string()])
+        .args(["--seconds", &lifetime_s.to_string()])
+        .args(["--size", &args.size])
+        .args(["--fps", &args.camera_fps.to_string()])
+        .args(["--gop", &args.gop.to_string()])
+        .args(["--kbit", &args.kbit.to_string()])
+        .args([
+            "--play-seconds",
+            &(args.seconds + args.warmup_seconds + 60).to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| {
+            format!(
+                "starting {} {}",
+                args.server_python.display(),
+                script.display()
+            )
+        })?;
+    let ready = read_ready(&mut child, "the camera server").await?;
+    let base = Url::parse(&ready).with_context(|| format!("READY {ready:?}"))?;
+    Ok(Server {
+        _child: child,
+        base,
+    })
+}
+
+/// What one camera task saw.
+#[derive(Debug, Default)]
+struct CameraTally {
+    frames: u64,
+    cpu_s: f64,
+    peak_rss_kib: u64,
+    errors: u64,
+}
+
+/// One camera through the agent's own [`Rtsp`] source: counts frames that
+/// arrive in the measured window; before stopping its ffmpeg, reads the
+/// child's CPU and peak memory (the CPU at the window's start is taken
+/// when the warm-up ends).
+async fn run_camera(
+    mut source: Rtsp,
+    measure_from: Instant,
+    until: Instant,
+    pids: Arc<[AtomicU64]>,
+    index: usize,
+) -> CameraTally {
+    let mut tally = CameraTally::default();
+    let mut cpu_at_start: Option<(u32, f64)> = None;
+    loop {
+        let grabbed = tokio::select! {
+            biased;
+            _ = tokio::time::sleep_until(until.into()) => break,
+            g = source.grab() => g,
+        };
+        let pid = source.ffmpeg_pid();
+        if let Some(p) = pid {
+            pids[index].store(u64::from(p), Ordering::Relaxed);
+        }
+        let now = Instant::now();
+        if now >= measure_from && cpu_at_start.is_none() {
+            // The first event of the window: the child's CPU so far.
+            cpu_at_start = pid.and_then(|p| Some((p, cpu_seconds(Some(p))?)));
+        }
+        match grabbed {
+            Ok(_) if now >= measure_from => tally.frames += 1,
+            Ok(_) => {}
+            Err(e) => {
+                tally.errors += 1;
+                eprintln!("camera {index}: {e}");
+            }
+        }
+    }
+    if let Some(p) = source.ffmpeg_pid() {
+        let before = match cpu_at_start {
+            Some((q, cpu)) if q == p => cpu,
+            _ => 0.0, // restarted in the window: all of this child's CPU
+        };
+        tally.cpu_s = cpu_seconds(Some(p)).unwrap_or(0.0) - before;
+        tally.peak_rss_kib = proc_status_kib(Some(p), "VmHWM:").unwrap_or(0);
+    }
+    pids[index].store(0, Ordering::Relaxed);
+    drop(source); // kills the child
+    tally
+}
+
+async fn agent_run(
+    args: &RtspArgs,
+    urls: &[Url],
+    fps: f64,
+    decode: Decode,
+) -> anyhow::Result<Figures> {
+    // This process's peak from here (Linux: 5 resets VmHWM to VmRSS).
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        eprintln!("(cannot reset peak RSS: {e})");
+    }
+    let started = Instant::now();
+    let measure_from = started + Duration::from_secs(args.warmup_seconds);
+    let until = measure_from + Duration::from_secs(args.seconds);
+    let pids: Arc<[AtomicU64]> = (0..urls.len()).map(|_| AtomicU64::new(0)).collect();
+    let tracker = tokio_util::task::TaskTracker::new();
+    let mut handles = Vec::new();
+    for (i, url) in urls.iter().enumerate() {
+        let id = CameraId::parse(&format!("cam-{i}"))?;
+        let source = Rtsp::new(id, url.clone(), fps, None).with_decode(decode);
+        handles.push(tracker.spawn(run_camera(source, measure_from, until, pids.clone(), i)));
+    }
+    tracker.close();
+    // The window's start for this process, and RSS samples meanwhile.
+    tokio::time::sleep_until(measure_from.into()).await;
+    let self_cpu0 = cpu_seconds(None).context("reading /proc/self/stat")?;
+    let mut sampled_rss_kib = 0;
+    while Instant::now() < until {
+        let children: u64 = pids
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed))
+            .filter(|p| *p != 0)
+            .filter_map(|p| proc_status_kib(u32::try_from(p).ok(), "VmRSS:"))
+            .sum();
+        let own = proc_status_kib(None, "VmRSS:").unwrap_or(0);
+        sampled_rss_kib = sampled_rss_kib.max(own + children);
+        tokio::time::sleep(RSS_SAMPLE).await;
+    }
+    let self_cpu = cpu_seconds(None).context("reading /proc/self/stat")? - self_cpu0;
+    let own_peak = proc_status_kib(None, "VmHWM:").unwrap_or(0);
+    let mut figures = Figures {
+        frames: 0,
+        cpu_s: self_cpu,
+        peak_rss_kib: own_peak,
+        sampled_rss_kib: Some(sampled_rss_kib),
+    };
+    let mut errors = 0;
+    for h in handles {
+        let t = h.await.context("a camera task panicked")?;
+        figures.frames += t.frames;
+        figures.cpu_s += t.cpu_s;
+        figures.peak_rss_kib += t.peak_rss_kib;
+        errors += t.errors;
+    }
+    tracker.wait().await;
+    if errors > 0 {
+        eprintln!("({errors} capture errors in this run; see above)");
+    }
+    Ok(figures)
+}
+
+async fn opencv_run(
+    args: &RtspArgs,
+    python: &PathBuf,
+    urls: &[Url],
+    fps: f64,
+) -> anyhow::Result<Figures> {
+    let script = args.bench_dir.join("baseline/opencv_rtsp.py");
+    let mut child = Command::new(python)
+        .arg(&script)
+        .args(["--fps", &fps.to_string()])
+        .args(["--seconds", &args.seconds.to_string()])
+        .args(["--warmup-seconds", &args.warmup_seconds.to_string()])
+        .args(urls.iter().map(Url::as_str))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {} {}", python.display(), script.display()))?;
+    let stdout = child.stdout.take().context("baseline: stdout not piped")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let limit = Duration::from_secs(args.seconds + args.warmup_seconds + 120);
+    let result = tokio::time::timeout(limit, async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(rest) = line.strip_prefix("RESULT ") {
+                return Ok(rest.to_owned());
+            }
+        }
+        bail!("the OpenCV baseline ended without a RESULT line")
+    })
+    .await
+    .context("the OpenCV baseline took too long")??;
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    let field = |name: &str| -> anyhow::Result<f64> {
+        result
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .with_context(|| format!("no {name} in {result:?}"))?
+            .parse::<f64>()
+            .with_context(|| format!("{name} in {result:?}"))
+    };
+    Ok(Figures {
+        frames: field("frames")? as u64,
+        cpu_s: field("cpu_s")?,
+        peak_rss_kib: field("peak_rss_kib")? as u64,
+        sampled_rss_kib: None,
+    })
+}
+
+fn print_figures(side: &str, fps: f64, expected: f64, f: &Figures) {
+    println!(
+        "{side:<22} fps {fps:>5}: {:>5} frames ({:>5.1} % of {expected:.0})  CPU {:>6.2} s = {:>6.1} ms/frame  \
+         peak RSS {:>6.1} MB{}",
+        f.frames,
+        f.frames as f64 * 100.0 / expected.max(1.0),
+        f.cpu_s,
+        f.cpu_ms_per_frame(),
+        f.peak_rss_kib as f64 / 1024.0,
+        f.sampled_rss_kib
+            .map(|k| format!(" (sampled sum of VmRSS {:.1} MB)", k as f64 / 1024.0))
+            .unwrap_or_default()
+    );
+}
+
+pub async fn run(args: RtspArgs) -> anyhow::Result<()> {
+    if args.cameras == 0 || args.fps.iter().any(|f| !(f.is_finite() && *f > 0.0)) {
+        bail!("--cameras must be at least 1 and every --fps positive");
+    }
+    let modes = args
+        .decode
+        .iter()
+        .map(|m| decode_mode(m))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let keyframe_rate = f64::from(args.camera_fps) / f64::from(args.gop.max(1));
+    let run_s = args.seconds + args.warmup_seconds + 15;
+    let runs = args.fps.len() as u64 * (modes.len() as u64 + u64::from(args.opencv.is_some()));
+    let server = start_server(&args, runs * run_s + 300).await?;
+    let urls = (0..args.cameras)
+        .map(|i| server.base.join(&format!("cam{i}")))
+        .collect::<Result<Vec<_>, _>>()
+        .context("camera URLs")?;
+    println!(
+        "rtsp: {} cameras, {} H.264 at {} fps, key frame every {} frames ({keyframe_rate} per s), \
+         {} kbit/s, served from a file (server not counted); {} s measured after {} s of warm-up",
+        args.cameras,
+        args.size,
+        args.camera_fps,
+        args.gop,
+        args.kbit,
+        args.seconds,
+        args.warmup_seconds
+    );
+    let mut table = Vec::new();
+    for &fps in &args.fps {
+        let expected = fps * args.seconds as f64 * f64::from(args.cameras);
+        let mut agent_best: Option<(Decode, Figures)> = None;
+        for &mode in &modes {
+            if mode == Decode::Keyframes && fps > keyframe_rate + 1e-9 {
+                println!("agent decode=keyframes fps {fps:>5}: skipped (above the key-frame rate)");
+                continue;
+            }
+            let f = agent_run(&args, &urls, fps, mode).await?;
+            print_figures(&format!("agent decode={mode:?}"), fps, expected, &f);
+            // The mode the agent would be configured with: the cheaper
+            // one of those that deliver (almost) every frame asked for.
+            let delivers = f.frames as f64 >= 0.9 * expected;
+            if delivers
+                && agent_best.is_none_or(|(_, b)| f.cpu_ms_per_frame() < b.cpu_ms_per_frame())
+            {
+                agent_best = Some((mode, f));
+            }
+        }
+        let baseline = match &args.opencv {
+            Some(python) => {
+                let f = opencv_run(&args, python, &urls, fps).await?;
+                print_figures("opencv", fps, expected, &f);
+                Some(f)
+            }
+            None => None,
+        };
+        table.push((fps, agent_best, baseline));
+    }
+    println!();
+    println!(
+        "| fps | agent decode | agent CPU-ms/frame | OpenCV CPU-ms/frame | OpenCV/agent | agent+ffmpeg peak RSS MB | OpenCV peak RSS MB |"
+    );
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+    for (fps, agent, baseline) in table {
+        let (mode, a) = match agent {
+            Some((m, a)) => (format!("{m:?}").to_lowercase(), Some(a)),
+            None => ("(none delivered)".to_owned(), None),
+        };
+        let cell = |f: Option<f64>, digits: usize| {
+            f.map(|v| format!("{v:.digits$}"))
+                .unwrap_or_else(|| "–".into())
+        };
+        let a_ms = a.map(|a| a.cpu_ms_per_frame());
+        let b_ms = baseline.map(|b| b.cpu_ms_per_frame());
+        let ratio = a_ms.zip(b_ms).map(|(a, b)| b / a);
+        println!(
+            "| {fps} | {mode} | {} | {} | {} | {} | {} |",
+            cell(a_ms, 1),
+            cell(b_ms, 1),
+            cell(ratio, 2),
+            cell(a.map(|a| a.peak_rss_kib as f64 / 1024.0), 0),
+            cell(baseline.map(|b| b.peak_rss_kib as f64 / 1024.0), 0),
+        );
+    }
+    drop(server);
+    Ok(())
+}
