@@ -17,7 +17,7 @@ decodes in process, so that is all of it), as the agent's figure;
 peak_rss_kib: VmHWM of the whole run; read: frames read() in the window.
 
 Usage: .venv/bin/python opencv_rtsp.py --fps 5 --seconds 30
-       [--warmup-seconds 5] URL [URL ...]
+       [--warmup-seconds 10] URL [URL ...]
 """
 
 import argparse
@@ -74,7 +74,7 @@ def main():
     parser = argparse.ArgumentParser(description="OpenCV RTSP baseline")
     parser.add_argument("--fps", type=float, required=True)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--warmup-seconds", type=float, default=5.0)
+    parser.add_argument("--warmup-seconds", type=float, default=10.0)
     parser.add_argument("urls", nargs="+")
     args = parser.parse_args()
     if args.fps <= 0 or args.seconds <= 0:

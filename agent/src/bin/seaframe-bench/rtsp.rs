@@ -16,9 +16,12 @@
 //! server's initial burst), then measures `--seconds`: frames captured,
 //! CPU (user + system) of this process plus its ffmpeg children (each
 //! child's /proc/PID/stat read before it is stopped) per captured frame,
-//! and memory: this process's VmHWM (reset per run) plus each child's
-//! VmHWM, and the largest sampled sum of VmRSS. The baseline prints the
-//! same figures for its one process (getrusage(RUSAGE_SELF), VmHWM).
+//! and memory: the largest PSS (sampled each second; shared library pages
+//! split between the processes mapping them, so five processes are not
+//! charged five times for libavcodec) summed over this process and its
+//! children, and the sum of their VmHWM (this process's reset per run),
+//! an upper bound. The baseline prints its CPU (getrusage(RUSAGE_SELF))
+//! and VmHWM; its PSS is sampled from here the same way.
 //! CPU time, not wall time: other work on the machine barely moves it.
 
 use std::path::PathBuf;
@@ -40,8 +43,9 @@ use crate::cpu_seconds;
 /// How long the camera server may take to say READY (the first run
 /// encodes its clip).
 const SERVER_READY: Duration = Duration::from_secs(300);
-/// Interval of the RSS samples.
-const RSS_SAMPLE: Duration = Duration::from_millis(250);
+/// Interval of the memory samples (reading smaps_rollup costs the reader
+/// CPU, which is charged to this process, so not too often).
+const MEMORY_SAMPLE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, clap::Args)]
 pub struct RtspArgs {
@@ -53,7 +57,9 @@ pub struct RtspArgs {
     /// Measured time per run, after the warm-up.
     #[arg(long, default_value_t = 30)]
     seconds: u64,
-    #[arg(long, default_value_t = 5)]
+    /// Before each measured window: connecting, probing, the server's
+    /// first burst.
+    #[arg(long, default_value_t = 10)]
     warmup_seconds: u64,
     /// The cameras' picture size, WIDTHxHEIGHT.
     #[arg(long, default_value = "1920x1080")]
@@ -89,10 +95,12 @@ pub struct RtspArgs {
 struct Figures {
     frames: u64,
     cpu_s: f64,
-    /// Sum of the peaks (VmHWM) of every process counted.
+    /// Sum of the peaks (VmHWM) of every process counted: an upper bound,
+    /// as shared library pages count once per process.
     peak_rss_kib: u64,
-    /// The largest sampled sum of VmRSS (agent side only).
-    sampled_rss_kib: Option<u64>,
+    /// The largest sampled sum of PSS (shared pages split between the
+    /// processes that map them): what the processes together occupy.
+    peak_pss_kib: u64,
 }
 
 impl Figures {
@@ -115,10 +123,11 @@ fn decode_mode(name: &str) -> anyhow::Result<Decode> {
     }
 }
 
-fn proc_status_kib(pid: Option<u32>, field: &str) -> Option<u64> {
+/// A `kB` field of /proc/PID/`file` (`None`: this process).
+fn proc_kib(pid: Option<u32>, file: &str, field: &str) -> Option<u64> {
     let path = match pid {
-        Some(p) => format!("/proc/{p}/status"),
-        None => "/proc/self/status".to_owned(),
+        Some(p) => format!("/proc/{p}/{file}"),
+        None => format!("/proc/self/{file}"),
     };
     std::fs::read_to_string(path)
         .ok()?
@@ -238,7 +247,7 @@ async fn run_camera(
             _ => 0.0, // restarted in the window: all of this child's CPU
         };
         tally.cpu_s = cpu_seconds(Some(p)).unwrap_or(0.0) - before;
-        tally.peak_rss_kib = proc_status_kib(Some(p), "VmHWM:").unwrap_or(0);
+        tally.peak_rss_kib = proc_kib(Some(p), "status", "VmHWM:").unwrap_or(0);
     }
     pids[index].store(0, Ordering::Relaxed);
     drop(source); // kills the child
@@ -267,28 +276,29 @@ async fn agent_run(
         handles.push(tracker.spawn(run_camera(source, measure_from, until, pids.clone(), i)));
     }
     tracker.close();
-    // The window's start for this process, and RSS samples meanwhile.
+    // The window's start for this process, and memory samples meanwhile.
     tokio::time::sleep_until(measure_from.into()).await;
     let self_cpu0 = cpu_seconds(None).context("reading /proc/self/stat")?;
-    let mut sampled_rss_kib = 0;
-    while Instant::now() < until {
+    let mut peak_pss_kib = 0;
+    while Instant::now() + MEMORY_SAMPLE < until {
         let children: u64 = pids
             .iter()
             .map(|p| p.load(Ordering::Relaxed))
             .filter(|p| *p != 0)
-            .filter_map(|p| proc_status_kib(u32::try_from(p).ok(), "VmRSS:"))
+            .filter_map(|p| proc_kib(u32::try_from(p).ok(), "smaps_rollup", "Pss:"))
             .sum();
-        let own = proc_status_kib(None, "VmRSS:").unwrap_or(0);
-        sampled_rss_kib = sampled_rss_kib.max(own + children);
-        tokio::time::sleep(RSS_SAMPLE).await;
+        let own = proc_kib(None, "smaps_rollup", "Pss:").unwrap_or(0);
+        peak_pss_kib = peak_pss_kib.max(own + children);
+        tokio::time::sleep(MEMORY_SAMPLE).await;
     }
+    tokio::time::sleep_until(until.into()).await;
     let self_cpu = cpu_seconds(None).context("reading /proc/self/stat")? - self_cpu0;
-    let own_peak = proc_status_kib(None, "VmHWM:").unwrap_or(0);
+    let own_peak = proc_kib(None, "status", "VmHWM:").unwrap_or(0);
     let mut figures = Figures {
         frames: 0,
         cpu_s: self_cpu,
         peak_rss_kib: own_peak,
-        sampled_rss_kib: Some(sampled_rss_kib),
+        peak_pss_kib,
     };
     let mut errors = 0;
     for h in handles {
@@ -326,6 +336,21 @@ async fn opencv_run(
     let stdout = child.stdout.take().context("baseline: stdout not piped")?;
     let mut lines = BufReader::new(stdout).lines();
     let limit = Duration::from_secs(args.seconds + args.warmup_seconds + 120);
+    let pid = child.id();
+    // Its memory, sampled as the agent's is, in its measured window.
+    let sampler = tokio::spawn({
+        let from = Instant::now() + Duration::from_secs(args.warmup_seconds);
+        let until = from + Duration::from_secs(args.seconds);
+        async move {
+            tokio::time::sleep_until(from.into()).await;
+            let mut peak = 0;
+            while Instant::now() + MEMORY_SAMPLE < until {
+                peak = peak.max(proc_kib(pid, "smaps_rollup", "Pss:").unwrap_or(0));
+                tokio::time::sleep(MEMORY_SAMPLE).await;
+            }
+            peak
+        }
+    });
     let result = tokio::time::timeout(limit, async {
         while let Some(line) = lines.next_line().await? {
             if let Some(rest) = line.strip_prefix("RESULT ") {
@@ -336,6 +361,7 @@ async fn opencv_run(
     })
     .await
     .context("the OpenCV baseline took too long")??;
+    let peak_pss_kib = sampler.await.context("the memory sampler panicked")?;
     let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
     let field = |name: &str| -> anyhow::Result<f64> {
         result
@@ -349,22 +375,20 @@ async fn opencv_run(
         frames: field("frames")? as u64,
         cpu_s: field("cpu_s")?,
         peak_rss_kib: field("peak_rss_kib")? as u64,
-        sampled_rss_kib: None,
+        peak_pss_kib,
     })
 }
 
 fn print_figures(side: &str, fps: f64, expected: f64, f: &Figures) {
     println!(
         "{side:<22} fps {fps:>5}: {:>5} frames ({:>5.1} % of {expected:.0})  CPU {:>6.2} s = {:>6.1} ms/frame  \
-         peak RSS {:>6.1} MB{}",
+         peak PSS {:>6.1} MB (sum of VmHWM {:>6.1} MB)",
         f.frames,
         f.frames as f64 * 100.0 / expected.max(1.0),
         f.cpu_s,
         f.cpu_ms_per_frame(),
+        f.peak_pss_kib as f64 / 1024.0,
         f.peak_rss_kib as f64 / 1024.0,
-        f.sampled_rss_kib
-            .map(|k| format!(" (sampled sum of VmRSS {:.1} MB)", k as f64 / 1024.0))
-            .unwrap_or_default()
     );
 }
 
@@ -428,7 +452,7 @@ pub async fn run(args: RtspArgs) -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "| fps | agent decode | agent CPU-ms/frame | OpenCV CPU-ms/frame | OpenCV/agent | agent+ffmpeg peak RSS MB | OpenCV peak RSS MB |"
+        "| fps | agent decode | agent CPU-ms/frame | OpenCV CPU-ms/frame | OpenCV/agent | agent+ffmpeg PSS MB (Σ VmHWM) | OpenCV PSS MB (VmHWM) |"
     );
     println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: |");
     for (fps, agent, baseline) in table {
@@ -440,6 +464,16 @@ pub async fn run(args: RtspArgs) -> anyhow::Result<()> {
             f.map(|v| format!("{v:.digits$}"))
                 .unwrap_or_else(|| "–".into())
         };
+        let mem = |f: Option<Figures>| {
+            f.map(|f| {
+                format!(
+                    "{:.0} ({:.0})",
+                    f.peak_pss_kib as f64 / 1024.0,
+                    f.peak_rss_kib as f64 / 1024.0
+                )
+            })
+            .unwrap_or_else(|| "–".into())
+        };
         let a_ms = a.map(|a| a.cpu_ms_per_frame());
         let b_ms = baseline.map(|b| b.cpu_ms_per_frame());
         let ratio = a_ms.zip(b_ms).map(|(a, b)| b / a);
@@ -448,8 +482,8 @@ pub async fn run(args: RtspArgs) -> anyhow::Result<()> {
             cell(a_ms, 1),
             cell(b_ms, 1),
             cell(ratio, 2),
-            cell(a.map(|a| a.peak_rss_kib as f64 / 1024.0), 0),
-            cell(baseline.map(|b| b.peak_rss_kib as f64 / 1024.0), 0),
+            mem(a),
+            mem(baseline),
         );
     }
     drop(server);
