@@ -151,7 +151,7 @@ fn keyframe_decoding_is_only_for_rtsp() {
         )
     };
     let c = parse(&cam("rtsp://10.0.0.5/s", "keyframes")).unwrap();
-    assert_eq!(c.cameras[0].decode, crate::config::Decode::Keyframes);
+    assert_eq!(c.cameras[0].decode, Decode::Keyframes);
     let p = problems(&cam("testpattern", "keyframes"));
     assert_eq!(p[0].key, "cameras[0].decode");
     assert!(parse(&cam("rtsp://10.0.0.5/s", "some")).is_err());
