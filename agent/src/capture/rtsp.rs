@@ -272,6 +272,15 @@ impl Rtsp {
         self
     }
 
+    /// Kills the ffmpeg child, if one runs, and waits until it is reaped
+    /// (dropping the source kills it too, but reaps it only later, in the
+    /// background). Idempotent; the next grab starts a new child.
+    pub async fn stop(&mut self) {
+        if let Some(mut run) = self.running.take() {
+            let _ = run.child.kill().await;
+        }
+    }
+
     /// The PID of the running ffmpeg child, if one runs (for the bench's
     /// CPU and memory figures).
     pub fn ffmpeg_pid(&self) -> Option<u32> {

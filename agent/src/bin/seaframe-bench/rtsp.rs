@@ -26,8 +26,8 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -109,10 +109,18 @@ impl Figures {
     }
 }
 
-/// A child killed (by its PID, through tokio's kill_on_drop) when dropped.
+/// The camera server: stopped (killed by its PID and reaped) by
+/// [`Server::stop`], or killed by tokio's kill_on_drop if dropped on an
+/// error path.
 struct Server {
-    _child: Child,
+    child: Child,
     base: Url,
+}
+
+impl Server {
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
 }
 
 fn decode_mode(name: &str) -> anyhow::Result<Decode> {
@@ -189,10 +197,7 @@ async fn start_server(args: &RtspArgs, lifetime_s: u64) -> anyhow::Result<Server
         })?;
     let ready = read_ready(&mut child, "the camera server").await?;
     let base = Url::parse(&ready).with_context(|| format!("READY {ready:?}"))?;
-    Ok(Server {
-        _child: child,
-        base,
-    })
+    Ok(Server { child, base })
 }
 
 /// What one camera task saw.
@@ -204,34 +209,73 @@ struct CameraTally {
     errors: u64,
 }
 
+/// Per camera: its ffmpeg's PID (0: none yet) and, once the window
+/// starts, that child's CPU seconds so far.
+struct Children {
+    pids: Box<[AtomicU64]>,
+    cpu_at_start: Box<[Mutex<Option<(u32, f64)>>]>,
+}
+
+impl Children {
+    fn new(n: usize) -> Self {
+        Self {
+            pids: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            cpu_at_start: (0..n).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    fn running(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pids
+            .iter()
+            .filter_map(|p| u32::try_from(p.load(Ordering::Relaxed)).ok())
+            .filter(|p| *p != 0)
+    }
+
+    /// Called when the window starts: every running child's CPU so far.
+    fn mark_start(&self) {
+        for (pid, slot) in self.pids.iter().zip(self.cpu_at_start.iter()) {
+            let pid = u32::try_from(pid.load(Ordering::Relaxed)).unwrap_or(0);
+            let cpu = (pid != 0)
+                .then(|| cpu_seconds(Some(pid)).map(|c| (pid, c)))
+                .flatten();
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = cpu;
+        }
+    }
+
+    /// The window's CPU of camera `index`'s child `pid`: all of it if it
+    /// started after the window did.
+    fn cpu_in_window(&self, index: usize, pid: u32) -> f64 {
+        let before = match *self.cpu_at_start[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            Some((p, cpu)) if p == pid => cpu,
+            _ => 0.0,
+        };
+        cpu_seconds(Some(pid)).unwrap_or(before) - before
+    }
+}
+
 /// One camera through the agent's own [`Rtsp`] source: counts frames that
 /// arrive in the measured window; before stopping its ffmpeg, reads the
-/// child's CPU and peak memory (the CPU at the window's start is taken
-/// when the warm-up ends).
+/// child's CPU in the window and its peak memory.
 async fn run_camera(
     mut source: Rtsp,
     measure_from: Instant,
     until: Instant,
-    pids: Arc<[AtomicU64]>,
+    children: Arc<Children>,
     index: usize,
 ) -> CameraTally {
     let mut tally = CameraTally::default();
-    let mut cpu_at_start: Option<(u32, f64)> = None;
     loop {
         let grabbed = tokio::select! {
             biased;
             _ = tokio::time::sleep_until(until.into()) => break,
             g = source.grab() => g,
         };
-        let pid = source.ffmpeg_pid();
-        if let Some(p) = pid {
-            pids[index].store(u64::from(p), Ordering::Relaxed);
-        }
+        let pid = source.ffmpeg_pid().map_or(0, u64::from);
+        children.pids[index].store(pid, Ordering::Relaxed);
         let now = Instant::now();
-        if now >= measure_from && cpu_at_start.is_none() {
-            // The first event of the window: the child's CPU so far.
-            cpu_at_start = pid.and_then(|p| Some((p, cpu_seconds(Some(p))?)));
-        }
         match grabbed {
             Ok(_) if now >= measure_from => tally.frames += 1,
             Ok(_) => {}
@@ -242,15 +286,11 @@ async fn run_camera(
         }
     }
     if let Some(p) = source.ffmpeg_pid() {
-        let before = match cpu_at_start {
-            Some((q, cpu)) if q == p => cpu,
-            _ => 0.0, // restarted in the window: all of this child's CPU
-        };
-        tally.cpu_s = cpu_seconds(Some(p)).unwrap_or(0.0) - before;
+        tally.cpu_s = children.cpu_in_window(index, p);
         tally.peak_rss_kib = proc_kib(Some(p), "status", "VmHWM:").unwrap_or(0);
     }
-    pids[index].store(0, Ordering::Relaxed);
-    drop(source); // kills the child
+    children.pids[index].store(0, Ordering::Relaxed);
+    source.stop().await; // killed and reaped: none left behind
     tally
 }
 
@@ -267,28 +307,27 @@ async fn agent_run(
     let started = Instant::now();
     let measure_from = started + Duration::from_secs(args.warmup_seconds);
     let until = measure_from + Duration::from_secs(args.seconds);
-    let pids: Arc<[AtomicU64]> = (0..urls.len()).map(|_| AtomicU64::new(0)).collect();
+    let children = Arc::new(Children::new(urls.len()));
     let tracker = tokio_util::task::TaskTracker::new();
     let mut handles = Vec::new();
     for (i, url) in urls.iter().enumerate() {
         let id = CameraId::parse(&format!("cam-{i}"))?;
         let source = Rtsp::new(id, url.clone(), fps, None).with_decode(decode);
-        handles.push(tracker.spawn(run_camera(source, measure_from, until, pids.clone(), i)));
+        handles.push(tracker.spawn(run_camera(source, measure_from, until, children.clone(), i)));
     }
     tracker.close();
     // The window's start for this process, and memory samples meanwhile.
     tokio::time::sleep_until(measure_from.into()).await;
     let self_cpu0 = cpu_seconds(None).context("reading /proc/self/stat")?;
+    children.mark_start();
     let mut peak_pss_kib = 0;
     while Instant::now() + MEMORY_SAMPLE < until {
-        let children: u64 = pids
-            .iter()
-            .map(|p| p.load(Ordering::Relaxed))
-            .filter(|p| *p != 0)
-            .filter_map(|p| proc_kib(u32::try_from(p).ok(), "smaps_rollup", "Pss:"))
+        let theirs: u64 = children
+            .running()
+            .filter_map(|p| proc_kib(Some(p), "smaps_rollup", "Pss:"))
             .sum();
         let own = proc_kib(None, "smaps_rollup", "Pss:").unwrap_or(0);
-        peak_pss_kib = peak_pss_kib.max(own + children);
+        peak_pss_kib = peak_pss_kib.max(own + theirs);
         tokio::time::sleep(MEMORY_SAMPLE).await;
     }
     tokio::time::sleep_until(until.into()).await;
@@ -362,7 +401,12 @@ async fn opencv_run(
     .await
     .context("the OpenCV baseline took too long")??;
     let peak_pss_kib = sampler.await.context("the memory sampler panicked")?;
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await; // killed and reaped
+    }
     let field = |name: &str| -> anyhow::Result<f64> {
         result
             .split_whitespace()
@@ -486,6 +530,6 @@ pub async fn run(args: RtspArgs) -> anyhow::Result<()> {
             mem(baseline),
         );
     }
-    drop(server);
+    server.stop().await;
     Ok(())
 }
