@@ -209,11 +209,14 @@ struct CameraTally {
     errors: u64,
 }
 
+/// A child's PID and its CPU seconds at the window's start.
+type CpuAtStart = Mutex<Option<(u32, f64)>>;
+
 /// Per camera: its ffmpeg's PID (0: none yet) and, once the window
 /// starts, that child's CPU seconds so far.
 struct Children {
     pids: Box<[AtomicU64]>,
-    cpu_at_start: Box<[Mutex<Option<(u32, f64)>>]>,
+    cpu_at_start: Box<[CpuAtStart]>,
 }
 
 impl Children {
