@@ -443,6 +443,13 @@ pub async fn run(args: RtspArgs) -> anyhow::Result<()> {
     if args.cameras == 0 || args.fps.iter().any(|f| !(f.is_finite() && *f > 0.0)) {
         bail!("--cameras must be at least 1 and every --fps positive");
     }
+    let size_ok = args
+        .size
+        .split_once('x')
+        .is_some_and(|(w, h)| w.parse::<u16>().is_ok() && h.parse::<u16>().is_ok());
+    if !size_ok {
+        bail!("--size {:?}: WIDTHxHEIGHT, e.g. 1920x1080", args.size);
+    }
     let modes = args
         .decode
         .iter()
