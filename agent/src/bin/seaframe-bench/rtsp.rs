@@ -23,6 +23,10 @@
 //! an upper bound. The baseline prints its CPU (getrusage(RUSAGE_SELF))
 //! and VmHWM; its PSS is sampled from here the same way.
 //! CPU time, not wall time: other work on the machine barely moves it.
+//! The agent is measured in each `--decode` mode (`keyframes` only where
+//! the key-frame rate covers the fps); the summary table shows the cheaper
+//! mode that delivered ≥ 90 % of the frames. Figures and what they mean:
+//! README.md, "Benchmark".
 
 use std::path::PathBuf;
 use std::process::Stdio;
