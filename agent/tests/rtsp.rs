@@ -1,5 +1,6 @@
 //! `rtsp://` cameras against the testbed's real RTSP server (GStreamer,
 //! H.264): frames at the configured fps with plausible arrival times,
+//! key frames only at the camera's key-frame rate (never a frame repeated),
 //! recovery after the server restarts on the same port, a silent server
 //! detected as stalled, wrong credentials shown as unauthorized (and never
 //! printed), and no ffmpeg child left behind after shutdown.
@@ -154,6 +155,62 @@ async fn frames_arrive_at_the_configured_fps_with_plausible_times() {
         times.len()
     );
     assert_eq!(ffmpeg_pids(&needle), pids, "ffmpeg was not restarted");
+    shutdown_without_leaks(agent, server.port()).await;
+}
+
+/// The command line of a running process, split at its NULs.
+fn cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyframes_only_give_the_key_frame_rate_never_repeated_frames() {
+    let _one = SERIAL.lock().await;
+    require_binary("ffmpeg", "ffmpeg").unwrap();
+    let redis = RedisServer::start().unwrap();
+    // 10 fps with a key frame every 10 frames: one a second.
+    let server = RtspCamera::start(0, &["--fps", "10", "--size", "320x180"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Asked for 5 fps, but only key frames decoded: at most 1 fps, and
+    // no frame repeated to make up the rate.
+    let cams = camera("keel", server.url(), 5.0, 320, 180) + "decode = \"keyframes\"\n";
+    let agent = Agent::start(config(dir.path(), Some(&redis.url()), &cams, ""))
+        .await
+        .unwrap();
+    wait_for(
+        "the first stored frame",
+        Duration::from_secs(30),
+        || async {
+            let c = camera_json(&agent, "keel").await;
+            (c["stored"].as_u64() >= Some(1)).then_some(c)
+        },
+    )
+    .await;
+    let needle = format!("127.0.0.1:{}/", server.port());
+    let pids = ffmpeg_pids(&needle);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let args = cmdline(pids[0]);
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "-skip_frame" && w[1] == "nokey"),
+        "{args:?}"
+    );
+
+    // A measurement window, not a wait for readiness.
+    let c0 = camera_json(&agent, "keel").await["captured"]
+        .as_u64()
+        .unwrap();
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let c1 = camera_json(&agent, "keel").await["captured"]
+        .as_u64()
+        .unwrap();
+    let fps = (c1 - c0) as f64 / t0.elapsed().as_secs_f64();
+    assert!((0.6..=1.4).contains(&fps), "{fps:.2} fps, wanted 1 ± 40 %");
     shutdown_without_leaks(agent, server.port()).await;
 }
 

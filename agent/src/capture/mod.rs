@@ -80,12 +80,10 @@ impl Source {
                 cfg.height,
                 cfg.fps,
             )),
-            CameraSource::Rtsp { url } => Self::Rtsp(rtsp::Rtsp::new(
-                cfg.id.clone(),
-                url.clone(),
-                cfg.fps,
-                cfg.decoder.clone(),
-            )),
+            CameraSource::Rtsp { url } => Self::Rtsp(
+                rtsp::Rtsp::new(cfg.id.clone(), url.clone(), cfg.fps, cfg.decoder.clone())
+                    .with_decode(cfg.decode),
+            ),
         })
     }
 

@@ -81,6 +81,22 @@ pub struct CameraConfig {
     /// `-i`), e.g. `h264_v4l2m2m` on a Raspberry Pi; `None`: ffmpeg chooses.
     #[serde(default)]
     pub decoder: Option<String>,
+    /// `rtsp://` only: which frames ffmpeg decodes (see [`Decode`]).
+    #[serde(default)]
+    pub decode: Decode,
+}
+
+/// Which frames of an `rtsp://` stream are decoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decode {
+    /// Every frame, then one kept per 1/fps: exact fps, full decoding cost.
+    #[default]
+    All,
+    /// Key frames only (`-skip_frame nokey`), at most one per 1/fps: a
+    /// fraction of the CPU, but never more frames than the camera's key
+    /// frame rate (a 1 s GOP gives at most 1 fps). For fps at or below it.
+    Keyframes,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -408,6 +424,12 @@ impl Config {
                         format!("{decoder:?} is not an ffmpeg decoder name ([a-z0-9_], 1..=64)"),
                     );
                 }
+            }
+            if cam.decode != Decode::All && !matches!(cam.source, CameraSource::Rtsp { .. }) {
+                bad(
+                    format!("cameras[{i}].decode"),
+                    "applies only to rtsp:// sources".into(),
+                );
             }
             for (key, v) in [("width", cam.width), ("height", cam.height)] {
                 if !(MIN_SIDE_PX..=MAX_SIDE_PX).contains(&v) {

@@ -36,6 +36,7 @@ fn the_example_holds_every_key_and_is_valid() {
         "width",
         "height",
         "decoder",
+        "decode",
         "max_fix_age_s",
         "max_age_s",
         "retain_bytes",
@@ -140,4 +141,18 @@ fn a_decoder_is_only_for_rtsp_and_only_a_name() {
         let p = problems(&cam(source, decoder));
         assert_eq!(p[0].key, "cameras[0].decoder", "{source} {decoder}");
     }
+}
+
+#[test]
+fn keyframe_decoding_is_only_for_rtsp() {
+    let cam = |source: &str, decode: &str| {
+        format!(
+            "vessel = \"v\"\n[[cameras]]\nid = \"a\"\nsource = \"{source}\"\ndecode = \"{decode}\"\n"
+        )
+    };
+    let c = parse(&cam("rtsp://10.0.0.5/s", "keyframes")).unwrap();
+    assert_eq!(c.cameras[0].decode, Decode::Keyframes);
+    let p = problems(&cam("testpattern", "keyframes"));
+    assert_eq!(p[0].key, "cameras[0].decode");
+    assert!(parse(&cam("rtsp://10.0.0.5/s", "some")).is_err());
 }

@@ -6,9 +6,12 @@
 //! cameras × fps, for a set time. Prints what was offered and stored, CPU
 //! per stored frame (this process, all threads; Redis apart), peak RSS,
 //! capture→indexed latency and bytes written per second. `video`, `query`
-//! and `uplink` (in `uplink.rs`) measure what their names say.
+//! and `uplink` (in `uplink.rs`) measure what their names say; `rtsp` (in
+//! `rtsp.rs`) the CPU per frame and memory of RTSP capture against the
+//! seed's OpenCV capture.
 
 mod query;
+mod rtsp;
 mod uplink;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +50,8 @@ enum Command {
     Query(QueryArgs),
     /// Thumbnail CPU and bytes on the wire; backlog catch-up at a budget.
     Uplink(UplinkArgs),
+    /// CPU per frame and memory of RTSP capture (agent vs OpenCV baseline).
+    Rtsp(rtsp::RtspArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -142,6 +147,7 @@ fn main() -> ExitCode {
             Command::Video(args) => rt.block_on(video(args)),
             Command::Query(args) => query::run(args),
             Command::Uplink(args) => uplink::run(args),
+            Command::Rtsp(args) => rt.block_on(rtsp::run(args)),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
