@@ -201,9 +201,14 @@ fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
-fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
+/// A `kB` field of /proc/PID/`file` (`None`: this process).
+pub(crate) fn proc_kib(pid: Option<u32>, file: &str, field: &str) -> Option<u64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/{file}"),
+        None => format!("/proc/self/{file}"),
+    };
+    std::fs::read_to_string(path)
+        .ok()?
         .lines()
         .find_map(|l| l.strip_prefix(field))?
         .split_whitespace()
@@ -359,8 +364,8 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let [captured, stored, trimmed, dropped, failed, lost] = totals(&pipeline.metrics);
-    let peak_rss_kib = status_kib("VmHWM:").unwrap_or(0);
-    let rss_kib = status_kib("VmRSS:").unwrap_or(0);
+    let peak_rss_kib = proc_kib(None, "status", "VmHWM:").unwrap_or(0);
+    let rss_kib = proc_kib(None, "status", "VmRSS:").unwrap_or(0);
     pipeline.stop_flow().await;
     pipeline.close().await?;
 
@@ -479,7 +484,7 @@ async fn video(args: VideoArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         f64::from(args.frames) / started.elapsed().as_secs_f64(),
         total as f64 / 1e6,
-        status_kib("VmHWM:").unwrap_or(0) as f64 / 1024.0
+        proc_kib(None, "status", "VmHWM:").unwrap_or(0) as f64 / 1024.0
     );
     Ok(())
 }

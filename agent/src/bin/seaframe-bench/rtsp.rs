@@ -42,7 +42,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use url::Url;
 
-use crate::cpu_seconds;
+use crate::{cpu_seconds, proc_kib};
 
 /// How long the camera server may take to say READY (the first run
 /// encodes its clip).
@@ -133,22 +133,6 @@ fn decode_mode(name: &str) -> anyhow::Result<Decode> {
         "keyframes" => Ok(Decode::Keyframes),
         other => bail!("--decode: {other:?} is neither `all` nor `keyframes`"),
     }
-}
-
-/// A `kB` field of /proc/PID/`file` (`None`: this process).
-fn proc_kib(pid: Option<u32>, file: &str, field: &str) -> Option<u64> {
-    let path = match pid {
-        Some(p) => format!("/proc/{p}/{file}"),
-        None => format!("/proc/self/{file}"),
-    };
-    std::fs::read_to_string(path)
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix(field))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// Reads `child`'s stdout until a line `READY <url>`; the rest of its
