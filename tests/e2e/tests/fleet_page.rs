@@ -26,9 +26,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::{agent_config, get, start_shore};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
-use seaframe_testkit::{MosquittoServer, wait_for};
+use seaframe_testkit::{MosquittoServer, thumb_position, wait_for};
+use seaframe_wire::{CameraId, ThumbPosition};
 use seaframe_wire::message::{CameraHealth, Fix, Health, LinkState, PositionReport, Status};
-use seaframe_wire::{CameraId, Clock, Thumb, ThumbMeta, ThumbPosition, VesselName};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const TOKEN: &str = "fleet-page-test-token";
@@ -164,29 +164,15 @@ fn position(i: usize, at_ms: i64) -> Fix {
 }
 
 fn thumb(vessel: &str, camera: &str, ns: i64, fix: &Fix, jpeg: &[u8]) -> Vec<u8> {
-    Thumb {
-        meta: ThumbMeta {
-            vessel: VesselName::parse(vessel).unwrap(),
-            camera: CameraId::parse(camera).unwrap(),
-            captured_at_ns: ns,
-            seq: 0,
-            clock: Clock::Gps,
-            width: 320,
-            height: 180,
-            position: Some(ThumbPosition {
-                lat: fix.lat,
-                lon: fix.lon,
-                fix: fix.fix.clone(),
-                speed_kn: fix.speed_kn.map(|s| s as f32),
-                course_deg: fix.course_deg.map(|c| c as f32),
-                heading_deg: None,
-                fix_age_ms: 100,
-            }),
-        },
-        jpeg: jpeg.to_vec(),
-    }
-    .encode()
-    .unwrap()
+    let position = ThumbPosition {
+        fix: fix.fix.clone(),
+        speed_kn: fix.speed_kn.map(|s| s as f32),
+        course_deg: fix.course_deg.map(|c| c as f32),
+        ..thumb_position(fix.lat, fix.lon)
+    };
+    seaframe_testkit::thumb(vessel, camera, ns, (320, 180), position, jpeg.to_vec())
+        .encode()
+        .unwrap()
 }
 
 /// Status, a short track and one thumbnail per camera of vessels 1..FLEET.

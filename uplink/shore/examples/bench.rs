@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_shore::app::Shore;
 use seaframe_shore::config::{Config, Secret};
-use seaframe_testkit::{MosquittoOptions, MosquittoServer};
-use seaframe_wire::{CameraId, Clock, Thumb, ThumbMeta, ThumbPosition, VesselName};
+use seaframe_testkit::{MosquittoOptions, MosquittoServer, thumb, thumb_position};
+use seaframe_wire::ThumbPosition;
 
 const VESSELS: usize = 200;
 const CAMERAS: usize = 4;
@@ -24,29 +24,13 @@ const THUMB_BYTES: usize = 10_000;
 const PUBLISHERS: usize = 8;
 
 fn payload(vessel: &str, camera: &str, ns: i64, jpeg: &[u8]) -> Vec<u8> {
-    Thumb {
-        meta: ThumbMeta {
-            vessel: VesselName::parse(vessel).unwrap(),
-            camera: CameraId::parse(camera).unwrap(),
-            captured_at_ns: ns,
-            seq: 0,
-            clock: Clock::Gps,
-            width: 320,
-            height: 180,
-            position: Some(ThumbPosition {
-                lat: 59.0 + (ns % 1000) as f64 / 1000.0,
-                lon: 10.0,
-                fix: "3d".into(),
-                speed_kn: Some(10.0),
-                course_deg: None,
-                heading_deg: None,
-                fix_age_ms: 100,
-            }),
-        },
-        jpeg: jpeg.to_vec(),
-    }
-    .encode()
-    .unwrap()
+    let position = ThumbPosition {
+        speed_kn: Some(10.0),
+        ..thumb_position(59.0 + (ns % 1000) as f64 / 1000.0, 10.0)
+    };
+    thumb(vessel, camera, ns, (320, 180), position, jpeg.to_vec())
+        .encode()
+        .unwrap()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

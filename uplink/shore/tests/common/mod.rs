@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_shore::app::Shore;
 use seaframe_shore::config::{Config, Secret};
-use seaframe_wire::{CameraId, Clock, Thumb, ThumbMeta, ThumbPosition, VesselName};
+use seaframe_wire::{Thumb, ThumbPosition};
 
 /// A real (tiny) JPEG with a pattern that depends on `seed`.
 pub fn jpeg(seed: u8) -> Vec<u8> {
@@ -32,27 +32,14 @@ pub fn jpeg(seed: u8) -> Vec<u8> {
 pub const T0_NS: i64 = 1_764_460_800_000_000_000;
 
 pub fn thumb(vessel: &str, camera: &str, captured_at_ns: i64) -> Thumb {
-    Thumb {
-        meta: ThumbMeta {
-            vessel: VesselName::parse(vessel).unwrap(),
-            camera: CameraId::parse(camera).unwrap(),
-            captured_at_ns,
-            seq: 1,
-            clock: Clock::Gps,
-            width: 16,
-            height: 8,
-            position: Some(ThumbPosition {
-                lat: 59.5,
-                lon: 10.25,
-                fix: "3d".into(),
-                speed_kn: Some(12.5),
-                course_deg: Some(270.0),
-                heading_deg: None,
-                fix_age_ms: 250,
-            }),
-        },
-        jpeg: jpeg((captured_at_ns % 251) as u8),
-    }
+    let position = ThumbPosition {
+        speed_kn: Some(12.5),
+        course_deg: Some(270.0),
+        fix_age_ms: 250,
+        ..seaframe_testkit::thumb_position(59.5, 10.25)
+    };
+    let jpeg = jpeg((captured_at_ns % 251) as u8);
+    seaframe_testkit::thumb(vessel, camera, captured_at_ns, (16, 8), position, jpeg)
 }
 
 pub fn thumb_topic(vessel: &str, camera: &str) -> String {
