@@ -95,9 +95,31 @@ async fn frames_arrive_at_the_configured_fps_with_plausible_times() {
     )
     .await;
     assert_eq!(first["state"]["state"], "ok", "{first}");
+    // `decode` is not set: `auto` starts on key frames, one a second here,
+    // sees that they cannot give 5 fps and turns to every frame.
     let needle = format!("127.0.0.1:{}/", server.port());
-    let pids = ffmpeg_pids(&needle);
-    assert_eq!(pids.len(), 1, "one ffmpeg per camera: {pids:?}");
+    let pids = wait_for(
+        "auto decoding to settle on every frame",
+        Duration::from_secs(20),
+        || async {
+            let pids = ffmpeg_pids(&needle);
+            let settled = pids.len() == 1 && !cmdline(pids[0]).iter().any(|a| a == "-skip_frame");
+            settled.then_some(pids)
+        },
+    )
+    .await;
+    let settled = camera_json(&agent, "deck").await["captured"]
+        .as_u64()
+        .unwrap();
+    wait_for(
+        "frames from the new ffmpeg",
+        Duration::from_secs(20),
+        || async {
+            let c = camera_json(&agent, "deck").await;
+            (c["captured"].as_u64() >= Some(settled + 3)).then_some(())
+        },
+    )
+    .await;
 
     // A measurement window, not a wait for readiness.
     let from = Timestamp::now();
@@ -211,6 +233,44 @@ async fn keyframes_only_give_the_key_frame_rate_never_repeated_frames() {
         .unwrap();
     let fps = (c1 - c0) as f64 / t0.elapsed().as_secs_f64();
     assert!((0.6..=1.4).contains(&fps), "{fps:.2} fps, wanted 1 ± 40 %");
+    shutdown_without_leaks(agent, server.port()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_keeps_to_key_frames_where_they_keep_up_with_the_fps() {
+    let _one = SERIAL.lock().await;
+    require_binary("ffmpeg", "ffmpeg").unwrap();
+    let redis = RedisServer::start().unwrap();
+    // A key frame a second, and 1 fps asked for: key frames are enough.
+    let server = RtspCamera::start(0, &["--fps", "10", "--size", "320x180"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cams = camera("aft", server.url(), 1.0, 320, 180);
+    let agent = Agent::start(config(dir.path(), Some(&redis.url()), &cams, ""))
+        .await
+        .unwrap();
+    let needle = format!("127.0.0.1:{}/", server.port());
+    let first = wait_for(
+        "the first stored frame",
+        Duration::from_secs(30),
+        || async {
+            let c = camera_json(&agent, "aft").await;
+            (c["stored"].as_u64() >= Some(1)).then(|| ffmpeg_pids(&needle))
+        },
+    )
+    .await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(cmdline(first[0]).iter().any(|a| a == "-skip_frame"));
+    // Five more frames: four gaps, each of which could have turned it.
+    wait_for("five more frames", Duration::from_secs(30), || async {
+        let c = camera_json(&agent, "aft").await;
+        (c["stored"].as_u64() >= Some(6)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        ffmpeg_pids(&needle),
+        first,
+        "the same ffmpeg, on key frames"
+    );
     shutdown_without_leaks(agent, server.port()).await;
 }
 

@@ -15,7 +15,7 @@
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use percent_encoding::percent_decode_str;
@@ -69,7 +69,8 @@ pub fn ffmpeg_args(url: &Url, fps: f64, decoder: Option<&str>, decode: Decode) -
     }
     let filter = match decode {
         Decode::All => format!("fps={fps}"),
-        Decode::Keyframes => {
+        // `auto` runs as key frames until it gives up on them (see `Rtsp`).
+        Decode::Keyframes | Decode::Auto => {
             args.extend(["-skip_frame".into(), "nokey".into()]);
             format!(
                 "select=isnan(prev_selected_t)+gte(t-prev_selected_t\\,{})",
@@ -91,7 +92,7 @@ pub fn ffmpeg_args(url: &Url, fps: f64, decoder: Option<&str>, decode: Decode) -
         ]
         .map(String::from),
     );
-    if decode == Decode::Keyframes {
+    if decode != Decode::All {
         args.extend(["-fps_mode".into(), "passthrough".into()]);
     }
     args.extend(
@@ -161,13 +162,38 @@ struct Running {
     stderr: AbortOnDropHandle<()>,
 }
 
+/// `decode = "auto"` while it decodes key frames only: the gaps between the
+/// frames that arrive tell whether the key frames keep up with the fps.
+#[derive(Debug, Default)]
+struct KeyframeWatch {
+    last: Option<Instant>,
+    long_gaps_in_a_row: u32,
+}
+
+impl KeyframeWatch {
+    /// Notes a frame that arrived at `now`; true when key frames have come
+    /// less often than `fps` asks twice in a row (one late frame on a busy
+    /// link is not enough to give up the cheap path).
+    fn too_sparse(&mut self, now: Instant, fps: f64) -> bool {
+        let long = self
+            .last
+            .is_some_and(|t| now.duration_since(t).as_secs_f64() > 1.5 / fps);
+        self.last = Some(now);
+        self.long_gaps_in_a_row = if long { self.long_gaps_in_a_row + 1 } else { 0 };
+        self.long_gaps_in_a_row >= 2
+    }
+}
+
 /// One RTSP camera; starts ffmpeg on the first grab after an error.
 pub struct Rtsp {
     camera: CameraId,
     url: Url,
     fps: f64,
     decoder: Option<String>,
+    /// What ffmpeg decodes: `Auto` until it settles on `All`.
     decode: Decode,
+    /// Under `Auto`: whether the key frames keep up.
+    watch: KeyframeWatch,
     running: Option<Box<Running>>,
 }
 
@@ -240,11 +266,14 @@ impl Rtsp {
             fps,
             decoder,
             decode: Decode::All,
+            watch: KeyframeWatch::default(),
             running: None,
         }
     }
 
     /// Which frames ffmpeg decodes; [`Decode::All`] unless set here.
+    /// [`Decode::Auto`] starts with key frames and turns to every frame,
+    /// for the life of this source, once they do not keep up with the fps.
     pub fn with_decode(mut self, decode: Decode) -> Self {
         self.decode = decode;
         self
@@ -322,6 +351,7 @@ impl Rtsp {
     pub async fn grab(&mut self) -> Result<(Bytes, Timestamp), CaptureError> {
         if self.running.is_none() {
             self.running = Some(Box::new(self.spawn()?));
+            self.watch = KeyframeWatch::default();
         }
         let run = self.running.as_mut().expect("started just above");
         let stall = stall_timeout(self.fps);
@@ -330,14 +360,23 @@ impl Rtsp {
         } else {
             stall + START_GRACE
         };
+        let mut stalled_on_keyframes = false;
         let error = match tokio::time::timeout(wait, run.frames.changed()).await {
-            Ok(Ok(())) => match run.frames.borrow_and_update().clone() {
-                Some(frame) => {
-                    run.got_frame = true;
-                    return Ok(frame);
+            Ok(Ok(())) => {
+                let frame = run.frames.borrow_and_update().clone();
+                match frame {
+                    Some(frame) => {
+                        run.got_frame = true;
+                        if self.decode == Decode::Auto
+                            && self.watch.too_sparse(Instant::now(), self.fps)
+                        {
+                            self.decode_every_frame("the key frames come less often than");
+                        }
+                        return Ok(frame);
+                    }
+                    None => CaptureError::BadStream("ffmpeg sent no frame".into()),
                 }
-                None => CaptureError::BadStream("ffmpeg sent no frame".into()),
-            },
+            }
             Ok(Err(_)) => {
                 // stdout closed: ffmpeg is ending; let it say why.
                 let status = tokio::time::timeout(EXIT_GRACE, run.child.wait()).await;
@@ -349,14 +388,18 @@ impl Rtsp {
                 let why = run.diagnosis.last_line().unwrap_or_default();
                 CaptureError::Unreachable(format!("ffmpeg ended ({status}): {why}"))
             }
-            Err(_) => CaptureError::Unreachable(format!(
-                "stalled: no frame for {}s{}",
-                wait.as_secs(),
-                run.diagnosis
-                    .last_line()
-                    .map(|l| format!(" (ffmpeg: {l})"))
-                    .unwrap_or_default()
-            )),
+            Err(_) => {
+                let stalled = CaptureError::Unreachable(format!(
+                    "stalled: no frame for {}s{}",
+                    wait.as_secs(),
+                    run.diagnosis
+                        .last_line()
+                        .map(|l| format!(" (ffmpeg: {l})"))
+                        .unwrap_or_default()
+                ));
+                stalled_on_keyframes = self.decode == Decode::Auto && run.got_frame;
+                stalled
+            }
         };
         let error = if run.diagnosis.unauthorized.load(Ordering::Relaxed) {
             CaptureError::Unauthorized(
@@ -368,7 +411,23 @@ impl Rtsp {
         };
         // Dropping the child kills it (kill_on_drop).
         self.running = None;
+        if stalled_on_keyframes {
+            self.decode_every_frame("a stall on key frames only: they are rarer than");
+        }
         Err(error)
+    }
+
+    /// `auto` gives up key frames: the next grab starts ffmpeg decoding
+    /// every frame (the running one is killed).
+    fn decode_every_frame(&mut self, why: &str) {
+        tracing::info!(
+            camera = %self.camera,
+            fps = self.fps,
+            "{why} {} fps asks; decoding every frame from now on",
+            self.fps
+        );
+        self.decode = Decode::All;
+        self.running = None;
     }
 }
 
@@ -416,6 +475,25 @@ mod tests {
         assert_eq!(args[pos("-fps_mode") + 1], "passthrough");
         assert!(pos("-fps_mode") > pos("-i"), "an output option");
         assert_eq!(args.last().map(String::as_str), Some("pipe:1"));
+        // `auto` starts the same way.
+        assert_eq!(ffmpeg_args(&url, 2.0, None, Decode::Auto), args);
+    }
+
+    #[test]
+    fn auto_gives_up_key_frames_only_after_two_long_gaps_in_a_row() {
+        let t0 = Instant::now();
+        let at = |s: f64| t0 + Duration::from_secs_f64(s);
+        // 1 fps from key frames once a second: jitter and one late frame
+        // (a gap of 1.7 s) keep the cheap path.
+        let mut w = KeyframeWatch::default();
+        for s in [0.0, 1.0, 2.1, 3.0, 4.7, 5.0, 6.0, 7.0] {
+            assert!(!w.too_sparse(at(s), 1.0), "at {s} s");
+        }
+        // 5 fps from the same camera: given up at the second 1 s gap.
+        let mut w = KeyframeWatch::default();
+        assert!(!w.too_sparse(at(0.0), 5.0));
+        assert!(!w.too_sparse(at(1.0), 5.0));
+        assert!(w.too_sparse(at(2.0), 5.0));
     }
 
     #[test]

@@ -90,8 +90,13 @@ pub struct CameraConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decode {
-    /// Every frame, then one kept per 1/fps: exact fps, full decoding cost.
+    /// Key frames while they come at least as often as the fps asks, every
+    /// frame from the first time they do not (two gaps in a row longer than
+    /// 1.5/fps, or a stall): the cheap path where the camera allows it,
+    /// exact fps where it does not.
     #[default]
+    Auto,
+    /// Every frame, then one kept per 1/fps: exact fps, full decoding cost.
     All,
     /// Key frames only (`-skip_frame nokey`), at most one per 1/fps: a
     /// fraction of the CPU, but never more frames than the camera's key
@@ -425,7 +430,7 @@ impl Config {
                     );
                 }
             }
-            if cam.decode != Decode::All && !matches!(cam.source, CameraSource::Rtsp { .. }) {
+            if cam.decode != Decode::Auto && !matches!(cam.source, CameraSource::Rtsp { .. }) {
                 bad(
                     format!("cameras[{i}].decode"),
                     "applies only to rtsp:// sources".into(),

@@ -152,7 +152,12 @@ fn keyframe_decoding_is_only_for_rtsp() {
     };
     let c = parse(&cam("rtsp://10.0.0.5/s", "keyframes")).unwrap();
     assert_eq!(c.cameras[0].decode, Decode::Keyframes);
-    let p = problems(&cam("testpattern", "keyframes"));
-    assert_eq!(p[0].key, "cameras[0].decode");
+    for decode in ["keyframes", "all"] {
+        let p = problems(&cam("testpattern", decode));
+        assert_eq!(p[0].key, "cameras[0].decode", "{decode}");
+    }
+    // Not given: `auto`, which a source without key frames ignores.
+    let c = parse("vessel = \"v\"\n[[cameras]]\nid = \"a\"\nsource = \"testpattern\"\n").unwrap();
+    assert_eq!(c.cameras[0].decode, Decode::Auto);
     assert!(parse(&cam("rtsp://10.0.0.5/s", "some")).is_err());
 }

@@ -27,8 +27,8 @@ use common::{agent_config, get, start_shore};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
 use seaframe_testkit::{MosquittoServer, thumb_position, wait_for};
-use seaframe_wire::{CameraId, ThumbPosition};
 use seaframe_wire::message::{CameraHealth, Fix, Health, LinkState, PositionReport, Status};
+use seaframe_wire::{CameraId, ThumbPosition};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const TOKEN: &str = "fleet-page-test-token";
