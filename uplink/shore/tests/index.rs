@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::index_urls;
+use common::{index_urls, until};
 use seaframe_shore::config::IndexUrl;
 use seaframe_shore::index::{self, Index, NewThumb, Place, StatusUpdate, ThumbQuery};
 use seaframe_wire::message::{AckStatus, ConfigAck, Fix};
@@ -224,5 +224,30 @@ async fn the_index_story_on_every_backend() {
             "{}",
             url.split('@').next_back().unwrap_or("")
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_postgres_connections_are_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db) in index_urls(dir.path(), "reconnect").await {
+        // SQLite has no connection to lose.
+        let Some(db) = db else { continue };
+        let ix = index::open(&IndexUrl::parse(&url).unwrap()).await.unwrap();
+        let first = [new("aurora", "mast", 10, Some(59.0))];
+        assert_eq!(ix.insert_thumbs(&first).await.unwrap(), vec![true]);
+        // As when PostgreSQL restarts: the server ends both connections.
+        assert!(db.terminate_backends().await >= 2);
+        // A call may meet a dead connection and fail; the next ones connect again.
+        until(20, "reads to work again", || async {
+            ix.count_thumbs().await.is_ok()
+        })
+        .await;
+        let second = [new("aurora", "mast", 20, Some(59.0))];
+        until(20, "writes to work again", || async {
+            ix.insert_thumbs(&second).await.is_ok()
+        })
+        .await;
+        assert_eq!(ix.count_thumbs().await.unwrap(), 2);
     }
 }

@@ -4,15 +4,20 @@
 //! concurrent queries on it). Migrations are numbered in `schema_version`,
 //! applied under an advisory lock so that shores starting together agree.
 //!
-//! A lost connection is not re-established: every call then fails (503 /
-//! retried by ingest) until the shore restarts.
+//! A lost connection (PostgreSQL restarted, a backend terminated, the
+//! network gone) is made again by the next call that needs it; the calls in
+//! flight when it broke fail (ingest retries its batch, the API answers 503).
+
+use std::sync::Arc;
 
 use seaframe_wire::VesselName;
 use seaframe_wire::message::{ConfigAck, Fix};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row};
 use tokio_util::task::TaskTracker;
+
+use crate::config::Secret;
 
 use super::{
     ConfigState, Fut, Index, IndexError, NewThumb, Param, StatusUpdate, ThumbPage, ThumbQuery,
@@ -78,10 +83,11 @@ const MIGRATION_LOCK: i64 = 0x5EAF_4A3E;
 
 #[derive(Debug)]
 pub struct PgIndex {
+    url: Secret,
     writer: Mutex<Client>,
-    reader: Client,
-    /// The two connections' IO tasks.
-    _connections: TaskTracker,
+    reader: Mutex<Arc<Client>>,
+    /// The connections' IO tasks.
+    connections: TaskTracker,
 }
 
 async fn connect(url: &str, tracker: &TaskTracker) -> Result<Client, IndexError> {
@@ -100,7 +106,6 @@ impl PgIndex {
         let tracker = TaskTracker::new();
         let mut writer = connect(url, &tracker).await?;
         let reader = connect(url, &tracker).await?;
-        tracker.close();
         let tx = writer.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
@@ -119,10 +124,33 @@ impl PgIndex {
         }
         tx.commit().await?;
         Ok(Self {
+            url: Secret::new(url),
             writer: Mutex::new(writer),
-            reader,
-            _connections: tracker,
+            reader: Mutex::new(Arc::new(reader)),
+            connections: tracker,
         })
+    }
+
+    /// The write connection, made again first if it was lost; held
+    /// exclusively (transactions).
+    async fn writer(&self) -> Result<MutexGuard<'_, Client>, IndexError> {
+        let mut client = self.writer.lock().await;
+        if client.is_closed() {
+            *client = connect(self.url.expose(), &self.connections).await?;
+            tracing::info!("PostgreSQL write connection made again");
+        }
+        Ok(client)
+    }
+
+    /// The read connection (shared: queries are pipelined on it), made
+    /// again first if it was lost.
+    async fn reader(&self) -> Result<Arc<Client>, IndexError> {
+        let mut client = self.reader.lock().await;
+        if client.is_closed() {
+            *client = Arc::new(connect(self.url.expose(), &self.connections).await?);
+            tracing::info!("PostgreSQL read connection made again");
+        }
+        Ok(client.clone())
     }
 }
 
@@ -177,7 +205,7 @@ impl Index for PgIndex {
             let bytes = col(&|t| i64::try_from(t.bytes).unwrap_or(i64::MAX));
             let recv = col(&|t| t.received_at_ns);
 
-            let mut client = self.writer.lock().await;
+            let mut client = self.writer().await?;
             let tx = client.transaction().await?;
             tx.execute(
                 "INSERT INTO vessels (name) SELECT * FROM unnest($1::text[]) \
@@ -250,7 +278,7 @@ impl Index for PgIndex {
     fn apply_status<'a>(&'a self, v: &'a VesselName, update: &'a StatusUpdate) -> Fut<'a, ()> {
         Box::pin(async move {
             let v = v.as_str();
-            let mut client = self.writer.lock().await;
+            let mut client = self.writer().await?;
             let tx = client.transaction().await?;
             tx.execute(
                 "INSERT INTO vessels (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
@@ -295,7 +323,7 @@ impl Index for PgIndex {
             let sp: Vec<Option<f64>> = fixes.iter().map(|f| f.speed_kn).collect();
             let co: Vec<Option<f64>> = fixes.iter().map(|f| f.course_deg).collect();
             let he: Vec<Option<f64>> = fixes.iter().map(|f| f.heading_deg).collect();
-            let mut client = self.writer.lock().await;
+            let mut client = self.writer().await?;
             let tx = client.transaction().await?;
             tx.execute(
                 "INSERT INTO fixes (vessel, at_ms, lat, lon, fix, speed_kn, course_deg, heading_deg) \
@@ -316,9 +344,8 @@ impl Index for PgIndex {
     fn store_ack<'a>(&'a self, v: &'a VesselName, ack: &'a ConfigAck) -> Fut<'a, ()> {
         Box::pin(async move {
             let version = i64::try_from(ack.version).unwrap_or(i64::MAX);
-            self.writer
-                .lock()
-                .await
+            self.writer()
+                .await?
                 .execute(
                     "INSERT INTO configs (vessel, version, desired, ack_version, ack_status, ack_error) \
                      VALUES ($1, 0, '{}', $2, $3, $4) ON CONFLICT (vessel) DO UPDATE \
@@ -334,7 +361,8 @@ impl Index for PgIndex {
     fn vessels(&self) -> Fut<'_, Vec<VesselSummary>> {
         Box::pin(async move {
             let rows = self
-                .reader
+                .reader()
+                .await?
                 .query(
                     "SELECT name, online, last_seen_ns, cameras, last_fix FROM vessels ORDER BY name",
                     &[],
@@ -351,7 +379,8 @@ impl Index for PgIndex {
                 )?);
             }
             let rows = self
-                .reader
+                .reader()
+                .await?
                 .query(
                     "SELECT vessel, camera, latest_id, latest_ns FROM cameras ORDER BY vessel, camera",
                     &[],
@@ -369,7 +398,8 @@ impl Index for PgIndex {
     fn vessel_known<'a>(&'a self, v: &'a VesselName) -> Fut<'a, bool> {
         Box::pin(async move {
             Ok(self
-                .reader
+                .reader()
+                .await?
                 .query_opt("SELECT 1 FROM vessels WHERE name = $1", &[&v.as_str()])
                 .await?
                 .is_some())
@@ -393,7 +423,7 @@ impl Index for PgIndex {
                 .iter()
                 .map(|b| b.as_ref() as &(dyn ToSql + Sync))
                 .collect();
-            let rows = self.reader.query(&sql, &refs).await?;
+            let rows = self.reader().await?.query(&sql, &refs).await?;
             let scanned = rows.iter().map(to_thumb).collect::<Result<_, _>>()?;
             Ok(page(query, scanned))
         })
@@ -401,7 +431,7 @@ impl Index for PgIndex {
 
     fn thumb(&self, id: i64) -> Fut<'_, Option<ThumbRow>> {
         Box::pin(async move {
-            self.reader
+            self.reader().await?
                 .query_opt(
                     "SELECT id, vessel, camera, captured_at_ns, lat, lon, bytes FROM thumbs WHERE id = $1",
                     &[&id],
@@ -416,7 +446,8 @@ impl Index for PgIndex {
     fn track<'a>(&'a self, v: &'a VesselName, from_ns: i64, to_ns: i64) -> Fut<'a, Vec<Fix>> {
         Box::pin(async move {
             let rows = self
-                .reader
+                .reader()
+                .await?
                 .query(
                     "SELECT at_ms, lat, lon, fix, speed_kn, course_deg, heading_deg FROM fixes \
                      WHERE vessel = $1 AND at_ms >= $2 AND at_ms < $3 ORDER BY at_ms LIMIT 100000",
@@ -446,9 +477,8 @@ impl Index for PgIndex {
     fn put_config<'a>(&'a self, v: &'a VesselName, desired: &'a serde_json::Value) -> Fut<'a, u64> {
         Box::pin(async move {
             let row = self
-                .writer
-                .lock()
-                .await
+                .writer()
+                .await?
                 .query_one(
                     "INSERT INTO configs (vessel, version, desired) VALUES ($1, 1, $2) \
                      ON CONFLICT (vessel) DO UPDATE SET version = configs.version + 1, \
@@ -464,7 +494,8 @@ impl Index for PgIndex {
     fn config<'a>(&'a self, v: &'a VesselName) -> Fut<'a, Option<ConfigState>> {
         Box::pin(async move {
             let row = self
-                .reader
+                .reader()
+                .await?
                 .query_opt(
                     "SELECT version, desired, ack_version, ack_status, ack_error FROM configs \
                      WHERE vessel = $1",
@@ -487,7 +518,8 @@ impl Index for PgIndex {
     fn count_thumbs(&self) -> Fut<'_, u64> {
         Box::pin(async move {
             let n: i64 = self
-                .reader
+                .reader()
+                .await?
                 .query_one("SELECT count(*) FROM thumbs", &[])
                 .await?
                 .try_get(0)?;
@@ -498,7 +530,8 @@ impl Index for PgIndex {
     fn thumbs_after(&self, after_id: i64, limit: u32) -> Fut<'_, Vec<ThumbRow>> {
         Box::pin(async move {
             let rows = self
-                .reader
+                .reader()
+                .await?
                 .query(
                     "SELECT id, vessel, camera, captured_at_ns, lat, lon, bytes FROM thumbs \
                      WHERE id > $1 ORDER BY id LIMIT $2",
@@ -512,7 +545,8 @@ impl Index for PgIndex {
     fn last_thumb_id(&self) -> Fut<'_, i64> {
         Box::pin(async move {
             let id: Option<i64> = self
-                .reader
+                .reader()
+                .await?
                 .query_one("SELECT max(id) FROM thumbs", &[])
                 .await?
                 .try_get(0)?;
@@ -523,7 +557,8 @@ impl Index for PgIndex {
     fn configs(&self) -> Fut<'_, Vec<(VesselName, ConfigState)>> {
         Box::pin(async move {
             let rows = self
-                .reader
+                .reader()
+                .await?
                 .query(
                     "SELECT vessel, version, desired, ack_version, ack_status, ack_error \
                      FROM configs ORDER BY vessel",

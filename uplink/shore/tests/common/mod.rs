@@ -214,6 +214,27 @@ impl PgDb {
     }
 }
 
+impl PgDb {
+    /// Ends every server process connected to this database (what a restart
+    /// of PostgreSQL does to its clients); returns how many there were.
+    pub async fn terminate_backends(&self) -> i64 {
+        let (client, conn) = tokio_postgres::connect(&self.admin, tokio_postgres::NoTls)
+            .await
+            .expect("SEAFRAME_TEST_PG_URL connects");
+        let task = tokio::spawn(conn);
+        let row = client
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+                &[&self.name],
+            )
+            .await
+            .unwrap();
+        drop(client);
+        let _ = task.await;
+        row.get(0)
+    }
+}
+
 impl Drop for PgDb {
     fn drop(&mut self) {
         // Drop in a thread of its own: we may be inside a runtime.
