@@ -19,6 +19,7 @@ use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
+use seaframe_http::bearer_matches;
 use seaframe_wire::VesselName;
 use tokio_util::sync::CancellationToken;
 
@@ -89,41 +90,15 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Compares a given token with ours in a time that depends only on the
-/// length of ours, so that neither its bytes nor its length can be found by
-/// timing.
-fn same(given: &[u8], token: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != token.len());
-    for (i, t) in token.iter().enumerate() {
-        diff |= t ^ given.get(i).copied().unwrap_or(0);
-    }
-    std::hint::black_box(diff) == 0
-}
-
-/// The token of an `Authorization: Bearer <token>` value; the scheme is
-/// case-insensitive (RFC 9110 §11.1).
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim_matches(' '))
-}
-
 async fn require_token(
     State(state): State<ApiState>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = &state.token {
-        let given = req
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer)
-            .unwrap_or("");
-        if !same(given.as_bytes(), token.expose().as_bytes()) {
-            return Err(ApiError::Unauthorized);
-        }
+    if let Some(token) = &state.token
+        && !bearer_matches(req.headers(), token)
+    {
+        return Err(ApiError::Unauthorized);
     }
     Ok(next.run(req).await)
 }
@@ -138,26 +113,4 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_match_only_whole() {
-        assert!(same(b"s3cret", b"s3cret"));
-        for given in [&b""[..], b"s3cre", b"s3crett", b"s3creT", b"s3cret\0"] {
-            assert!(!same(given, b"s3cret"), "{given:?}");
-        }
-    }
-
-    #[test]
-    fn the_bearer_scheme_is_any_case() {
-        assert_eq!(bearer("Bearer abc"), Some("abc"));
-        assert_eq!(bearer("bearer  abc"), Some("abc"));
-        assert_eq!(bearer("BEARER abc"), Some("abc"));
-        assert_eq!(bearer("Basic abc"), None);
-        assert_eq!(bearer("Bearerabc"), None);
-    }
 }

@@ -3,8 +3,6 @@
 //! and each value is parsed here with an error that names its parameter.
 //! [`FrameId`] does the same for the `{id}` of a path.
 
-use std::collections::HashMap;
-
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use seaframe_wire::CameraId;
@@ -13,28 +11,7 @@ use super::error::ApiError;
 use crate::store::Cursor;
 use crate::timestamp::Timestamp;
 
-pub type Params = HashMap<String, String>;
-
-/// The query string as a map. A parameter given empty (`?camera=&from=`, as
-/// a form with blank fields sends it) counts as not given; of a repeated
-/// one the last wins. Values are percent-decoded, invalid UTF-8 replaced
-/// (the value then fails its own parsing, by name).
-#[derive(Debug, Clone, Default)]
-pub struct QueryParams(pub Params);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        Ok(Self(
-            url::form_urlencoded::parse(query.as_bytes())
-                .filter(|(_, v)| !v.trim().is_empty())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ))
-    }
-}
+pub use seaframe_http::{Params, QueryParams};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;

@@ -145,28 +145,7 @@ pub struct UplinkConfig {
     pub client_key_file: Option<PathBuf>,
 }
 
-/// A string that may hold credentials (a URL with a password, a token):
-/// `Debug` never shows it.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-
-    /// The secret itself, for connecting. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use seaframe_http::Secret;
 
 mod defaults {
     use super::GpsSource;

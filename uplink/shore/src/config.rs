@@ -70,28 +70,7 @@ impl Default for ApiConfig {
     }
 }
 
-/// A string that may hold credentials (a password, a token, a database URL):
-/// `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-
-    /// The secret itself, for connecting. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"<redacted>\"")
-    }
-}
+pub use seaframe_http::Secret;
 
 /// Where the index lives, read from `[index] url`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,6 +23,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use rumqttc::AsyncClient;
+use seaframe_http::bearer_matches;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -95,39 +96,15 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Compares a given token with ours in a time that depends only on the
-/// length of ours.
-fn same(given: &[u8], token: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != token.len());
-    for (i, t) in token.iter().enumerate() {
-        diff |= t ^ given.get(i).copied().unwrap_or(0);
-    }
-    std::hint::black_box(diff) == 0
-}
-
-/// The token of an `Authorization: Bearer <token>` value (scheme in any case).
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim_matches(' '))
-}
-
 async fn require_token(
     State(state): State<ApiState>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = &state.token {
-        let given = req
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer)
-            .unwrap_or("");
-        if !same(given.as_bytes(), token.expose().as_bytes()) {
-            return Err(ApiError::Unauthorized);
-        }
+    if let Some(token) = &state.token
+        && !bearer_matches(req.headers(), token)
+    {
+        return Err(ApiError::Unauthorized);
     }
     Ok(next.run(req).await)
 }
@@ -147,19 +124,4 @@ pub async fn serve(
 /// `/api/v1/thumbs/<id>/image`
 pub fn image_url(id: i64) -> String {
     format!("/api/v1/thumbs/{id}/image")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_match_only_whole() {
-        assert!(same(b"s3cret", b"s3cret"));
-        for given in [&b""[..], b"s3cre", b"s3crett", b"s3creT"] {
-            assert!(!same(given, b"s3cret"), "{given:?}");
-        }
-        assert_eq!(bearer("bearer  abc"), Some("abc"));
-        assert_eq!(bearer("Basic abc"), None);
-    }
 }

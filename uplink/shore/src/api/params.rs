@@ -2,8 +2,6 @@
 //! (so that axum's plain-text rejections never reach a client) and each
 //! value is parsed here with an error that names its parameter.
 
-use std::collections::HashMap;
-
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use seaframe_wire::{CameraId, VesselName};
@@ -12,26 +10,7 @@ use super::error::ApiError;
 use crate::index::Place;
 use crate::when::{now_ns, parse_user_ns};
 
-pub type Params = HashMap<String, String>;
-
-/// The query string as a map; an empty value counts as not given; of a
-/// repeated parameter the last wins.
-#[derive(Debug, Clone, Default)]
-pub struct QueryParams(pub Params);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        Ok(Self(
-            url::form_urlencoded::parse(query.as_bytes())
-                .filter(|(_, v)| !v.trim().is_empty())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ))
-    }
-}
+pub use seaframe_http::{Params, QueryParams};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
