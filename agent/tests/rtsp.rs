@@ -222,16 +222,18 @@ async fn keyframes_only_give_the_key_frame_rate_never_repeated_frames() {
         "{args:?}"
     );
 
-    // A measurement window, not a wait for readiness.
+    // The rate: how long six more frames take (at 5 fps, 1.2 s; at the
+    // key-frame rate, 6 s).
     let c0 = camera_json(&agent, "keel").await["captured"]
         .as_u64()
         .unwrap();
     let t0 = Instant::now();
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let c1 = camera_json(&agent, "keel").await["captured"]
-        .as_u64()
-        .unwrap();
-    let fps = (c1 - c0) as f64 / t0.elapsed().as_secs_f64();
+    wait_for("six more frames", Duration::from_secs(15), || async {
+        let c = camera_json(&agent, "keel").await;
+        (c["captured"].as_u64() >= Some(c0 + 6)).then_some(())
+    })
+    .await;
+    let fps = 6.0 / t0.elapsed().as_secs_f64();
     assert!((0.6..=1.4).contains(&fps), "{fps:.2} fps, wanted 1 ± 40 %");
     shutdown_without_leaks(agent, server.port()).await;
 }
