@@ -121,16 +121,17 @@ async fn frames_arrive_at_the_configured_fps_with_plausible_times() {
     )
     .await;
 
-    // A measurement window, not a wait for readiness.
+    // The rate: how long twenty more frames take (4 s at 5 fps).
     let from = Timestamp::now();
     let c0 = camera_json(&agent, "deck").await["captured"]
         .as_u64()
         .unwrap();
     let t0 = Instant::now();
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let c1 = camera_json(&agent, "deck").await["captured"]
-        .as_u64()
-        .unwrap();
+    let c1 = wait_for("twenty more frames", Duration::from_secs(12), || async {
+        let c = camera_json(&agent, "deck").await["captured"].as_u64()?;
+        (c >= c0 + 20).then_some(c)
+    })
+    .await;
     let elapsed_s = t0.elapsed().as_secs_f64();
     let to = Timestamp::now();
     let fps = (c1 - c0) as f64 / elapsed_s;
