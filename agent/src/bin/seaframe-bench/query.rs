@@ -168,33 +168,19 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         Ok(usize::from(index.nearest(&cam, ts(at))?.is_some()))
     })?;
     // The API pages per-second listings by at most 1000 slots.
-    time("per-second, one hour (a page of 1000 slots)", &mut |at| {
-        Ok(index
-            .picks(
-                &cam,
-                ts(at),
-                ts(at + HOUR_NS),
-                1_000_000_000,
-                Pick::First,
-                1000,
-            )?
-            .len())
-    })?;
-    time(
-        "per-second sharpest, one hour (a page of 1000)",
-        &mut |at| {
+    for (what, pick) in [
+        ("per-second, one hour (a page of 1000 slots)", Pick::First),
+        (
+            "per-second sharpest, one hour (a page of 1000)",
+            Pick::Sharpest,
+        ),
+    ] {
+        time(what, &mut |at| {
             Ok(index
-                .picks(
-                    &cam,
-                    ts(at),
-                    ts(at + HOUR_NS),
-                    1_000_000_000,
-                    Pick::Sharpest,
-                    1000,
-                )?
+                .picks(&cam, ts(at), ts(at + HOUR_NS), 1_000_000_000, pick, 1000)?
                 .len())
-        },
-    )?;
+        })?;
+    }
     if !args.no_retention {
         retention(&store, args.rows, step_ns)?;
     }
