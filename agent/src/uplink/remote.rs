@@ -123,7 +123,9 @@ impl Remote {
             let u = &self.metrics.uplink;
             match ack.status {
                 AckStatus::Applied => u.configs_applied.fetch_add(1, Ordering::Relaxed),
-                AckStatus::Rejected => u.configs_rejected.fetch_add(1, Ordering::Relaxed),
+                AckStatus::Rejected | AckStatus::RolledBack => {
+                    u.configs_rejected.fetch_add(1, Ordering::Relaxed)
+                }
             };
             if self.acks.send(ack).await.is_err() {
                 return Ok(());

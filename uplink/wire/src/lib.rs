@@ -7,6 +7,7 @@
 mod envelope;
 pub mod message;
 mod name;
+pub mod overlay;
 mod topic;
 
 pub use envelope::{

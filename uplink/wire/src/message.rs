@@ -83,8 +83,11 @@ pub struct PositionReport {
 }
 
 /// `seaframe/v1/<vessel>/config`, retained: the desired configuration.
-/// `config` holds any of the remotely changeable sections of the agent
-/// config (`cameras`, `gps`, `retention`, `uplink`), keys as in the TOML.
+/// `config` is the shore's whole overlay for the vessel (every PATCH so
+/// far folded in by [`crate::overlay::merge`]): the keys of the remotely
+/// changeable sections (`cameras`, `gps`, `retention`, `uplink`) that
+/// differ from the operator's file, named as in the TOML. A key it does
+/// not name keeps the file's value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigPush {
     pub version: u64,
@@ -96,7 +99,7 @@ pub struct ConfigPush {
 pub struct ConfigAck {
     pub version: u64,
     pub status: AckStatus,
-    /// Why it was rejected (every problem, one per line).
+    /// Why it was rejected (every problem, one per line) or rolled back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -104,8 +107,15 @@ pub struct ConfigAck {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AckStatus {
+    /// In effect (a push that changed the link: and the broker reached
+    /// with it).
     Applied,
+    /// Refused before anything changed.
     Rejected,
+    /// Applied, but the link did not come back within the confirm window:
+    /// the vessel went back to its last config that worked.
+    #[serde(rename = "rolled_back")]
+    RolledBack,
 }
 
 #[cfg(test)]
@@ -130,5 +140,9 @@ mod tests {
         let json = serde_json::to_value(&ack).unwrap();
         assert_eq!(json["status"], "rejected");
         assert_eq!(serde_json::from_value::<ConfigAck>(json).unwrap(), ack);
+        assert_eq!(
+            serde_json::to_value(AckStatus::RolledBack).unwrap(),
+            "rolled_back"
+        );
     }
 }

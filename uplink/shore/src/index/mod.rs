@@ -319,6 +319,7 @@ pub(crate) fn ack_status_str(s: AckStatus) -> &'static str {
     match s {
         AckStatus::Applied => "applied",
         AckStatus::Rejected => "rejected",
+        AckStatus::RolledBack => "rolled_back",
     }
 }
 
@@ -326,6 +327,7 @@ pub(crate) fn parse_ack_status(s: &str) -> Result<AckStatus, IndexError> {
     match s {
         "applied" => Ok(AckStatus::Applied),
         "rejected" => Ok(AckStatus::Rejected),
+        "rolled_back" => Ok(AckStatus::RolledBack),
         other => Err(IndexError::Corrupt(format!("ack status {other:?}"))),
     }
 }
