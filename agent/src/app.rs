@@ -6,8 +6,8 @@
 //! that the order is explicit; a stage that fails stops the agent.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -19,7 +19,9 @@ use tracing::Instrument;
 
 use crate::api::{self, ApiState};
 use crate::clock::Clock;
-use crate::config::{Config, QueueConfig};
+use crate::config::in_effect::InEffect;
+use crate::config::pushed::Pushed;
+use crate::config::{Config, QueueConfig, check_files};
 use crate::gps::state::Gps;
 use crate::handoff::Handoff;
 use crate::live::{Cameras, GpsTask, Reconfigure};
@@ -31,7 +33,7 @@ use crate::sharpness::Scorer;
 use crate::store::Store;
 use crate::timestamp::Timestamp;
 use crate::uplink::status::StatusSource;
-use crate::uplink::{Uplink, UplinkParts, remote};
+use crate::uplink::{Uplink, UplinkParts};
 use crate::worker::Worker;
 
 /// Frames the hand-off holds while Redis is away (seconds of a few cameras).
@@ -241,9 +243,6 @@ pub struct Agent {
 /// How to start an agent, beyond its config.
 #[derive(Debug, Default)]
 pub struct StartOptions {
-    /// The file the config came from: a config pushed from shore is
-    /// written back to it.
-    pub config_path: Option<PathBuf>,
     /// The system clock read this far off (tests of a board that booted
     /// with a wrong clock).
     pub clock_skew_ns: i64,
@@ -265,8 +264,17 @@ impl Agent {
         Self::start_with(cfg, options).await
     }
 
-    pub async fn start_with(cfg: Config, options: StartOptions) -> anyhow::Result<Self> {
+    /// Starts the agent on the operator's config `file` with the overlay
+    /// pushed from shore that its data directory keeps (one that no longer
+    /// loads is set aside, with an error in the log and the API).
+    pub async fn start_with(file: Config, options: StartOptions) -> anyhow::Result<Self> {
         let started_at = Timestamp::now();
+        let in_effect = Arc::new(RwLock::new(config_in_effect(&file)));
+        let cfg = in_effect
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .config
+            .clone();
         let gps = Arc::new(Gps::with_clock_skew(
             cfg.gps.max_fix_age_s,
             options.clock_skew_ns,
@@ -316,7 +324,8 @@ impl Agent {
             cfg.api.token.clone(),
             cfg.vessel.clone(),
             clock.clone(),
-        );
+        )
+        .with_config(Arc::clone(&in_effect));
         api.spawn(
             tracing::info_span!("api"),
             &failed,
@@ -324,9 +333,15 @@ impl Agent {
         );
         let (uplink_settings, configs) = match outbox {
             Some(outbox) => {
-                let applied_version = Arc::new(AtomicU64::new(remote::read_version(
-                    &Uplink::version_path(&cfg),
-                )));
+                let applied_version = Arc::new(AtomicU64::new(
+                    in_effect
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .pushed
+                        .active
+                        .as_ref()
+                        .map_or(0, |o| o.version),
+                ));
                 let status = StatusSource {
                     metrics: Arc::clone(&pipeline.metrics),
                     clock: clock.clone(),
@@ -337,8 +352,7 @@ impl Agent {
                     config_version: Arc::clone(&applied_version),
                 };
                 let parts = UplinkParts {
-                    config: cfg.clone(),
-                    config_path: options.config_path,
+                    in_effect: Arc::clone(&in_effect),
                     store: Arc::clone(&pipeline.store),
                     outbox,
                     metrics: Arc::clone(&pipeline.metrics),
@@ -418,6 +432,34 @@ impl Agent {
         self.pipeline.close().await?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The config to start with: `file` and the pushed overlay kept in its
+/// data directory; what had to be set aside is logged (and kept for the
+/// API). Problems with the files a config names are logged, never fatal:
+/// the uplink retries and reports them.
+fn config_in_effect(file: &Config) -> InEffect {
+    let (mut pushed, unreadable) = Pushed::load(&file.data_dir);
+    let before = pushed.clone();
+    let (config, mut notes) = pushed.resolve(file);
+    notes.extend(unreadable);
+    for note in &notes {
+        tracing::error!("{note}");
+    }
+    if pushed != before
+        && let Err(e) = pushed.save(&file.data_dir)
+    {
+        tracing::warn!("keeping what was set aside: {e}");
+    }
+    for problem in check_files(&config) {
+        tracing::error!("{problem} (the uplink will keep trying)");
+    }
+    InEffect {
+        config,
+        file_text: file.text.clone(),
+        pushed,
+        notes,
     }
 }
 

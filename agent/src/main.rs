@@ -34,7 +34,10 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Parses and validates a config file, printing every problem; exit 2 if any.
+    /// Parses and validates a config file and the files it names, with the
+    /// overlay pushed from shore kept in its data directory; prints every
+    /// problem (exit 2), or the config in effect with where each key came
+    /// from (secrets redacted).
     CheckConfig {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
@@ -152,21 +155,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::CheckConfig { config } => match Config::load(&config) {
-            Ok(cfg) => {
-                println!(
-                    "{}: ok (vessel {}, {} camera(s))",
-                    config.display(),
-                    cfg.vessel,
-                    cfg.cameras.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(EXIT_CONFIG)
-            }
-        },
+        Command::CheckConfig { config } => check_config(&config),
         Command::Export {
             config,
             camera,
@@ -261,11 +250,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            let options = app::StartOptions {
-                config_path: Some(config),
-                ..app::StartOptions::default()
-            };
-            match run(cfg, options) {
+            match run(cfg, app::StartOptions::default()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("seaframe-agent failed: {e:#}");
@@ -274,6 +259,58 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `check-config`: the file (every problem, exit 2), the files it names,
+/// then the overlay pushed from shore, and the config in effect.
+fn check_config(path: &std::path::Path) -> ExitCode {
+    use seaframe_agent::config::{check_files, layered, pushed::Pushed};
+    let file = match Config::load(path) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let problems = check_files(&file);
+    if !problems.is_empty() {
+        eprintln!("{}: {} problem(s):", path.display(), problems.len());
+        for p in problems {
+            eprintln!("  {p}");
+        }
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    // Read only: nothing is set aside or written by a check.
+    let (mut pushed, unreadable) = Pushed::load_read_only(&file.data_dir);
+    let (cfg, notes) = pushed.resolve(&file);
+    println!(
+        "{}: ok (vessel {}, {} camera(s))",
+        path.display(),
+        cfg.vessel,
+        cfg.cameras.len()
+    );
+    match &pushed.active {
+        Some(o) => println!(
+            "pushed from shore: version {}{} ({})",
+            o.version,
+            if pushed.on_trial { ", on trial" } else { "" },
+            Pushed::path(&file.data_dir).display()
+        ),
+        None => println!("pushed from shore: nothing in effect"),
+    }
+    for note in notes.iter().chain(&unreadable) {
+        println!("warning: {note}");
+    }
+    println!("\nin effect (secrets redacted):");
+    print!(
+        "{}",
+        layered::render(&layered::explain(
+            &cfg,
+            file.text.expose(),
+            pushed.active.as_ref()
+        ))
+    );
+    ExitCode::SUCCESS
 }
 
 /// Encodes a range into a file; returns its size.

@@ -183,9 +183,11 @@ pub struct UplinkMetrics {
     pub link_state: AtomicU64,
     /// Broker sessions established.
     pub mqtt_connects: AtomicU64,
-    /// Configs pushed from shore and applied, or rejected.
+    /// Configs pushed from shore and applied, rejected, or rolled back
+    /// (a link change that did not reach the broker in time).
     pub configs_applied: AtomicU64,
     pub configs_rejected: AtomicU64,
+    pub configs_rolled_back: AtomicU64,
 }
 
 impl Default for Metrics {

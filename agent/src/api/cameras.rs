@@ -56,6 +56,14 @@ pub async fn status(State(state): State<ApiState>) -> Json<Value> {
             "gps_offset_ms": state.clock.offset_ns().map(|ns| ns / 1_000_000),
         },
         "gps": state.clock.gps().status(),
+        "config": state.in_effect.as_ref().map(|c| {
+            let c = c.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            json!({
+                "pushed_version": c.pushed.active.as_ref().map(|o| o.version),
+                "on_trial": c.pushed.on_trial,
+                "set_aside": c.notes,
+            })
+        }),
     }))
 }
 

@@ -71,7 +71,7 @@ pub fn render(m: &Metrics) -> String {
         }
     }
     let u = &m.uplink;
-    let gauges: [(&str, &str, &str, &AtomicU64); 18] = [
+    let gauges: [(&str, &str, &str, &AtomicU64); 19] = [
         (
             "seaframe_queue_length",
             "gauge",
@@ -179,6 +179,12 @@ pub fn render(m: &Metrics) -> String {
             "counter",
             "Configs pushed from shore and rejected.",
             &u.configs_rejected,
+        ),
+        (
+            "seaframe_uplink_configs_rolled_back_total",
+            "counter",
+            "Pushed link changes that did not reach the broker in time and were rolled back.",
+            &u.configs_rolled_back,
         ),
     ];
     for (name, kind, help, v) in gauges {

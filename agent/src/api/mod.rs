@@ -3,6 +3,7 @@
 //! they share. The listener is bound by the caller (tests bind port 0).
 
 mod cameras;
+mod config;
 mod error;
 mod frames;
 mod metrics;
@@ -27,6 +28,7 @@ pub use error::ApiError;
 
 use crate::clock::Clock;
 use crate::config::Secret;
+use crate::config::in_effect::SharedInEffect;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::timestamp::Timestamp;
@@ -40,6 +42,8 @@ pub struct ApiState {
     started_at: Timestamp,
     vessel: VesselName,
     clock: Clock,
+    /// The config in effect (`None` in tests that serve a store alone).
+    in_effect: Option<SharedInEffect>,
 }
 
 impl ApiState {
@@ -57,7 +61,14 @@ impl ApiState {
             started_at: Timestamp::now(),
             vessel,
             clock,
+            in_effect: None,
         }
+    }
+
+    /// Serves `GET /api/v1/config` (and the config in `/status`) from it.
+    pub fn with_config(mut self, in_effect: SharedInEffect) -> Self {
+        self.in_effect = Some(in_effect);
+        self
     }
 }
 
@@ -67,6 +78,7 @@ pub fn router(state: ApiState) -> Router {
     let guarded = Router::new()
         .route("/api/v1/cameras", get(cameras::list))
         .route("/api/v1/status", get(cameras::status))
+        .route("/api/v1/config", get(config::get))
         .route("/api/v1/frames", get(frames::list).delete(frames::purge))
         .route("/api/v1/frames/nearest", get(places::nearest))
         .route("/api/v1/frames/per-second", get(places::per_second))

@@ -6,7 +6,12 @@
 //! at once and names each key with its line when the text is at hand. A
 //! config pushed from shore goes through the same `validate`.
 
+mod files;
+pub mod in_effect;
+pub mod layered;
 mod locate;
+pub mod pushed;
+mod redacted;
 mod source;
 
 use std::collections::HashMap;
@@ -15,14 +20,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use seaframe_wire::{CameraId, VesselName};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+pub use files::check_files;
 pub use source::{CameraSource, GpsSource, SourceError, redact};
 
 /// The example file: every key with its default and meaning.
 pub const EXAMPLE: &str = include_str!("../../seaframe.example.toml");
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub vessel: VesselName,
@@ -45,19 +51,21 @@ pub struct Config {
     pub text: Secret,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
     #[serde(default = "defaults::listen")]
     pub listen: SocketAddr,
     /// Required when `listen` is not a loopback address.
+    #[serde(serialize_with = "redacted::token")]
     pub token: Option<Secret>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
     /// `None`: the agent runs its own `redis-server` on a unix socket.
+    #[serde(serialize_with = "redacted::opt_url")]
     pub redis_url: Option<Secret>,
     #[serde(default = "defaults::workers")]
     pub workers: u32,
@@ -65,7 +73,7 @@ pub struct QueueConfig {
     pub max_len: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraConfig {
     pub id: CameraId,
@@ -87,7 +95,7 @@ pub struct CameraConfig {
 }
 
 /// Which frames of an `rtsp://` stream are decoded.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decode {
     /// Key frames while they come at least as often as the fps asks, every
@@ -104,7 +112,7 @@ pub enum Decode {
     Keyframes,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GpsConfig {
     #[serde(default = "defaults::gps_source", with = "from_str")]
@@ -113,7 +121,7 @@ pub struct GpsConfig {
     pub max_fix_age_s: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionConfig {
     #[serde(default = "defaults::max_age_s")]
@@ -124,9 +132,10 @@ pub struct RetentionConfig {
     pub min_free_bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UplinkConfig {
+    #[serde(serialize_with = "redacted::url")]
     pub mqtt_url: Secret,
     #[serde(default = "defaults::thumb_width_px")]
     pub thumb_width_px: u32,
@@ -143,6 +152,11 @@ pub struct UplinkConfig {
     /// key (PEM).
     pub client_cert_file: Option<PathBuf>,
     pub client_key_file: Option<PathBuf>,
+    /// A pushed config that changes the link (URL, credentials, TLS
+    /// files) must reach the broker within this many seconds, or the
+    /// vessel goes back to its last config that worked.
+    #[serde(default = "defaults::link_confirm_s")]
+    pub link_confirm_s: u64,
 }
 
 pub use seaframe_http::Secret;
@@ -197,11 +211,23 @@ mod defaults {
     pub const fn outbox_max_bytes() -> u64 {
         500_000_000
     }
+    pub const fn link_confirm_s() -> u64 {
+        180
+    }
 }
 
+/// Sources read from and shown as strings (`Display` redacts credentials).
 mod from_str {
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::str::FromStr;
+
+    pub fn serialize<S, T>(value: &T, s: S) -> Result<S::Ok, S::Error>
+    where
+        S: Serializer,
+        T: std::fmt::Display,
+    {
+        s.collect_str(value)
+    }
 
     pub fn deserialize<'de, D, T>(d: D) -> Result<T, D::Error>
     where
@@ -295,6 +321,7 @@ fn list(problems: &[Problem]) -> String {
 }
 
 /// Limits of the values `validate` accepts.
+pub const LINK_CONFIRM_S: std::ops::RangeInclusive<u64> = 10..=3600;
 pub const MAX_FPS: f64 = 120.0;
 pub const MAX_WORKERS: u32 = 64;
 pub const MIN_MAX_LEN: u64 = 10;
@@ -463,6 +490,17 @@ impl Config {
                 bad(
                     "uplink.client_key_file".into(),
                     "client_cert_file and client_key_file go together".into(),
+                );
+            }
+            if !LINK_CONFIRM_S.contains(&up.link_confirm_s) {
+                bad(
+                    "uplink.link_confirm_s".into(),
+                    format!(
+                        "{} is out of range {}..={}",
+                        up.link_confirm_s,
+                        LINK_CONFIRM_S.start(),
+                        LINK_CONFIRM_S.end()
+                    ),
                 );
             }
             if up.outbox_max_bytes < 1_000_000 {

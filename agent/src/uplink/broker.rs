@@ -15,7 +15,7 @@ use crate::config::Secret;
 /// The largest packet either way: a thumbnail envelope is at most 2 MiB.
 const MAX_PACKET_BYTES: usize = 4 * 1024 * 1024;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MqttSettings {
     pub url: Secret,
     /// PEM file of the CA that signed the broker's certificate (`mqtts://`;

@@ -14,7 +14,6 @@ pub mod status;
 pub mod thumbnail;
 pub mod thumbs;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -22,12 +21,13 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Stage;
+use crate::config::in_effect::SharedInEffect;
 use crate::config::{Config, UplinkConfig};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use broker::MqttSettings;
 use outbox::Outbox;
-use publisher::Publisher;
+use publisher::{LinkReport, Publisher};
 use remote::Remote;
 use status::StatusSource;
 use thumbs::Thumbnailer;
@@ -70,8 +70,8 @@ pub struct Uplink {
 /// Everything the uplink's tasks need from the agent.
 #[derive(Debug)]
 pub struct UplinkParts {
-    pub config: Config,
-    pub config_path: Option<PathBuf>,
+    /// The config in effect (and what is kept of pushes).
+    pub in_effect: SharedInEffect,
     pub store: Arc<Store>,
     pub outbox: Arc<Outbox>,
     pub metrics: Arc<Metrics>,
@@ -92,11 +92,6 @@ impl Uplink {
         )?)))
     }
 
-    /// The file keeping the last config version applied from shore.
-    pub fn version_path(cfg: &Config) -> PathBuf {
-        cfg.data_dir.join("outbox").join("config-version")
-    }
-
     /// Starts the thumbnailer, the publisher and the remote config task on
     /// `stage`. Call only with `[uplink]` configured.
     pub fn start(
@@ -104,18 +99,24 @@ impl Uplink {
         stage: &Stage,
         failed: &CancellationToken,
     ) -> anyhow::Result<Self> {
-        let up = parts
+        let config = parts
+            .in_effect
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .config
+            .clone();
+        let up = config
             .uplink
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("no [uplink] configured"))?;
         let (settings_tx, settings) = watch::channel(UplinkSettings::from(up));
+        let (link_tx, link) = watch::channel(LinkReport::default());
         let added = Arc::new(Notify::new());
         let (push_tx, push_rx) = watch::channel(None);
         let (ack_tx, ack_rx) = mpsc::channel(4);
         let (config_tx, configs) = mpsc::channel(1);
         let thumbnailer = Thumbnailer {
-            vessel: parts.config.vessel.clone(),
+            vessel: config.vessel.clone(),
             store: Arc::clone(&parts.store),
             outbox: Arc::clone(&parts.outbox),
             metrics: Arc::clone(&parts.metrics),
@@ -123,7 +124,7 @@ impl Uplink {
             added: Arc::clone(&added),
         };
         let publisher = Publisher {
-            vessel: parts.config.vessel.clone(),
+            vessel: config.vessel.clone(),
             settings,
             outbox: Arc::clone(&parts.outbox),
             metrics: Arc::clone(&parts.metrics),
@@ -131,15 +132,16 @@ impl Uplink {
             status: parts.status,
             pushes: push_tx,
             acks: ack_rx,
+            link: link_tx,
         };
         let remote = Remote {
-            config_path: parts.config_path,
-            version_path: Self::version_path(&parts.config),
-            current_text: parts.config.text.expose().to_owned(),
-            applied_version: parts.applied_version,
+            data_dir: config.data_dir.clone(),
+            in_effect: parts.in_effect,
             pushes: push_rx,
             acks: ack_tx,
             apply: config_tx,
+            link,
+            applied_version: parts.applied_version,
             metrics: parts.metrics,
         };
         let token = stage.token.clone();

@@ -10,6 +10,12 @@
 //! unacknowledged, within the byte budget; `status` (retained) every
 //! [`STATUS_EVERY`] and at connect; `position` every [`POSITION_EVERY`];
 //! pushed configs handed to the config task, and its acks published.
+//!
+//! Nothing about the link stops the agent: settings that cannot make a
+//! session (a TLS file gone, a bad URL) end the attempt like a lost
+//! session, with back-off, and are reported in [`LinkReport`]. A change of
+//! the link settings (a pushed config, or its rollback) ends the session
+//! at once and the next one uses them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -26,6 +32,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::UplinkSettings;
+use super::broker::MqttSettings;
 use super::link::{Budget, LinkState};
 use super::outbox::{Outbox, Pending};
 use super::status::StatusSource;
@@ -57,12 +64,26 @@ pub struct Publisher {
     pub pushes: watch::Sender<Option<ConfigPush>>,
     /// Acks from the config task, to publish.
     pub acks: mpsc::Receiver<ConfigAck>,
+    /// Which link settings have a session now, for the config task.
+    pub link: watch::Sender<LinkReport>,
+}
+
+/// The state of the link, as the config task needs it to confirm a pushed
+/// link or roll it back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkReport {
+    /// The settings of the session now connected (`None`: no session).
+    pub connected: Option<MqttSettings>,
+    /// Why the last attempt or session ended.
+    pub last_error: Option<String>,
 }
 
 /// Why a session ended.
 enum End {
     Shutdown,
     Lost(String),
+    /// The link settings changed: connect again at once with the new ones.
+    Relink,
 }
 
 /// One publish the broker has not acknowledged yet: a thumbnail (its
@@ -77,24 +98,30 @@ impl Publisher {
         // An ack that could not be published yet (the link was down).
         let mut unsent_acks: VecDeque<ConfigAck> = VecDeque::new();
         loop {
-            let mqtt = self.settings.borrow().mqtt.clone();
-            let options = match mqtt.options(&self.vessel) {
-                Ok(o) => o,
-                Err(e) => anyhow::bail!("uplink: {e:#}"),
-            };
+            let mqtt = self.settings.borrow_and_update().mqtt.clone();
             let started = Instant::now();
-            let end = self
-                .session(
-                    options,
-                    &mut budget,
-                    &mut position_from,
-                    &mut unsent_acks,
-                    &shutdown,
-                )
-                .await;
+            let end = match mqtt.options(&self.vessel) {
+                Ok(options) => {
+                    self.session(
+                        options,
+                        &mqtt,
+                        &mut budget,
+                        &mut position_from,
+                        &mut unsent_acks,
+                        &shutdown,
+                    )
+                    .await
+                }
+                Err(e) => End::Lost(format!("cannot make a session: {e}")),
+            };
             self.set_link(LinkState::Offline);
             match end {
                 End::Shutdown => return Ok(()),
+                End::Relink => {
+                    tracing::info!("uplink: the link settings changed, connecting with them");
+                    self.link.send_replace(LinkReport::default());
+                    backoff.reset();
+                }
                 End::Lost(reason) => {
                     if started.elapsed() > Duration::from_secs(30) {
                         backoff.reset();
@@ -104,8 +131,17 @@ impl Publisher {
                         retry_in_ms = delay.as_millis() as u64,
                         "uplink session ended: {reason}"
                     );
-                    if !pause(delay, &shutdown).await {
-                        return Ok(());
+                    self.link.send_replace(LinkReport {
+                        connected: None,
+                        last_error: Some(reason),
+                    });
+                    // New settings end the wait: they may be what fixes it.
+                    tokio::select! {
+                        biased;
+                        more = pause(delay, &shutdown) => if !more {
+                            return Ok(());
+                        },
+                        Ok(()) = self.settings.changed() => backoff.reset(),
                     }
                 }
             }
@@ -124,6 +160,7 @@ impl Publisher {
     async fn session(
         &mut self,
         options: MqttOptions,
+        mqtt: &MqttSettings,
         budget: &mut Budget,
         position_from: &mut Timestamp,
         unsent_acks: &mut VecDeque<ConfigAck>,
@@ -141,6 +178,10 @@ impl Publisher {
             .mqtt_connects
             .fetch_add(1, Ordering::Relaxed);
         tracing::info!("uplink connected");
+        self.link.send_replace(LinkReport {
+            connected: Some(mqtt.clone()),
+            last_error: None,
+        });
         let config_topic = Topic::Config {
             vessel: self.vessel.clone(),
         }
@@ -200,8 +241,16 @@ impl Publisher {
                         return End::Lost(e);
                     }
                 }
-                _ = self.settings.changed() => {
-                    budget.set_rate(self.settings.borrow().budget_bytes_per_s);
+                Ok(()) = self.settings.changed() => {
+                    let relink = {
+                        let now = self.settings.borrow_and_update();
+                        budget.set_rate(now.budget_bytes_per_s);
+                        now.mqtt != *mqtt
+                    };
+                    if relink {
+                        s.goodbye(&self.vessel, &mut events).await;
+                        return End::Relink;
+                    }
                 }
                 _ = self.added.notified() => {}
                 _ = tokio::time::sleep_until(wake_at) => {}
