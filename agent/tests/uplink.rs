@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::{camera, get_json, wait_for};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use seaframe_agent::app::{Agent, StartOptions};
+use seaframe_agent::app::Agent;
 use seaframe_agent::config::Config;
 use seaframe_testkit::{MosquittoOptions, MosquittoServer, testbed_dir};
 use seaframe_wire::message::{AckStatus, ConfigAck, ConfigPush, PositionReport, Status};
@@ -394,15 +394,8 @@ async fn pushed_configs_are_applied_live_or_rejected_with_the_reason() {
     );
     let path = dir.path().join("agent.toml");
     std::fs::write(&path, cfg.text.expose()).unwrap();
-    let agent = Agent::start_with(
-        cfg,
-        StartOptions {
-            config_path: Some(path.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let file_before = std::fs::read(&path).unwrap();
+    let agent = Agent::start(Config::load(&path).unwrap()).await.unwrap();
     let base = format!("http://{}/api/v1", agent.api_addr());
     let mut seen = Vec::new();
     collect(
@@ -467,10 +460,17 @@ async fn pushed_configs_are_applied_live_or_rejected_with_the_reason() {
         "15 frames took {:?}",
         t0.elapsed()
     );
-    // Written to the config file, which still loads.
-    let written = Config::load(&path).unwrap();
-    assert_eq!(written.cameras.len(), 2);
-    assert_eq!(written.cameras[0].fps, 10.0);
+    // Kept as an overlay in the data directory; the operator's file is
+    // never written. The API says where each key comes from.
+    assert_eq!(std::fs::read(&path).unwrap(), file_before);
+    assert!(dir.path().join("config/pushed.json").exists());
+    let (_, effective) = get_json(&format!("{base}/config")).await;
+    let key = |k: &str| effective["config"][k].clone();
+    assert_eq!(key("cameras[0].fps")["value"], 10.0);
+    assert_eq!(key("cameras[0].fps")["from"], "push 1");
+    assert_eq!(key("vessel")["from"], "file");
+    assert_eq!(key("queue.workers")["from"], "default");
+    assert_eq!(effective["push"]["active_version"], 1);
 
     // An invalid one: rejected with the reason, nothing changes.
     push(&client, "test-vessel", 2, serde_json::json!({"cameras": [{"id": "bow", "source": "testpattern", "fps": -1}], "vessel": "x"})).await;
@@ -491,8 +491,9 @@ async fn pushed_configs_are_applied_live_or_rejected_with_the_reason() {
     );
     let (_, cams) = get_json(&format!("{base}/cameras")).await;
     assert_eq!(fps(&cams, "bow"), Some(10.0));
-    assert_eq!(Config::load(&path).unwrap().cameras.len(), 2);
-    // Version 1 again: already applied, ignored. Version 3: applied.
+    assert_eq!(std::fs::read(&path).unwrap(), file_before);
+    // Version 1 again: already handled, ignored. Version 3 (the shore's
+    // whole overlay, as it always sends): applied, key by key.
     push(
         &client,
         "test-vessel",
@@ -504,7 +505,8 @@ async fn pushed_configs_are_applied_live_or_rejected_with_the_reason() {
         &client,
         "test-vessel",
         3,
-        serde_json::json!({"retention": {"max_age_s": 86400}}),
+        serde_json::json!({"cameras": {"bow": {"fps": 10.0}, "mast": {"source": "testpattern", "fps": 2.0, "width": 160, "height": 120}},
+                           "retention": {"max_age_s": 86400}}),
     )
     .await;
     collect(
@@ -522,6 +524,21 @@ async fn pushed_configs_are_applied_live_or_rejected_with_the_reason() {
         "the other vessel's and the repeated version got no ack"
     );
     assert_eq!(agent.metrics().camera(&"mast".parse().unwrap()).fps, 2.0);
+    let (_, effective) = get_json(&format!("{base}/config")).await;
+    let key = |k: &str| effective["config"][k].clone();
+    assert_eq!(key("retention.max_age_s")["from"], "push 3");
+    assert_eq!(key("retention.retain_bytes")["from"], "default");
+    assert_eq!(key("cameras[1].id")["value"], "mast");
+    let history: Vec<(u64, String)> = effective["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["version"].as_u64().unwrap(), h["outcome"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        history,
+        [(3, "applied".into()), (2, "rejected".into()), (1, "applied".into())]
+    );
     assert_eq!(
         agent
             .metrics()
