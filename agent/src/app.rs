@@ -7,8 +7,8 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -259,7 +259,6 @@ impl Agent {
     pub async fn start_with_clock_skew(cfg: Config, skew_ns: i64) -> anyhow::Result<Self> {
         let options = StartOptions {
             clock_skew_ns: skew_ns,
-            ..StartOptions::default()
         };
         Self::start_with(cfg, options).await
     }

@@ -533,11 +533,20 @@ async fn pushed_configs_are_applied_live_or_rejected_with_the_reason() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| (h["version"].as_u64().unwrap(), h["outcome"].as_str().unwrap().to_owned()))
+        .map(|h| {
+            (
+                h["version"].as_u64().unwrap(),
+                h["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         history,
-        [(3, "applied".into()), (2, "rejected".into()), (1, "applied".into())]
+        [
+            (3, "applied".into()),
+            (2, "rejected".into()),
+            (1, "applied".into())
+        ]
     );
     assert_eq!(
         agent

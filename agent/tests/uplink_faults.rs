@@ -16,7 +16,7 @@ use common::{camera, metric, wait_for};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
 use seaframe_agent::config::Config;
-use seaframe_testkit::{Child, MosquittoOptions, MosquittoServer, free_port, require_binary};
+use seaframe_testkit::{Child, MosquittoOptions, MosquittoServer, TestPki, free_port};
 use seaframe_wire::Thumb;
 use tokio::sync::mpsc;
 
@@ -256,80 +256,19 @@ async fn the_drain_keeps_to_the_byte_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thumbnails_go_over_tls_to_a_broker_with_a_private_ca() {
-    require_binary("openssl", "openssl").unwrap();
     let certs = tempfile::tempdir().unwrap();
-    let d = certs.path();
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(d)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=seaframe test CA",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    std::fs::write(d.join("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext",
-    ]);
+    let pki = TestPki::make(certs.path()).unwrap();
     let tls_port = free_port().unwrap();
     let broker = MosquittoServer::start_with(MosquittoOptions {
         persistence: false,
-        extra_config: format!(
-            "allow_anonymous true\nlistener {tls_port} 127.0.0.1\ncafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n",
-            d.display()
-        ),
+        extra_config: format!("allow_anonymous true\n{}", pki.mosquitto_listener(tls_port)),
     })
     .unwrap();
     let mut rx = thumbs_from(broker.port(), "tls-shore").await;
     let dir = tempfile::tempdir().unwrap();
     let uplink = format!(
-        "mqtt_url = \"mqtts://127.0.0.1:{tls_port}\"\nca_file = \"{}/ca.pem\"",
-        d.display()
+        "mqtt_url = \"mqtts://127.0.0.1:{tls_port}\"\nca_file = \"{}\"",
+        pki.ca().display()
     );
     let agent = Agent::start(agent_config(
         dir.path(),

@@ -258,7 +258,10 @@ budget_bytes_per_s = 2000
 "#;
 
     fn origins_by_key(lines: &[(String, Value, Origin)]) -> BTreeMap<String, Origin> {
-        lines.iter().map(|(k, _, o)| (k.clone(), o.clone())).collect()
+        lines
+            .iter()
+            .map(|(k, _, o)| (k.clone(), o.clone()))
+            .collect()
     }
 
     fn overlay(version: u64, config: Value) -> Overlay {
@@ -300,12 +303,18 @@ budget_bytes_per_s = 2000
             json!({"vessel": "x", "api": {}, "retention": 5, "cameras": {"bow": {"fps": -1}}}),
         );
         let err = effective(FILE, Some(&o)).unwrap_err();
-        assert!(err.contains("vessel: cannot be changed from shore"), "{err}");
+        assert!(
+            err.contains("vessel: cannot be changed from shore"),
+            "{err}"
+        );
         assert!(err.contains("api: cannot be changed"), "{err}");
         assert!(err.contains("retention: must be a table"), "{err}");
         let o = overlay(3, json!({"cameras": {"bow": {"fps": -1}}}));
         let err = effective(FILE, Some(&o)).unwrap_err();
-        assert!(err.starts_with("cameras[0].fps: -1 is out of range"), "{err}");
+        assert!(
+            err.starts_with("cameras[0].fps: -1 is out of range"),
+            "{err}"
+        );
         let o = overlay(4, json!({"cameras": {"aft": {"fps": 1.0}}}));
         let err = effective(FILE, Some(&o)).unwrap_err();
         assert!(err.contains("source"), "a new camera needs a source: {err}");
@@ -325,7 +334,10 @@ budget_bytes_per_s = 2000
 
     #[test]
     fn origins_name_file_push_and_default_and_hide_secrets() {
-        let o = overlay(7, json!({"cameras": {"mast": {"fps": 1.0}}, "retention": {"max_age_s": 60}}));
+        let o = overlay(
+            7,
+            json!({"cameras": {"mast": {"fps": 1.0}}, "retention": {"max_age_s": 60}}),
+        );
         let cfg = effective(FILE, Some(&o)).unwrap();
         let lines = explain(&cfg, FILE, Some(&o));
         let by_key = origins_by_key(&lines);
@@ -337,9 +349,18 @@ budget_bytes_per_s = 2000
         assert_eq!(by_key["queue.workers"], Origin::Default);
         assert_eq!(by_key["vessel"], Origin::File);
         let text = render(&lines);
-        assert!(!text.contains("hunter2") && !text.contains("secret"), "{text}");
-        assert!(text.contains("uplink.mqtt_url = \"mqtt://aurora:***@127.0.0.1:1883\""), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("secret"),
+            "{text}"
+        );
+        assert!(
+            text.contains("uplink.mqtt_url = \"mqtt://aurora:***@127.0.0.1:1883\""),
+            "{text}"
+        );
         let json = origins_json(&lines).to_string();
-        assert!(!json.contains("hunter2") && !json.contains("secret"), "{json}");
+        assert!(
+            !json.contains("hunter2") && !json.contains("secret"),
+            "{json}"
+        );
     }
 }

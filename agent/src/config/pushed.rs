@@ -88,7 +88,10 @@ impl Pushed {
             Err(e) => {
                 return (
                     Self::default(),
-                    Some(format!("cannot read {}: {e}; running on the file alone", path.display())),
+                    Some(format!(
+                        "cannot read {}: {e}; running on the file alone",
+                        path.display()
+                    )),
                 );
             }
         };
@@ -262,7 +265,10 @@ mod tests {
         };
         let (cfg, notes) = p.resolve(&f);
         assert_eq!(cfg.retention.max_age_s, 60, "the last good overlay");
-        assert!(notes[0].contains("pushed config 9 no longer loads"), "{notes:?}");
+        assert!(
+            notes[0].contains("pushed config 9 no longer loads"),
+            "{notes:?}"
+        );
         assert!(notes[0].contains("no such file"), "{notes:?}");
         assert_eq!(p.active.as_ref().map(|o| o.version), Some(8));
         assert!(!p.on_trial);

@@ -61,7 +61,9 @@ impl Remote {
         // A trial cut short by a restart gets a fresh window.
         let mut deadline = {
             let now = self.snapshot();
-            now.pushed.on_trial.then(|| Instant::now() + confirm_window(&now.config))
+            now.pushed
+                .on_trial
+                .then(|| Instant::now() + confirm_window(&now.config))
         };
         loop {
             tokio::select! {
@@ -123,10 +125,7 @@ impl Remote {
     /// Handles one push: `None` when it was handled before; else the ack
     /// to send now (none for a link change on trial) and the trial's
     /// deadline, if any.
-    async fn handle(
-        &mut self,
-        push: ConfigPush,
-    ) -> Option<(Option<ConfigAck>, Option<Instant>)> {
+    async fn handle(&mut self, push: ConfigPush) -> Option<(Option<ConfigAck>, Option<Instant>)> {
         let mut now = self.snapshot();
         let version = push.version;
         if version <= now.pushed.handled {
@@ -151,11 +150,7 @@ impl Remote {
                 return Some((Some(rejected(version, error)), None));
             }
         };
-        let good = effective(
-            now.file_text.expose(),
-            now.pushed.good.as_ref(),
-        )
-        .ok();
+        let good = effective(now.file_text.expose(), now.pushed.good.as_ref()).ok();
         let on_trial = good.as_ref().and_then(link_of) != link_of(&cfg);
         let warnings = camera_warnings(&cfg);
         let before = now.pushed.clone();
@@ -170,11 +165,15 @@ impl Remote {
         }
         if let Err(e) = now.pushed.save(&self.data_dir) {
             // Not kept, not applied: a restart would silently undo it.
-            let error = format!("cannot keep the pushed config in {}: {e}", self.data_dir.display());
+            let error = format!(
+                "cannot keep the pushed config in {}: {e}",
+                self.data_dir.display()
+            );
             tracing::warn!(version, "pushed config rejected: {error}");
             now.pushed = before;
             now.pushed.handled = version;
-            now.pushed.record(version, Verdict::Rejected, Some(error.clone()));
+            now.pushed
+                .record(version, Verdict::Rejected, Some(error.clone()));
             self.publish(now);
             return Some((Some(rejected(version, error)), None));
         }
@@ -215,7 +214,10 @@ impl Remote {
             tracing::warn!("keeping the confirmed config {version}: {e}");
         }
         self.publish(now);
-        tracing::info!(version, "pushed link confirmed: the broker was reached with it");
+        tracing::info!(
+            version,
+            "pushed link confirmed: the broker was reached with it"
+        );
         ConfigAck {
             version,
             status: AckStatus::Applied,
@@ -240,7 +242,10 @@ impl Remote {
             now.pushed
                 .good
                 .as_ref()
-                .map_or("of the file alone".to_owned(), |g| format!("version {}", g.version))
+                .map_or("of the file alone".to_owned(), |g| format!(
+                    "version {}",
+                    g.version
+                ))
         );
         tracing::warn!(version, "pushed config rolled back: {error}");
         let file_text = now.file_text.expose().to_owned();
@@ -317,7 +322,8 @@ fn camera_warnings(cfg: &Config) -> Option<String> {
                 CameraSource::V4l2 { device } => device,
                 _ => return None,
             };
-            (!path.exists()).then(|| format!("camera {}: {} does not exist", cam.id, path.display()))
+            (!path.exists())
+                .then(|| format!("camera {}: {} does not exist", cam.id, path.display()))
         })
         .collect();
     (!lines.is_empty()).then(|| format!("applied; {}", lines.join("; ")))

@@ -1,6 +1,6 @@
 //! seaframe-testkit: real services for tests (redis-server, mosquitto,
 //! cameras (HTTP and RTSP), a Signal K server, a fake ONVIF device and the
-//! ONVIF simulator), each on a free loopback port (or a socket in its own
+//! ONVIF simulator), certificates made with openssl, each on a free loopback port (or a socket in its own
 //! temp dir), ready before it is returned, killed on drop. A missing binary
 //! fails loudly, naming the Debian package. Also: thumbnails as an agent
 //! sends them, for the shore's tests and bench.
@@ -12,6 +12,7 @@ mod process;
 mod redis;
 mod signalk;
 mod thumbs;
+mod tls;
 mod wait;
 
 pub use camera::{HttpCamera, RtspCamera, testbed_dir};
@@ -21,4 +22,5 @@ pub use process::{Child, free_port, require_binary};
 pub use redis::RedisServer;
 pub use signalk::SignalKServer;
 pub use thumbs::{thumb, thumb_position};
+pub use tls::TestPki;
 pub use wait::wait_for;

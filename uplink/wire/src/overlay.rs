@@ -105,7 +105,10 @@ mod tests {
             json!({"retention": {"max_age_s": 3600, "retain_bytes": 5, "min_free_bytes": 1}})
         );
         assert_eq!(
-            merged(file, json!({"retention": {"retain_bytes": null}, "gps": {"source": "none"}})),
+            merged(
+                file,
+                json!({"retention": {"retain_bytes": null}, "gps": {"source": "none"}})
+            ),
             json!({"retention": {"max_age_s": 10, "min_free_bytes": 1}, "gps": {"source": "none"}})
         );
         assert_eq!(merged(json!({"a": 1}), json!({"a": null})), json!({}));
@@ -128,7 +131,10 @@ mod tests {
                 {"id": "aft", "source": "testpattern"}]})
         );
         assert_eq!(
-            merged(cams.clone(), json!({"cameras": {"bow": null, "gone": null}})),
+            merged(
+                cams.clone(),
+                json!({"cameras": {"bow": null, "gone": null}})
+            ),
             json!({"cameras": [{"id": "mast", "source": "testpattern", "fps": 1.0}]})
         );
         // An id in the patch's table cannot rename the item.
@@ -138,7 +144,10 @@ mod tests {
         );
         // An array replaces the list.
         assert_eq!(
-            merged(cams, json!({"cameras": [{"id": "x", "source": "testpattern"}]})),
+            merged(
+                cams,
+                json!({"cameras": [{"id": "x", "source": "testpattern"}]})
+            ),
             json!({"cameras": [{"id": "x", "source": "testpattern"}]})
         );
         // Two object patches fold into one (the shore's desired overlay).
