@@ -14,6 +14,7 @@ pub mod faults;
 pub mod frame;
 pub mod gps;
 pub mod handoff;
+pub mod init;
 pub mod jpeg;
 pub mod live;
 pub mod metrics;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use seaframe_agent::app;
 use seaframe_agent::config::Config;
+use seaframe_agent::init;
 use seaframe_agent::onvif;
 use seaframe_agent::store::Store;
 use seaframe_agent::timestamp::Timestamp;
@@ -65,6 +66,45 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Sets up a freshly installed board: writes the operator's config
+    /// (vessel, the shore's broker, cameras given or found by ONVIF
+    /// discovery), checked before it is written.
+    Init {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE", default_value = "/etc/seaframe/agent.toml")]
+        config: PathBuf,
+        /// The vessel's name: [a-z0-9-], 1..32.
+        #[arg(long)]
+        vessel: String,
+        /// Where frames, index and queue live (default /var/lib/seaframe).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The shore's broker, e.g. mqtts://<vessel>:<password>@broker:8883.
+        #[arg(long, value_name = "URL")]
+        mqtt_url: Option<String>,
+        /// The CA that signed the broker's certificate (PEM).
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// The vessel's client certificate and key (PEM), both or neither.
+        #[arg(long, value_name = "FILE", requires = "client_key")]
+        client_cert: Option<PathBuf>,
+        #[arg(long, value_name = "FILE", requires = "client_cert")]
+        client_key: Option<PathBuf>,
+        /// A camera, as ID=SOURCE (repeatable), e.g. bridge=v4l2:/dev/video0.
+        #[arg(long = "camera", value_name = "ID=SOURCE", value_parser = parse_camera)]
+        cameras: Vec<(String, String)>,
+        /// Also add the ONVIF cameras that answer a discovery probe.
+        #[arg(long)]
+        discover: bool,
+        /// ONVIF user and password for --discover.
+        #[arg(long, requires = "password")]
+        user: Option<String>,
+        #[arg(long, requires = "user")]
+        password: Option<String>,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Finds ONVIF cameras (WS-Discovery) and prints `[[cameras]]` entries
     /// for them (RTSP preferred, snapshot URL as fallback); devices that
     /// fail are listed with the reason. Exit 0 even when none answered.
@@ -90,6 +130,13 @@ enum Command {
         #[arg(long)]
         no_multicast: bool,
     },
+}
+
+fn parse_camera(s: &str) -> Result<(String, String), String> {
+    let (id, source) = s
+        .split_once('=')
+        .ok_or_else(|| "expected ID=SOURCE, e.g. bridge=v4l2:/dev/video0".to_owned())?;
+    Ok((id.to_owned(), source.to_owned()))
 }
 
 fn parse_xaddr(s: &str) -> Result<url::Url, String> {
@@ -156,6 +203,34 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CheckConfig { config } => check_config(&config),
+        Command::Init {
+            config,
+            vessel,
+            data_dir,
+            mqtt_url,
+            ca_file,
+            client_cert,
+            client_key,
+            cameras,
+            discover,
+            user,
+            password,
+            force,
+        } => {
+            let options = init::InitOptions {
+                vessel,
+                data_dir,
+                mqtt_url,
+                ca_file,
+                client_cert_file: client_cert,
+                client_key_file: client_key,
+                cameras,
+            };
+            let credentials = user
+                .zip(password)
+                .map(|(user, password)| onvif::Credentials { user, password });
+            init(&config, &options, discover.then_some(credentials), force)
+        }
         Command::Export {
             config,
             camera,
@@ -247,6 +322,13 @@ fn main() -> ExitCode {
                 Ok(cfg) => cfg,
                 Err(e) => {
                     eprintln!("{e}");
+                    if !config.exists() {
+                        eprintln!(
+                            "not configured yet: set the board up with `seaframe-agent init --vessel NAME \
+                             --mqtt-url URL [--ca-file FILE] [--camera ID=SOURCE]... [--discover]` \
+                             (README, \"Installing on a board\")"
+                        );
+                    }
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
@@ -257,6 +339,70 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `init`: the config written, or every problem (exit 2).
+fn init(
+    path: &std::path::Path,
+    options: &init::InitOptions,
+    discover: Option<Option<onvif::Credentials>>,
+    force: bool,
+) -> ExitCode {
+    let discovered = match discover {
+        None => None,
+        Some(credentials) => {
+            let timeout = Duration::from_secs(3);
+            let probe = onvif::Options {
+                multicast: true,
+                targets: Vec::new(),
+                xaddrs: Vec::new(),
+                timeout,
+                credentials,
+            };
+            match app::runtime() {
+                Ok(rt) => {
+                    let found = rt.block_on(onvif::discover(&probe));
+                    Some(found.render(probe.credentials.as_ref(), timeout))
+                }
+                Err(e) => {
+                    eprintln!("discovery failed: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let written = init::render(options, discovered.as_deref())
+        .map_err(|e| (e, EXIT_CONFIG))
+        .and_then(|text| {
+            init::write(path, &text, force)
+                .map(|()| text)
+                .map_err(|e| (e, 1))
+        });
+    match written {
+        Ok(text) => {
+            let cfg = Config::from_toml(&text, "written").ok();
+            println!(
+                "wrote {} (vessel {}, {} camera(s), {}).\n\
+                 Check it: seaframe-agent check-config --config {0}\n\
+                 Start it: systemctl enable --now seaframe-agent",
+                path.display(),
+                options.vessel,
+                cfg.as_ref().map_or(0, |c| c.cameras.len()),
+                cfg.as_ref().and_then(|c| c.uplink.as_ref()).map_or(
+                    "no uplink".to_owned(),
+                    |u| format!(
+                        "uplink to {}",
+                        seaframe_agent::config::redact_url(u.mqtt_url.expose())
+                    )
+                ),
+            );
+            ExitCode::SUCCESS
+        }
+        Err((e, code)) => {
+            eprintln!("nothing written:\n{e}");
+            ExitCode::from(code)
         }
     }
 }

@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use seaframe_testkit::{Child, RedisServer, free_port};
+use seaframe_testkit::{Child, RedisServer, TestPki, free_port};
 
 fn agent() -> Command {
     Command::new(env!("CARGO_BIN_EXE_seaframe-agent"))
@@ -95,6 +95,98 @@ fn the_example_config_checks_ok() {
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn init_writes_a_config_that_check_config_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::make(dir.path()).unwrap();
+    let path = dir.path().join("etc/seaframe/agent.toml");
+    let init = |ca: &std::path::Path| {
+        agent()
+            .arg("init")
+            .arg("--config")
+            .arg(&path)
+            .args(["--vessel", "aurora", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--mqtt-url", "mqtts://aurora:s3cret@127.0.0.1:8883"])
+            .arg("--ca-file")
+            .arg(ca)
+            .args(["--camera", "bridge=testpattern"])
+            .output()
+            .unwrap()
+    };
+    let out = init(&dir.path().join("missing.pem"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("uplink.ca_file") && stderr.contains("no such file"),
+        "{stderr}"
+    );
+    assert!(!path.exists(), "nothing written");
+
+    let out = init(&pki.ca());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("mqtts://aurora:***@127.0.0.1:8883"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+    let again = init(&pki.ca());
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "an existing file is not replaced"
+    );
+
+    let check = || {
+        agent()
+            .arg("check-config")
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key} in {stdout}"))
+            .to_owned()
+    };
+    assert!(line("uplink.mqtt_url").contains("\"mqtts://aurora:***@127.0.0.1:8883\""));
+    assert!(line("uplink.mqtt_url").ends_with("# file"));
+    assert!(line("cameras[0].source").ends_with("# file"));
+    assert!(line("queue.workers").ends_with("# default"));
+    assert!(
+        stdout.contains("pushed from shore: nothing in effect"),
+        "{stdout}"
+    );
+
+    // The CA goes away: check-config says so (exit 2) before a run would.
+    std::fs::remove_file(pki.ca()).unwrap();
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("uplink.ca_file") && stderr.contains("no such file"),
+        "{stderr}"
     );
 }
 

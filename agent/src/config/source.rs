@@ -217,7 +217,7 @@ pub fn redact(url: &Url) -> String {
 }
 
 /// Like [`redact`] for a string that may not parse as a URL.
-pub(crate) fn redact_str(s: &str) -> String {
+pub fn redact_str(s: &str) -> String {
     match Url::parse(s) {
         Ok(url) => redact(&url),
         Err(_) => match (s.find("://"), s.rfind('@')) {
