@@ -215,6 +215,10 @@ impl Worker {
                 }
             }
         }
-        self.queue.ack(conn, &ack_ids).await
+        let acked = self.queue.ack(conn, &ack_ids).await;
+        if acked.is_ok() && !ack_ids.is_empty() {
+            crate::faults::crash_point("store:acked");
+        }
+        acked
     }
 }

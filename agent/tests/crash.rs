@@ -1,6 +1,9 @@
 //! A crash (abort: no destructors, no flushing) at each step of storing and
-//! of deleting, then a restart: the store repairs itself and leaves no
-//! orphans — every row has its file, every file its row, no temp files.
+//! of deleting — before the rename, after it, after the commit, after the
+//! ack, after marking and after unlinking, each at its first pass and at a
+//! later one — then a restart: the store repairs itself and leaves no
+//! orphans and no doubles — every row has its file, every file exactly one
+//! row (compared as multisets), no temp files.
 
 #![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
 
@@ -43,11 +46,14 @@ fn agent(config: &std::path::Path, crash_at: Option<&str>) -> Command {
     cmd
 }
 
-/// (rows' paths, files' paths, temp files, rows marked garbage).
-fn state(data: &std::path::Path) -> (BTreeSet<String>, BTreeSet<String>, usize, i64) {
+/// (rows' paths, sorted, doubles kept; files' paths; temp files; rows
+/// marked garbage).
+fn state(data: &std::path::Path) -> (Vec<String>, Vec<String>, usize, i64) {
     let conn = rusqlite::Connection::open(data.join("index.db")).unwrap();
-    let mut stmt = conn.prepare("SELECT rel_path FROM frames").unwrap();
-    let rows: BTreeSet<String> = stmt
+    let mut stmt = conn
+        .prepare("SELECT rel_path FROM frames ORDER BY rel_path")
+        .unwrap();
+    let rows: Vec<String> = stmt
         .query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
@@ -57,9 +63,7 @@ fn state(data: &std::path::Path) -> (BTreeSet<String>, BTreeSet<String>, usize, 
             r.get(0)
         })
         .unwrap();
-    let files: BTreeSet<String> = common::jpeg_files(&data.join("frames"))
-        .into_iter()
-        .collect();
+    let files: Vec<String> = common::jpeg_files(&data.join("frames"));
     let tmp = walk_count(&data.join("frames"), ".tmp");
     (rows, files, tmp, garbage)
 }
@@ -83,7 +87,12 @@ fn walk_count(dir: &std::path::Path, suffix: &str) -> usize {
 
 #[test]
 fn a_crash_at_any_step_of_storing_or_deleting_is_repaired_at_restart() {
-    for point in POINTS {
+    let kills: Vec<String> = POINTS
+        .iter()
+        .flat_map(|p| [p.to_string(), format!("{p}@6")])
+        .collect();
+    for point in &kills {
+        let point = point.as_str();
         let redis = RedisServer::start().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = config(dir.path(), &redis);
@@ -120,6 +129,15 @@ fn a_crash_at_any_step_of_storing_or_deleting_is_repaired_at_restart() {
         assert!(
             !rows.is_empty(),
             "{point}: frames were stored after the restart"
+        );
+        let doubled: BTreeSet<&String> = rows
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| &w[0])
+            .collect();
+        assert!(
+            doubled.is_empty(),
+            "{point}: files with two rows: {doubled:?}"
         );
         assert_eq!(rows, files, "{point}: rows and files disagree");
         assert_eq!(

@@ -71,6 +71,15 @@ const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE frames ADD COLUMN sharpness REAL;
 ",
+    // One row per file, by construction: every writer (worker, start-up
+    // repair, reindex) inserts by path and a second row for a path is
+    // refused. Rows an older agent doubled (repair keyed by the path's
+    // millisecond, the worker by the nanosecond) are merged first, keeping
+    // the first row.
+    r"
+    DELETE FROM frames WHERE id NOT IN (SELECT MIN(id) FROM frames GROUP BY rel_path);
+    CREATE UNIQUE INDEX frames_by_path ON frames (rel_path);
+",
 ];
 
 /// A place box holding at least this many frames is searched from the time
@@ -157,7 +166,8 @@ impl Index {
     }
 
     /// Inserts the rows of a batch (frame, bytes on disk) in one
-    /// transaction. Idempotent: a frame already indexed is left alone.
+    /// transaction. Idempotent: a frame whose file (path) or whose
+    /// (camera, time, seq) is already indexed is left alone.
     /// Returns, per frame, whether its row is new.
     pub fn insert_batch(&self, frames: &[(&Frame, u64)]) -> Result<Vec<bool>, StoreError> {
         if frames.is_empty() {
@@ -172,7 +182,7 @@ impl Index {
                                      lat, lon, fix, speed_kn, course_deg, heading_deg, \
                                      fix_age_ms, time_uncertainty_ms, interpolated, clock, sharpness) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
-                 ON CONFLICT (camera, captured_at_ns, seq) DO NOTHING",
+                 ON CONFLICT DO NOTHING",
             )?;
             let stored_at = Timestamp::now().unix_nanos();
             for (frame, bytes) in frames {
@@ -642,6 +652,54 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn doubled_rows_of_older_agents_are_merged_and_never_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.db");
+        {
+            // An index as the agent before one-row-per-path left it.
+            let mut conn = connect(&path).unwrap();
+            let before = MIGRATIONS.len() - 1;
+            for (i, sql) in MIGRATIONS[..before].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.pragma_update(None, "user_version", i as i64 + 1)
+                    .unwrap();
+            }
+            let tx = conn.transaction().unwrap();
+            for ns in [1_000_000_000_i64, 1_000_000_123] {
+                tx.execute(
+                    "INSERT INTO frames (camera, captured_at_ns, seq, rel_path, bytes, width, height, stored_at_ns) \
+                     VALUES ('bow', ?1, 0, 'bow/1970/01/01/00/00/01.000-0.jpg', 10, 16, 16, 0)",
+                    params![ns],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let index = Index::open(&path).unwrap();
+        let count = |index: &Index| -> i64 {
+            index
+                .reader
+                .lock()
+                .unwrap()
+                .query_row("SELECT COUNT(*) FROM frames", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(count(&index), 1);
+        // The same file under another time (the repair's millisecond): refused.
+        let frame = Frame::new(
+            "bow".parse().unwrap(),
+            0,
+            Timestamp::from_unix_nanos(1_000_000_456),
+            ClockSource::System,
+            16,
+            16,
+            bytes::Bytes::new(),
+        );
+        assert_eq!(index.insert_batch(&[(&frame, 10)]).unwrap(), [false]);
+        assert_eq!(count(&index), 1);
+    }
 
     #[test]
     fn listings_use_the_index_without_sorting() {
