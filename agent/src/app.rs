@@ -31,6 +31,7 @@ use crate::redis_server::OwnRedis;
 use crate::retention::Retention;
 use crate::sharpness::Scorer;
 use crate::store::Store;
+use crate::store::lock::DataDirLock;
 use crate::timestamp::Timestamp;
 use crate::uplink::status::StatusSource;
 use crate::uplink::{Uplink, UplinkParts};
@@ -105,6 +106,8 @@ pub struct Pipeline {
     pub handoff: Handoff,
     pub metrics: Arc<Metrics>,
     pub store: Arc<Store>,
+    /// Held while the pipeline lives: one process per data directory.
+    _lock: DataDirLock,
     own_redis_pid: Option<Arc<AtomicU32>>,
     producer: Stage,
     workers: Stage,
@@ -122,6 +125,7 @@ impl Pipeline {
         gps: Arc<Gps>,
     ) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
+        let lock = DataDirLock::acquire(data_dir)?;
         let dir = data_dir.to_owned();
         let store = tokio::task::spawn_blocking(move || Store::open(&dir))
             .await?
@@ -191,6 +195,7 @@ impl Pipeline {
             handoff,
             metrics,
             store,
+            _lock: lock,
             own_redis_pid,
             producer,
             workers,

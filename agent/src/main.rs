@@ -12,6 +12,7 @@ use seaframe_agent::config::Config;
 use seaframe_agent::init;
 use seaframe_agent::onvif;
 use seaframe_agent::store::Store;
+use seaframe_agent::store::lock::DataDirLock;
 use seaframe_agent::timestamp::Timestamp;
 use seaframe_agent::video::{self, Video, VideoRequest};
 use tokio_util::sync::CancellationToken;
@@ -61,7 +62,7 @@ enum Command {
         out: String,
     },
     /// Rebuilds the index from the frames on disk (their paths and EXIF);
-    /// run it with the agent stopped.
+    /// refused while an agent runs on the same data directory.
     Reindex {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
@@ -290,6 +291,13 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("{e}");
                     return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let _lock = match DataDirLock::acquire(&cfg.data_dir) {
+                Ok(lock) => lock,
+                Err(e) => {
+                    eprintln!("reindex refused: {e} (the agent repairs the last hour at every start)");
+                    return ExitCode::FAILURE;
                 }
             };
             let reindexed = Store::open(&cfg.data_dir).and_then(|store| {

@@ -234,6 +234,58 @@ fn start_agent(config: &std::path::Path) -> Child {
 }
 
 #[test]
+fn a_data_directory_serves_one_agent_and_no_reindex_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    let write = |port: u16| {
+        std::fs::write(
+            &config,
+            format!(
+                "vessel = \"v\"\ndata_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n\
+                 [[cameras]]\nid = \"a\"\nsource = \"testpattern\"\nfps = 5\nwidth = 160\nheight = 120\n",
+                dir.path().join("data").display(),
+            ),
+        )
+        .unwrap();
+    };
+    write(free_port().unwrap());
+    let mut first = start_agent(&config);
+    let pid = format!("(pid {})", first.pid());
+    // A second agent (on another API port) and a reindex: both refused,
+    // naming the agent that holds the directory.
+    write(free_port().unwrap());
+    let second = agent()
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&pid) && stderr.contains("in use"), "{stderr}");
+    let reindex = agent()
+        .args(["reindex", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&reindex.stderr);
+    assert_eq!(reindex.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("reindex refused") && stderr.contains(&pid), "{stderr}");
+    // Once the agent is gone (even killed), the directory is free.
+    first.kill();
+    let reindex = agent()
+        .args(["reindex", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        reindex.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&reindex.stderr)
+    );
+}
+
+#[test]
 fn a_sigkilled_agent_restarts_and_stores_every_streamed_frame_once() {
     let redis = RedisServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ mod garbage;
 pub mod geo;
 pub mod index;
 pub mod layout;
+pub mod lock;
 pub mod reconcile;
 pub mod writer;
 
