@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::Stage;
 use crate::capture::Camera;
+use crate::capture::numbering::Numbering;
 use crate::clock::Clock;
 use crate::config::{CameraConfig, Config, GpsConfig, RetentionConfig};
 use crate::gps::reader::GpsReader;
@@ -95,18 +96,15 @@ impl Cameras {
     }
 
     async fn start(&mut self, cam: &CameraConfig) -> anyhow::Result<()> {
-        let id = cam.id.clone();
-        let s = Arc::clone(&self.store);
-        let first_seq = tokio::task::spawn_blocking(move || s.max_seq(&id))
-            .await?
-            .context("reading the index")?
-            .map_or(0, |s| s + 1);
+        let numbering = Numbering::resume(cam.id.clone(), Arc::clone(&self.store))
+            .await
+            .context("reading the index")?;
         let camera = Camera::new(
             cam.clone(),
             self.handoff.clone(),
             self.metrics.register_camera(&cam.id, cam.fps),
             self.clock.clone(),
-            first_seq,
+            numbering,
         );
         let token = self.stage.token.child_token();
         let ended = CancellationToken::new();

@@ -296,7 +296,9 @@ fn main() -> ExitCode {
             let _lock = match DataDirLock::acquire(&cfg.data_dir) {
                 Ok(lock) => lock,
                 Err(e) => {
-                    eprintln!("reindex refused: {e} (the agent repairs the last hour at every start)");
+                    eprintln!(
+                        "reindex refused: {e} (the agent repairs the last hour at every start)"
+                    );
                     return ExitCode::FAILURE;
                 }
             };

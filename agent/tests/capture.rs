@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::wait_for;
 use seaframe_agent::capture::Camera;
+use seaframe_agent::capture::numbering::Numbering;
 use seaframe_agent::config::CameraConfig;
 use seaframe_agent::frame::Frame;
 use seaframe_agent::handoff::Handoff;
@@ -37,7 +38,8 @@ fn start(id: &str, source: &str, fps: f64) -> Running {
     let stop = CancellationToken::new();
     let clock =
         seaframe_agent::clock::Clock::new(Arc::new(seaframe_agent::gps::state::Gps::new(10)));
-    let camera = Camera::new(cfg, handoff.clone(), Arc::clone(&metrics), clock, 7);
+    let numbering = Numbering::starting_at(cfg.id.clone(), 7);
+    let camera = Camera::new(cfg, handoff.clone(), Arc::clone(&metrics), clock, numbering);
     let task = tokio::spawn(camera.run(stop.clone()));
     Running {
         handoff,

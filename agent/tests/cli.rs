@@ -212,12 +212,20 @@ fn xinfo_field(url: &str, field: &str) -> u64 {
     lines[i + 1].parse().unwrap()
 }
 
-fn count_rows(data: &std::path::Path) -> (u64, u64) {
+/// (rows, distinct frames, distinct (camera, seq)).
+fn count_rows(data: &std::path::Path) -> (u64, u64, u64) {
     let conn = rusqlite::Connection::open(data.join("index.db")).unwrap();
     conn.query_row(
-        "SELECT COUNT(*), COUNT(DISTINCT camera || captured_at_ns || '-' || seq) FROM frames",
+        "SELECT COUNT(*), COUNT(DISTINCT camera || captured_at_ns || '-' || seq), \
+                COUNT(DISTINCT camera || '-' || seq) FROM frames",
         [],
-        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        },
     )
     .unwrap()
 }
@@ -261,7 +269,10 @@ fn a_data_directory_serves_one_agent_and_no_reindex_beside_it() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&pid) && stderr.contains("in use"), "{stderr}");
+    assert!(
+        stderr.contains(&pid) && stderr.contains("in use"),
+        "{stderr}"
+    );
     let reindex = agent()
         .args(["reindex", "--config"])
         .arg(&config)
@@ -269,7 +280,10 @@ fn a_data_directory_serves_one_agent_and_no_reindex_beside_it() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&reindex.stderr);
     assert_eq!(reindex.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("reindex refused") && stderr.contains(&pid), "{stderr}");
+    assert!(
+        stderr.contains("reindex refused") && stderr.contains(&pid),
+        "{stderr}"
+    );
     // Once the agent is gone (even killed), the directory is free.
     first.kill();
     let reindex = agent()
@@ -341,8 +355,9 @@ fn a_sigkilled_agent_restarts_and_stores_every_streamed_frame_once() {
     // everything else that was ever streamed is indexed, once.
     let added = xinfo_field(&redis.url(), "entries-added");
     let left = xinfo_field(&redis.url(), "length");
-    let (rows, distinct) = count_rows(dir.path());
+    let (rows, distinct, numbers) = count_rows(dir.path());
     assert_eq!(rows, distinct, "a frame indexed twice");
+    assert_eq!(rows, numbers, "a sequence number used twice across the restart");
     assert_eq!(
         rows + left,
         added,

@@ -89,10 +89,7 @@ fn storing_twice_indexes_once() {
         "{again:?}"
     );
     assert_eq!(store.count_by_camera().unwrap()[0].1, 5);
-    assert_eq!(
-        store.max_seq(&CameraId::parse("a").unwrap()).unwrap(),
-        Some(4)
-    );
+    assert_eq!(store.next_seq(&CameraId::parse("a").unwrap()).unwrap(), 5);
 }
 
 #[test]

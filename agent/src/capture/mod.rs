@@ -11,6 +11,7 @@ mod font;
 mod http;
 pub mod jpegstream;
 pub mod multipart;
+pub mod numbering;
 mod replay;
 pub mod rtsp;
 pub mod testpattern;
@@ -32,6 +33,7 @@ use crate::jpeg;
 use crate::metrics::{CameraMetrics, CameraState};
 use crate::queue::{Backoff, pause};
 use crate::timestamp::Timestamp;
+use numbering::Numbering;
 
 /// The shortest wait before retrying a camera that refused the credentials.
 const UNAUTHORIZED_RETRY: Duration = Duration::from_secs(5);
@@ -122,7 +124,7 @@ pub struct Camera {
     handoff: Handoff,
     metrics: Arc<CameraMetrics>,
     clock: Clock,
-    next_seq: u64,
+    numbering: Numbering,
 }
 
 impl std::fmt::Debug for Source {
@@ -139,20 +141,20 @@ impl std::fmt::Debug for Source {
 }
 
 impl Camera {
-    /// `first_seq`: where numbering continues (one past the highest stored).
+    /// `numbering`: where this camera's sequence numbers continue.
     pub fn new(
         cfg: CameraConfig,
         handoff: Handoff,
         metrics: Arc<CameraMetrics>,
         clock: Clock,
-        first_seq: u64,
+        numbering: Numbering,
     ) -> Self {
         Self {
             cfg,
             handoff,
             metrics,
             clock,
-            next_seq: first_seq,
+            numbering,
         }
     }
 
@@ -195,14 +197,13 @@ impl Camera {
                     };
                     let frame = Frame::new(
                         self.cfg.id.clone(),
-                        self.next_seq,
+                        self.numbering.take().await,
                         captured_at,
                         clock,
                         info.width,
                         info.height,
                         jpeg,
                     );
-                    self.next_seq += 1;
                     self.handoff.push(frame);
                     self.metrics.captured.fetch_add(1, Ordering::Relaxed);
                     self.metrics

@@ -80,6 +80,11 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM frames WHERE id NOT IN (SELECT MIN(id) FROM frames GROUP BY rel_path);
     CREATE UNIQUE INDEX frames_by_path ON frames (rel_path);
 ",
+    // Sequence numbers a camera may have handed out (frames still in the
+    // stream at a restart are not indexed yet): numbering resumes above.
+    r"
+    CREATE TABLE seq_reserved (camera TEXT PRIMARY KEY, below INTEGER NOT NULL);
+",
 ];
 
 /// A place box holding at least this many frames is searched from the time
@@ -301,14 +306,29 @@ impl Index {
         Ok(ns.map(Timestamp::from_unix_nanos))
     }
 
-    pub fn max_seq(&self, camera: &CameraId) -> Result<Option<u64>, StoreError> {
+    /// Where `camera`'s numbering resumes: above every indexed frame and
+    /// every number reserved before.
+    pub fn next_seq(&self, camera: &CameraId) -> Result<u64, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
-        let seq: Option<i64> = conn.query_row(
-            "SELECT MAX(seq) FROM frames WHERE camera = ?1",
+        let next: i64 = conn.query_row(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) + 1 FROM frames WHERE camera = ?1), 0), \
+                        COALESCE((SELECT below FROM seq_reserved WHERE camera = ?1), 0))",
             [camera.as_str()],
             |r| r.get(0),
         )?;
-        Ok(seq.map(|s| s as u64))
+        Ok(u64::try_from(next).unwrap_or(0))
+    }
+
+    /// Records that `camera` may hand out numbers below `below` (committed
+    /// before any of them is used).
+    pub fn reserve_seq(&self, camera: &CameraId, below: u64) -> Result<(), StoreError> {
+        let conn = self.writer.lock().expect("index writer lock poisoned");
+        conn.execute(
+            "INSERT INTO seq_reserved (camera, below) VALUES (?1, ?2) \
+             ON CONFLICT (camera) DO UPDATE SET below = MAX(below, excluded.below)",
+            params![camera.as_str(), i64::try_from(below).unwrap_or(i64::MAX)],
+        )?;
+        Ok(())
     }
 
     pub fn count_by_camera(&self) -> Result<Vec<(CameraId, u64)>, StoreError> {

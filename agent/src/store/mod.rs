@@ -239,8 +239,14 @@ impl Store {
         self.index.newest(camera)
     }
 
-    pub fn max_seq(&self, camera: &CameraId) -> Result<Option<u64>, StoreError> {
-        self.index.max_seq(camera)
+    /// Where `camera`'s numbering resumes (see [`index::Index::next_seq`]).
+    pub fn next_seq(&self, camera: &CameraId) -> Result<u64, StoreError> {
+        self.index.next_seq(camera)
+    }
+
+    /// Reserves `camera`'s numbers below `below` before they are used.
+    pub fn reserve_seq(&self, camera: &CameraId, below: u64) -> Result<(), StoreError> {
+        self.index.reserve_seq(camera, below)
     }
 
     /// Absolute path of a row's file.
