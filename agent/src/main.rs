@@ -469,17 +469,34 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Encodes a range into a file; returns its size.
+/// Encodes a range into a file; returns its size. Nothing is written for
+/// an empty range, and a failed export leaves no file (it is written
+/// beside `out` and renamed over it when complete).
 fn export(cfg: &Config, request: VideoRequest, out: &std::path::Path) -> anyhow::Result<u64> {
     let store = std::sync::Arc::new(Store::open(&cfg.data_dir)?);
-    app::runtime()?.block_on(async {
+    if !request.has_frames(&store)? {
+        anyhow::bail!(
+            "no frames of camera {} from {} to {}: nothing written",
+            request.camera,
+            request.from.to_rfc3339(),
+            request.to.to_rfc3339()
+        );
+    }
+    let partial = out.with_extension("mp4.partial");
+    let written = app::runtime()?.block_on(async {
         let (video, mut stdout) = Video::start(store, request)?;
-        let mut file = tokio::fs::File::create(out).await?;
+        let mut file = tokio::fs::File::create(&partial).await?;
         let bytes = tokio::io::copy(&mut stdout, &mut file).await?;
         file.sync_all().await?;
         drop(video);
+        anyhow::ensure!(bytes > 0, "ffmpeg wrote nothing");
+        tokio::fs::rename(&partial, out).await?;
         Ok(bytes)
-    })
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }
 
 fn run(cfg: Config, options: app::StartOptions) -> anyhow::Result<()> {

@@ -54,6 +54,21 @@ pub enum VideoError {
     Spawn(std::io::Error),
 }
 
+impl VideoRequest {
+    /// Whether the range holds any frame of the camera (blocking: the
+    /// index). An empty range makes no video: callers refuse it.
+    pub fn has_frames(&self, store: &Store) -> Result<bool, crate::store::StoreError> {
+        let page = store.query(&FrameQuery {
+            camera: Some(self.camera.clone()),
+            from: self.from,
+            to: self.to,
+            limit: 1,
+            after: None,
+        })?;
+        Ok(!page.frames.is_empty())
+    }
+}
+
 impl Video {
     /// Starts ffmpeg and the feeder; returns the encoder and its output.
     pub fn start(store: Arc<Store>, req: VideoRequest) -> Result<(Self, ChildStdout), VideoError> {

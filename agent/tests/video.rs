@@ -124,6 +124,13 @@ async fn the_api_streams_an_mp4_and_a_hang_up_stops_ffmpeg() {
     );
     assert_eq!(stream["nb_read_frames"].as_str(), Some("40"), "{probe}");
 
+    // A range without frames: 404 with the reason, no ffmpeg started.
+    let url = format!("{base}/video?camera=bow&from={}&to={T0}", T0 - 60_000);
+    let resp = reqwest::get(&url).await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("no frames of camera bow"), "{body}");
+
     // Real time: 8 s of frames at 10 fps.
     let url = format!("{base}/video?camera=bow&from={T0}&to={}", T0 + 60_000);
     std::fs::write(
@@ -225,4 +232,31 @@ fn export_writes_the_range_to_a_file() {
         Some("20"),
         "{probe}"
     );
+}
+
+#[test]
+fn export_of_an_empty_range_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(store_frames(dir.path()));
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!("vessel = \"v\"\ndata_dir = \"{}\"\n", dir.path().display()),
+    )
+    .unwrap();
+    let out = dir.path().join("empty.mp4");
+    let before = T0 - 3_600_000;
+    let done = Command::new(env!("CARGO_BIN_EXE_seaframe-agent"))
+        .args(["export", "--camera", "bow", "--from", &before.to_string()])
+        .args(["--to", &(before + 60_000).to_string(), "--out"])
+        .arg(&out)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no frames of camera bow"), "{stderr}");
+    assert!(!out.exists(), "no file for an empty range");
+    assert!(!dir.path().join("empty.mp4.partial").exists());
 }

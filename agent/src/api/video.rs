@@ -39,6 +39,15 @@ pub async fn get(
         to,
         fps,
     };
+    let asked = req.clone();
+    if !super::frames::blocking(&state.store, move |s| asked.has_frames(s)).await? {
+        return Err(ApiError::NotFound(format!(
+            "no frames of camera {} from {} to {}",
+            req.camera,
+            req.from.to_rfc3339(),
+            req.to.to_rfc3339()
+        )));
+    }
     let (video, stdout) = Video::start(state.store.clone(), req).map_err(|e| match e {
         VideoError::NoFfmpeg => ApiError::Unavailable(e.to_string()),
         VideoError::Spawn(_) => ApiError::Unavailable(e.to_string()),
