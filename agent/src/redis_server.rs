@@ -4,6 +4,15 @@
 //! its pending entries come back at the next start. Supervised: restarted
 //! with back-off when it dies. A server left running by an agent that was
 //! SIGKILLed is adopted rather than started twice.
+//!
+//! Redis never travels back in time: a `dump.rdb` is loaded only if a
+//! clean stop wrote it (the `clean-stop` mark, removed as soon as a server
+//! is up again) or nothing was indexed since it was written (the index's
+//! files are older). Any other dump — the one a dead server or a power cut
+//! leaves behind — is set aside as `dump.rdb.stale` before the server
+//! starts: loading it would hand the workers frames already stored, even
+//! deleted since, and hide the frames the dead server held. The server
+//! starts empty instead, and the queue counts those frames `lost`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -25,6 +34,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// A server that ran this long before dying is restarted at once.
 const STABLE_S: u64 = 10;
+/// Written after a clean `SHUTDOWN SAVE`: the dump beside it is current.
+const CLEAN_STOP_MARK: &str = "clean-stop";
+const DUMP: &str = "dump.rdb";
 
 /// The running (or adopted) server and its supervisor.
 #[derive(Debug)]
@@ -105,6 +117,7 @@ impl OwnRedis {
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&self.socket);
+        self.set_aside_a_stale_dump();
         let mut cmd = Command::new("redis-server");
         cmd.args([
             "--port",
@@ -167,6 +180,10 @@ impl OwnRedis {
             ),
             Ok(Err(e)) => return Err(e).context("reading redis-server's output"),
             Err(_) => bail!("redis-server did not become ready within {START_TIMEOUT:?}"),
+        }
+        // From now on the workers move past what the dump holds.
+        if let Err(e) = remove_durably(&self.dir.join(CLEAN_STOP_MARK)) {
+            tracing::warn!("removing {CLEAN_STOP_MARK} in {}: {e}", self.dir.display());
         }
         self.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
         self.ready_at = Some(tokio::time::Instant::now());
@@ -235,7 +252,40 @@ impl OwnRedis {
         Ok(())
     }
 
-    /// `SHUTDOWN SAVE`, then wait for the process (kill it if it hangs).
+    /// Moves a dump that is older than the index aside (module doc).
+    fn set_aside_a_stale_dump(&self) {
+        let dump = self.dir.join(DUMP);
+        let Ok(dumped) = std::fs::metadata(&dump).and_then(|m| m.modified()) else {
+            return;
+        };
+        if self.dir.join(CLEAN_STOP_MARK).exists() {
+            return;
+        }
+        let index = self.dir.parent().map(|d| d.join("index.db"));
+        let indexed_since = index.iter().any(|i| {
+            [i.clone(), i.with_extension("db-wal")].iter().any(|f| {
+                std::fs::metadata(f)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t > dumped)
+            })
+        });
+        if !indexed_since {
+            return;
+        }
+        let aside = self.dir.join(format!("{DUMP}.stale"));
+        match std::fs::rename(&dump, &aside) {
+            Ok(()) => tracing::warn!(
+                "{} was not written by a clean stop and frames were indexed since: set aside as {} \
+                 (the queue starts empty; what the last server held is counted lost)",
+                dump.display(),
+                aside.display()
+            ),
+            Err(e) => tracing::error!("cannot set aside the stale {}: {e}", dump.display()),
+        }
+    }
+
+    /// `SHUTDOWN SAVE`, then wait for the process (kill it if it hangs);
+    /// once it saved and stopped, mark the dump current.
     async fn stop(&mut self) {
         let save = async {
             let client = redis::Client::open(self.url())?;
@@ -253,16 +303,50 @@ impl OwnRedis {
         {
             tracing::warn!("could not ask redis-server to save and stop: {e}");
         }
-        if let Some((mut child, _)) = self.process.take() {
-            match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
-                Ok(_) => tracing::info!("own redis-server saved and stopped"),
-                Err(_) => {
-                    tracing::warn!("redis-server did not stop; killing it");
-                    let _ = child.kill().await;
+        let saved = match self.process.take() {
+            Some((mut child, _)) => {
+                match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
+                    Ok(Ok(status)) if status.success() => true,
+                    Ok(_) => false,
+                    Err(_) => {
+                        tracing::warn!("redis-server did not stop; killing it");
+                        let _ = child.kill().await;
+                        false
+                    }
                 }
+            }
+            // Adopted: it saved if it is gone.
+            None => !self.answers().await,
+        };
+        if saved && self.dir.join(DUMP).exists() {
+            match write_durably(&self.dir.join(CLEAN_STOP_MARK)) {
+                Ok(()) => tracing::info!("own redis-server saved and stopped"),
+                Err(e) => tracing::warn!("marking the saved dump current: {e}"),
             }
         }
         self.pid.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Creates `path` (empty) and makes it durable.
+fn write_durably(path: &Path) -> std::io::Result<()> {
+    std::fs::File::create(path)?.sync_all()?;
+    sync_parent(path)
+}
+
+/// Removes `path` (absent is fine) and makes that durable.
+fn remove_durably(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => sync_parent(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) => std::fs::File::open(dir)?.sync_all(),
+        None => Ok(()),
     }
 }
 

@@ -375,6 +375,57 @@ async fn own_redis_is_restarted_when_killed_and_keeps_the_stream_across_a_clean_
 }
 
 #[tokio::test]
+async fn a_dump_older_than_the_index_is_never_loaded_and_what_died_is_counted() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("redis");
+    let metrics = Arc::new(Metrics::default());
+    let cam = metrics.register_camera(&CameraId::parse("a").unwrap(), 1.0);
+    // Five frames in the stream, saved by a clean stop.
+    let own = OwnRedis::start(&dir).await.unwrap();
+    let url = own.url();
+    let queue = Queue::new(&url, 100, Arc::clone(&metrics)).unwrap();
+    let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
+    queue.ensure_group(&mut conn).await.unwrap();
+    let frames: Vec<Frame> = (0..8).map(|i| frame("a", i)).collect();
+    queue.add(&mut conn, &frames[..5]).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let supervisor = tokio::spawn(own.run(shutdown.clone()));
+    shutdown.cancel();
+    supervisor.await.unwrap().unwrap();
+    assert!(dir.join("clean-stop").exists(), "a clean stop marks its dump");
+
+    // The next start loads it; the workers store and ack all five (the
+    // index changes after the dump); three more wait in the stream.
+    let own = OwnRedis::start(&dir).await.unwrap();
+    assert!(!dir.join("clean-stop").exists(), "the dump is history now");
+    let pid = own.pid_handle();
+    let first_pid = pid.load(Ordering::Relaxed);
+    let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
+    let read = queue.read_new(&mut conn, "worker-0", 10, 100).await.unwrap();
+    assert_eq!(seqs_of(&read), [0, 1, 2, 3, 4]);
+    std::fs::write(data.path().join("index.db"), b"rows of frames 0-4").unwrap();
+    let ids: Vec<String> = read.iter().map(|e| e.id.clone()).collect();
+    queue.ack(&mut conn, &ids).await.unwrap();
+    cam.stored.fetch_add(5, Ordering::Relaxed);
+    queue.add(&mut conn, &frames[5..]).await.unwrap();
+
+    // The server dies. Its replacement must not travel back to the dump
+    // (frames 0-4, stored and perhaps deleted since, would come back):
+    // it starts empty, and the three frames it held are counted lost.
+    let shutdown = CancellationToken::new();
+    let supervisor = tokio::spawn(own.run(shutdown.clone()));
+    sigkill(first_pid);
+    wait_replaced(&pid, first_pid, &url).await;
+    assert!(dir.join("dump.rdb.stale").exists(), "the stale dump set aside");
+    let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(queue.len(&mut conn).await.unwrap(), 0, "nothing came back");
+    queue.recover_group(&mut conn).await.unwrap();
+    assert_eq!(cam.lost.load(Ordering::Relaxed), 3);
+    shutdown.cancel();
+    supervisor.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn a_running_own_redis_is_adopted_and_replaced_when_it_dies() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().join("redis");
