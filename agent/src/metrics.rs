@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use seaframe_wire::CameraId;
 use serde::Serialize;
 
+use crate::store::health::StoreHealth;
 use crate::timestamp::Timestamp;
 
 /// A camera's health as the supervisor sees it.
@@ -160,6 +161,8 @@ pub struct Metrics {
     pub retention_deleted: AtomicU64,
     /// Capture → row committed, per stored frame.
     pub store_latency: Histogram,
+    /// Whether frames are being stored (disk full, index unwritable…).
+    pub store_health: StoreHealth,
     pub uplink: UplinkMetrics,
 }
 
@@ -201,6 +204,7 @@ impl Default for Metrics {
             redis_restarts: Arc::default(),
             retention_deleted: AtomicU64::new(0),
             store_latency: Histogram::new(LATENCY_BOUNDS_S),
+            store_health: StoreHealth::default(),
             uplink: UplinkMetrics::default(),
         }
     }

@@ -304,17 +304,15 @@ impl OwnRedis {
             tracing::warn!("could not ask redis-server to save and stop: {e}");
         }
         let saved = match self.process.take() {
-            Some((mut child, _)) => {
-                match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
-                    Ok(Ok(status)) if status.success() => true,
-                    Ok(_) => false,
-                    Err(_) => {
-                        tracing::warn!("redis-server did not stop; killing it");
-                        let _ = child.kill().await;
-                        false
-                    }
+            Some((mut child, _)) => match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
+                Ok(Ok(status)) if status.success() => true,
+                Ok(_) => false,
+                Err(_) => {
+                    tracing::warn!("redis-server did not stop; killing it");
+                    let _ = child.kill().await;
+                    false
                 }
-            }
+            },
             // Adopted: it saved if it is gone.
             None => !self.answers().await,
         };

@@ -15,6 +15,7 @@ use crate::gps::state::Gps;
 use crate::metrics::Metrics;
 use crate::queue::{Backoff, Entry, Queue, QueueError, pause};
 use crate::sharpness::Scorer;
+use crate::store::health::StoreState;
 use crate::store::{Store, StoreError, Stored};
 use crate::timestamp::Timestamp;
 
@@ -119,8 +120,30 @@ impl Worker {
         Ok(c)
     }
 
-    /// Stores a batch and acks what may be acked. Entries whose store
-    /// failed for a reason other than a full disk stay pending (retried).
+    /// Indexes the files written while the index took no writes (from a
+    /// minute before `since`, for batches already in hand then).
+    async fn catch_up(&self, since: Timestamp) {
+        let store = Arc::clone(&self.store);
+        let from = Timestamp::from_unix_nanos(since.unix_nanos() - 60_000_000_000);
+        match tokio::task::spawn_blocking(move || store.reconcile(Some(from))).await {
+            Ok(Ok(report)) => tracing::info!(
+                files_indexed = report.files_indexed,
+                "the index takes writes again: indexed the frames written meanwhile"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!("catching the index up: {e}");
+                self.metrics.store_health.still_unindexed(since);
+            }
+            Err(e) => {
+                tracing::warn!("catching the index up: {e}");
+                self.metrics.store_health.still_unindexed(since);
+            }
+        }
+    }
+
+    /// Stores a batch and acks every entry of it: stored, or counted
+    /// `failed` with the store's state (docs/design.md "When storing
+    /// fails").
     async fn process(
         &self,
         conn: &mut MultiplexedConnection,
@@ -187,11 +210,17 @@ impl Worker {
             }
         };
         let now = Timestamp::now();
+        let mut stored_any = false;
+        let mut failures: Vec<(StoreState, String)> = Vec::new();
         for ((id, frame), outcome) in batch_ids.into_iter().zip(&frames).zip(outcomes) {
             let cam = self.metrics.camera(&frame.camera);
             cam.in_flight.fetch_sub(1, Ordering::Relaxed);
+            // Every outcome is acked: a frame that cannot be stored now is
+            // counted and let go, never left to grow the stream.
+            ack_ids.push(id);
             match outcome {
                 Ok(Stored::New) => {
+                    stored_any = true;
                     cam.stored.fetch_add(1, Ordering::Relaxed);
                     if let Some(scorer) = &self.sharpness {
                         scorer.offer(frame);
@@ -202,18 +231,28 @@ impl Worker {
                     self.metrics
                         .store_latency
                         .observe_ns(u64::try_from(latency_ns).unwrap_or(0));
-                    ack_ids.push(id);
                 }
-                Ok(Stored::Already) => ack_ids.push(id),
-                Err(StoreError::DiskFull { path }) => {
-                    cam.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(camera = %frame.camera, path = %path.display(), "disk full: frame not stored");
-                    ack_ids.push(id);
-                }
+                Ok(Stored::Already) => stored_any = true,
                 Err(e) => {
-                    tracing::warn!(camera = %frame.camera, "cannot store frame, will retry: {e}");
+                    cam.failed.fetch_add(1, Ordering::Relaxed);
+                    let state = match &e {
+                        StoreError::DiskFull { .. } => StoreState::DiskFull,
+                        StoreError::Io { .. } => StoreState::DiskUnwritable,
+                        // The file is durably on disk; its row comes with
+                        // the catch-up once the index takes writes again.
+                        StoreError::Index(_) | StoreError::IndexWrite { .. } => {
+                            StoreState::IndexUnwritable
+                        }
+                    };
+                    failures.push((state, e.to_string()));
                 }
             }
+        }
+        let health = &self.metrics.store_health;
+        if let Some((state, error)) = failures.first() {
+            health.failed(*state, error, failures.len() as u64);
+        } else if stored_any && let Some(since) = health.stored() {
+            self.catch_up(since).await;
         }
         let acked = self.queue.ack(conn, &ack_ids).await;
         if acked.is_ok() && !ack_ids.is_empty() {

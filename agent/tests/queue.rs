@@ -392,7 +392,10 @@ async fn a_dump_older_than_the_index_is_never_loaded_and_what_died_is_counted() 
     let supervisor = tokio::spawn(own.run(shutdown.clone()));
     shutdown.cancel();
     supervisor.await.unwrap().unwrap();
-    assert!(dir.join("clean-stop").exists(), "a clean stop marks its dump");
+    assert!(
+        dir.join("clean-stop").exists(),
+        "a clean stop marks its dump"
+    );
 
     // The next start loads it; the workers store and ack all five (the
     // index changes after the dump); three more wait in the stream.
@@ -401,7 +404,10 @@ async fn a_dump_older_than_the_index_is_never_loaded_and_what_died_is_counted() 
     let pid = own.pid_handle();
     let first_pid = pid.load(Ordering::Relaxed);
     let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
-    let read = queue.read_new(&mut conn, "worker-0", 10, 100).await.unwrap();
+    let read = queue
+        .read_new(&mut conn, "worker-0", 10, 100)
+        .await
+        .unwrap();
     assert_eq!(seqs_of(&read), [0, 1, 2, 3, 4]);
     std::fs::write(data.path().join("index.db"), b"rows of frames 0-4").unwrap();
     let ids: Vec<String> = read.iter().map(|e| e.id.clone()).collect();
@@ -416,7 +422,10 @@ async fn a_dump_older_than_the_index_is_never_loaded_and_what_died_is_counted() 
     let supervisor = tokio::spawn(own.run(shutdown.clone()));
     sigkill(first_pid);
     wait_replaced(&pid, first_pid, &url).await;
-    assert!(dir.join("dump.rdb.stale").exists(), "the stale dump set aside");
+    assert!(
+        dir.join("dump.rdb.stale").exists(),
+        "the stale dump set aside"
+    );
     let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
     assert_eq!(queue.len(&mut conn).await.unwrap(), 0, "nothing came back");
     queue.recover_group(&mut conn).await.unwrap();

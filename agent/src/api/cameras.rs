@@ -9,13 +9,15 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use crate::metrics::CameraMetrics;
+use crate::store::health::StoreState;
 use crate::timestamp::Timestamp;
 
-fn camera_json(c: &CameraMetrics) -> Value {
+fn camera_json(c: &CameraMetrics, storing: StoreState) -> Value {
     let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     json!({
         "id": c.id,
         "state": c.state(),
+        "storing": storing.as_str(),
         "fps": c.fps,
         "captured": n(&c.captured),
         "enqueued": n(&c.enqueued),
@@ -34,7 +36,7 @@ fn cameras_json(state: &ApiState) -> Vec<Value> {
         .metrics
         .cameras()
         .iter()
-        .map(|c| camera_json(c))
+        .map(|c| camera_json(c, state.metrics.store_health.state()))
         .collect()
 }
 
@@ -51,6 +53,7 @@ pub async fn status(State(state): State<ApiState>) -> Json<Value> {
         "queue_len": state.metrics.queue_len.load(Ordering::Relaxed),
         "handoff_len": state.metrics.handoff_len.load(Ordering::Relaxed),
         "cameras": cameras_json(&state),
+        "store": state.metrics.store_health.to_json(),
         "clock": {
             "source": state.clock.now().map_or("untrusted", |(_, source)| source.as_str()),
             "gps_offset_ms": state.clock.offset_ns().map(|ns| ns / 1_000_000),

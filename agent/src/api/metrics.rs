@@ -187,6 +187,13 @@ pub fn render(m: &Metrics) -> String {
             &u.configs_rolled_back,
         ),
     ];
+    let store_state = AtomicU64::new(m.store_health.state().gauge());
+    let gauges = gauges.into_iter().chain([(
+        "seaframe_store_state",
+        "gauge",
+        "Storing frames: 0 ok, 1 disk full, 2 disk unwritable, 3 index unwritable.",
+        &store_state,
+    )]);
     for (name, kind, help, v) in gauges {
         let _ = writeln!(
             out,

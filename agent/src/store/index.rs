@@ -680,7 +680,10 @@ mod tests {
         {
             // An index as the agent before one-row-per-path left it.
             let mut conn = connect(&path).unwrap();
-            let before = MIGRATIONS.len() - 1;
+            let before = MIGRATIONS
+                .iter()
+                .position(|m| m.contains("frames_by_path"))
+                .unwrap();
             for (i, sql) in MIGRATIONS[..before].iter().enumerate() {
                 conn.execute_batch(sql).unwrap();
                 conn.pragma_update(None, "user_version", i as i64 + 1)

@@ -7,6 +7,7 @@
 
 mod garbage;
 pub mod geo;
+pub mod health;
 pub mod index;
 pub mod layout;
 pub mod lock;
