@@ -30,7 +30,8 @@ use crate::desired::TooLarge;
 /// How many acks a vessel's history keeps (the newest).
 pub const ACK_HISTORY_LEN: usize = 20;
 
-/// Why the index failed. Callers retry (ingest) or answer 503 (API).
+/// Why the index failed. Callers retry (ingest) or answer 503 (API), but
+/// for [`IndexError::Refused`]: the caller's mistake (400), nothing stored.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error("sqlite: {0}")]
