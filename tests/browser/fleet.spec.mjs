@@ -212,7 +212,7 @@ try {
   await shot(page, 'vessel.png');
 
   // 4. The config panel: a wrong token is refused; the right one reaches
-  //    the agent, whose ack shows.
+  //    the agent (a change, PATCH, the panel's default), whose ack shows.
   const body = '{\n  "retention": { "max_age_s": 86400 }\n}';
   await page.fill('#cfg-body', body);
   await page.fill('#cfg-token', 'not-the-token');
@@ -229,6 +229,8 @@ try {
   }, version, { timeout: 20_000 });
   check(true, `version ${version} applied by the agent: "${await page.textContent('#cfg-ack')}"`);
   check(/"max_age_s": 86400/.test(await page.textContent('#cfg-desired')), 'the desired config shows');
+  const newest = await page.$eval('#cfg-history-rows tr', (tr) => [tr.dataset.status, tr.cells[0].textContent]);
+  check(newest[0] === 'applied' && Number(newest[1]) === version, `the ack heads the recent acks (${newest.join(' ')})`);
   await page.locator('#config-panel').scrollIntoViewIfNeeded();
   await shot(page, 'config.png');
 
@@ -246,7 +248,7 @@ try {
   check(consoleErrors.length === 0, `no console errors ${consoleErrors.join(' | ')}`);
   // Expected: the config of a vessel never configured (404, before the
   // push) and the push with the wrong token (401).
-  const unexpected = failed.filter((f) => !/^GET .*\/api\/v1\/vessels\/ship-one\/config 404$/.test(f) && !/^PUT .*\/config 401$/.test(f));
+  const unexpected = failed.filter((f) => !/^GET .*\/api\/v1\/vessels\/ship-one\/config 404$/.test(f) && !/^PATCH .*\/config 401$/.test(f));
   check(unexpected.length === 0, `no failed request but the expected 404 and 401 ${unexpected.join(', ')}`);
   console.log('PASS');
 } catch (e) {

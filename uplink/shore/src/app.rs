@@ -111,6 +111,7 @@ impl Shore {
             metrics: metrics.clone(),
             token: cfg.api.token.clone().map(Arc::new),
             mqtt: client,
+            push_order: Arc::default(),
             subscribed: subscribed.clone(),
             events,
             shutdown: shutdown.clone(),

@@ -57,7 +57,7 @@ pub struct IndexConfig {
 pub struct ApiConfig {
     #[serde(default = "defaults::listen")]
     pub listen: SocketAddr,
-    /// Guards `PUT /vessels/<v>/config` when set.
+    /// Guards `PATCH` and `PUT /vessels/<v>/config` when set.
     pub token: Option<Secret>,
 }
 

@@ -23,7 +23,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{config_json, thumb_json, vessel_json};
+use crate::api::{config_json, config_key, thumb_json, vessel_json};
 use crate::index::{Index, ThumbRow};
 use crate::metrics::{Metrics, add};
 
@@ -128,6 +128,7 @@ pub struct Feed {
 struct Seen {
     thumbs: Follow,
     vessels: HashMap<String, Value>,
+    /// Each vessel's [`config_key`] (the history is read only on a change).
     configs: HashMap<String, Value>,
 }
 
@@ -174,7 +175,7 @@ impl Feed {
             seen.vessels.insert(name, vessel_key(&vessel_json(v)));
         }
         for (v, c) in self.index.configs().await? {
-            seen.configs.insert(v.to_string(), config_json(&c));
+            seen.configs.insert(v.to_string(), config_key(&c));
         }
         Ok(seen)
     }
@@ -212,9 +213,10 @@ impl Feed {
         }
         for (v, c) in self.index.configs().await? {
             let name = v.to_string();
-            let state = config_json(&c);
-            if seen.configs.get(&name) != Some(&state) {
-                seen.configs.insert(name.clone(), state.clone());
+            let key = config_key(&c);
+            if seen.configs.get(&name) != Some(&key) {
+                let state = config_json(&c, &self.index.ack_history(&v).await?);
+                seen.configs.insert(name.clone(), key);
                 let mut event = json!({ "vessel": name });
                 if let (Some(e), Value::Object(s)) = (event.as_object_mut(), state) {
                     e.extend(s);

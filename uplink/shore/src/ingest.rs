@@ -50,6 +50,10 @@ pub const REQUEST_CAPACITY: usize = 70_000;
 /// connection (and being redelivered forever). Cap the broker's
 /// `max_packet_size` below this.
 const MAX_INCOMING_PACKET_BYTES: usize = 8 * 1024 * 1024;
+/// A config ack is a version, a status and the agent's problems with a
+/// push (a few KB at most); a bigger one is dropped (`ack_too_large`)
+/// rather than stored twenty times over in the history.
+pub const MAX_ACK_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MqttSetupError {
@@ -196,7 +200,8 @@ enum Work {
     Thumb(Thumb),
     Status(VesselName, StatusUpdate),
     Fixes(VesselName, Vec<Fix>),
-    Ack(VesselName, ConfigAck),
+    /// With the time it was received, ns.
+    Ack(VesselName, ConfigAck, i64),
 }
 
 /// Decodes, stores and indexes batches; acks after the commit.
@@ -338,40 +343,27 @@ impl Writer {
                 Err(e) => return give_back(thumbs, rest, e.into()),
             }
         }
-        // Thumbnails are in; the rest, in order. A failure retries all of
-        // the batch, which is idempotent (thumbnails and fixes are ignored
-        // when present; status and ack are overwritten with the same).
+        // Thumbnails are in; the rest, in order. A failure retries the
+        // batch from the item that failed, which is idempotent (fixes are
+        // ignored when present, a status is overwritten with the same, a
+        // repeat of the newest ack is ignored).
         for (i, w) in rest.iter().enumerate() {
-            let done = match w {
-                Work::Status(v, u) => self
+            let stored = match w {
+                Work::Status(v, u) => self.index.apply_status(v, u).await.map(|()| {
+                    add(&self.metrics.status_messages, 1);
+                }),
+                Work::Fixes(v, f) => self.index.append_fixes(v, f).await.map(|()| {
+                    add(&self.metrics.position_fixes, f.len() as u64);
+                }),
+                Work::Ack(v, a, received_at_ns) => self
                     .index
-                    .apply_status(v, u)
+                    .store_ack(v, a, *received_at_ns)
                     .await
-                    .map(|()| &self.metrics.status_messages),
-                Work::Fixes(v, f) => self
-                    .index
-                    .append_fixes(v, f)
-                    .await
-                    .map(|()| &self.metrics.position_fixes),
-                Work::Ack(v, a) => self
-                    .index
-                    .store_ack(v, a)
-                    .await
-                    .map(|()| &self.metrics.config_acks),
-                Work::Thumb(_) => continue,
+                    .map(|()| self.metrics.count_ack(a.status)),
+                Work::Thumb(_) => Ok(()),
             };
-            match done {
-                Ok(counter) => add(
-                    counter,
-                    if let Work::Fixes(_, f) = w {
-                        f.len() as u64
-                    } else {
-                        1
-                    },
-                ),
-                Err(e) => {
-                    return give_back(Vec::new(), rest.into_iter().skip(i).collect(), e.into());
-                }
+            if let Err(e) = stored {
+                return give_back(Vec::new(), rest.into_iter().skip(i).collect(), e.into());
             }
         }
         Ok(())
@@ -428,8 +420,14 @@ fn decode_one(p: &Publish) -> Result<Work, &'static str> {
             Ok(Work::Fixes(vessel, fixes))
         }
         Topic::ConfigAck { vessel } => {
+            if p.payload.len() > MAX_ACK_BYTES {
+                return Err("ack_too_large");
+            }
             let ack: ConfigAck = serde_json::from_slice(&p.payload).map_err(|_| "bad_json")?;
-            Ok(Work::Ack(vessel, ack))
+            if i64::try_from(ack.version).is_err() {
+                return Err("bad_ack_version");
+            }
+            Ok(Work::Ack(vessel, ack, now_ns()))
         }
         Topic::Config { .. } => Err("unexpected_topic"),
     }

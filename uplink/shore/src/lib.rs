@@ -1,7 +1,8 @@
 //! seaframe-shore: the shore end of the link. [`ingest`] takes the fleet's
 //! messages from the broker (shared subscription, persistent session,
 //! acked only after the index commit), [`blobs`] keeps the JPEGs, [`index`]
-//! the rows (SQLite or PostgreSQL), [`api`] serves them and pushes configs,
+//! the rows (SQLite or PostgreSQL), [`api`] serves them and pushes configs
+//! (each vessel's [`desired`] overlay),
 //! [`feed`] follows the index for the live `/events` stream, [`web`] is the
 //! fleet page, [`app`] starts and stops it all.
 
@@ -9,6 +10,7 @@ pub mod api;
 pub mod app;
 pub mod blobs;
 pub mod config;
+pub mod desired;
 pub mod feed;
 pub mod index;
 pub mod ingest;

@@ -6,6 +6,10 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use seaframe_wire::message::AckStatus;
+
+use crate::index::ack_status_str;
+
 /// The shore's counters. Shared as `Arc<Metrics>`.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -16,7 +20,8 @@ pub struct Metrics {
     pub thumb_bytes_indexed: AtomicU64,
     pub status_messages: AtomicU64,
     pub position_fixes: AtomicU64,
-    pub config_acks: AtomicU64,
+    /// Config acks stored, by status: applied, rejected, rolled back.
+    config_acks: [AtomicU64; 3],
     pub config_pushes: AtomicU64,
     /// Index commits that failed (the batch is retried, not acked).
     pub index_errors: AtomicU64,
@@ -32,7 +37,32 @@ pub struct Metrics {
     dropped: Mutex<BTreeMap<&'static str, u64>>,
 }
 
+/// Every ack status, in the order of [`Metrics::config_acks`].
+const ACK_STATUSES: [AckStatus; 3] = [
+    AckStatus::Applied,
+    AckStatus::Rejected,
+    AckStatus::RolledBack,
+];
+
+fn ack_slot(status: AckStatus) -> usize {
+    match status {
+        AckStatus::Applied => 0,
+        AckStatus::Rejected => 1,
+        AckStatus::RolledBack => 2,
+    }
+}
+
 impl Metrics {
+    /// Counts an ack stored.
+    pub fn count_ack(&self, status: AckStatus) {
+        add(&self.config_acks[ack_slot(status)], 1);
+    }
+
+    /// How many acks with `status` were stored.
+    pub fn acks(&self, status: AckStatus) -> u64 {
+        self.config_acks[ack_slot(status)].load(Ordering::Relaxed)
+    }
+
     pub fn drop_message(&self, reason: &'static str) {
         let mut map = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry(reason).or_default() += 1;
@@ -47,7 +77,7 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &AtomicU64); 12] = [
             (
                 "seaframe_shore_mqtt_publishes_received_total",
                 "PUBLISHes received from the broker.",
@@ -77,11 +107,6 @@ impl Metrics {
                 "seaframe_shore_position_fixes_total",
                 "Position fixes received.",
                 &self.position_fixes,
-            ),
-            (
-                "seaframe_shore_config_acks_total",
-                "Config acks received.",
-                &self.config_acks,
             ),
             (
                 "seaframe_shore_config_pushes_total",
@@ -118,6 +143,19 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
+        let name = "seaframe_shore_config_acks_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Config acks received, by status.\n# TYPE {name} counter"
+        );
+        for status in ACK_STATUSES {
+            let _ = writeln!(
+                out,
+                "{name}{{status=\"{}\"}} {}",
+                ack_status_str(status),
+                self.acks(status)
+            );
+        }
         let name = "seaframe_shore_messages_dropped_total";
         let _ = writeln!(
             out,
@@ -146,7 +184,10 @@ mod tests {
         m.drop_message("truncated");
         m.drop_message("truncated");
         add(&m.thumbs_indexed, 3);
+        m.count_ack(AckStatus::RolledBack);
         let text = m.render();
+        assert!(text.contains("seaframe_shore_config_acks_total{status=\"rolled_back\"} 1"));
+        assert!(text.contains("seaframe_shore_config_acks_total{status=\"applied\"} 0"));
         assert!(text.contains("seaframe_shore_messages_dropped_total{reason=\"truncated\"} 2"));
         assert!(text.contains("seaframe_shore_thumbs_indexed_total 3"));
         assert_eq!(m.dropped("truncated"), 2);

@@ -269,6 +269,7 @@ async fn bare_api(
         metrics: Arc::new(Metrics::default()),
         token: None,
         mqtt,
+        push_order: Arc::default(),
         subscribed,
         events: events.clone(),
         shutdown: shutdown.clone(),

@@ -6,7 +6,7 @@ mod common;
 
 use common::{index_urls, until};
 use seaframe_shore::config::IndexUrl;
-use seaframe_shore::index::{self, Index, NewThumb, Place, StatusUpdate, ThumbQuery};
+use seaframe_shore::index::{self, Index, NewThumb, Place, ReceivedAck, StatusUpdate, ThumbQuery};
 use seaframe_wire::message::{AckStatus, ConfigAck, Fix};
 use seaframe_wire::{CameraId, VesselName};
 
@@ -179,11 +179,15 @@ async fn story(ix: &dyn Index) {
         status: AckStatus::Applied,
         error: None,
     };
-    ix.store_ack(&a, &ack).await.unwrap();
+    ix.store_ack(&a, &ack, 77).await.unwrap();
     let got = ix.config(&a).await.unwrap().unwrap();
+    let received = ReceivedAck {
+        ack,
+        received_at_ns: Some(77),
+    };
     assert_eq!(
         (got.version, &got.desired, got.ack.clone()),
-        (2, &c2, Some(ack))
+        (2, &c2, Some(received))
     );
     let configs = ix.configs().await.unwrap();
     assert_eq!(configs.len(), 1);

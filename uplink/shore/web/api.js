@@ -55,8 +55,14 @@ export async function config(vessel) {
   }
 }
 
-export async function putConfig(vessel, bodyText, token) {
+async function sendConfig(method, vessel, bodyText, token) {
   const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
-  return parse(await fetch(`${API}/vessels/${enc(vessel)}/config`, { method: 'PUT', headers, body: bodyText }));
+  return parse(await fetch(`${API}/vessels/${enc(vessel)}/config`, { method, headers, body: bodyText }));
 }
+
+/** Folds a merge patch into the desired overlay: `{version, desired}`. */
+export const patchConfig = (vessel, bodyText, token) => sendConfig('PATCH', vessel, bodyText, token);
+
+/** Replaces the desired overlay whole: `{version, desired}`. */
+export const putConfig = (vessel, bodyText, token) => sendConfig('PUT', vessel, bodyText, token);

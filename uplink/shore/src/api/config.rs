@@ -1,78 +1,75 @@
-//! A vessel's remote configuration: `PUT /api/v1/vessels/{v}/config` stores
-//! the next version as desired and publishes it (retained, QoS 1) on
-//! `seaframe/v1/<v>/config`; `GET` shows the desired config, its version
-//! and the vessel's last ack. The body holds any of the remotely changeable
-//! sections (`cameras`, `gps`, `retention`, `uplink`); the agent validates
-//! their contents when it applies them.
+//! A vessel's remote configuration. The shore keeps a *desired overlay*
+//! per vessel ([`crate::desired`]): `PATCH /api/v1/vessels/{v}/config`
+//! folds a merge patch into it, `PUT` replaces it whole; either stores it
+//! as the next version and publishes it whole `{version, config}`
+//! (retained, QoS 1) on `seaframe/v1/<v>/config`, since a vessel offline
+//! only ever sees the last message. `GET` shows the overlay, its version,
+//! the vessel's last ack and its recent acks. The agent validates the
+//! contents when it applies them.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use rumqttc::QoS;
-use seaframe_wire::Topic;
 use seaframe_wire::message::ConfigPush;
+use seaframe_wire::{Topic, VesselName};
 use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
 use super::params::VesselPath;
-use crate::index::{ConfigState, ack_status_str};
+use crate::desired::{check_patch, check_whole};
+use crate::index::{ConfigChange, ConfigState, IndexError, ReceivedAck, ack_status_str};
 use crate::metrics::add;
+use crate::when::rfc3339_ns;
 
-/// The sections of the agent's config that shore may change.
-pub const SECTIONS: [&str; 4] = ["cameras", "gps", "retention", "uplink"];
-/// A config is a few KB; anything near this is a mistake.
-const MAX_BODY_BYTES: usize = 256 * 1024;
-
-/// The body, checked: a JSON object with only known sections, at least one.
-fn desired(body: &[u8]) -> Result<Value, ApiError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::bad(
-            "body",
-            format!("is over {MAX_BODY_BYTES} bytes"),
-        ));
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad("body", format!("not JSON: {e}")))?;
-    let Value::Object(map) = &value else {
-        return Err(ApiError::bad("body", "must be a JSON object"));
-    };
-    let unknown: Vec<&str> = map
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !SECTIONS.contains(k))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::bad(
-            "body",
-            format!(
-                "unknown section(s) {}; only {} may be pushed",
-                unknown.join(", "),
-                SECTIONS.join(", ")
-            ),
-        ));
-    }
-    if map.is_empty() {
-        return Err(ApiError::bad(
-            "body",
-            format!("holds none of {}", SECTIONS.join(", ")),
-        ));
-    }
-    Ok(value)
+/// `PATCH`: the body is a merge patch of the overlay.
+pub async fn patch(
+    State(state): State<ApiState>,
+    VesselPath(vessel): VesselPath,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let patch = check_patch(&body).map_err(|e| ApiError::bad("body", e))?;
+    let _order = state.push_order.lock().await;
+    let change = state
+        .index
+        .patch_config(&vessel, &patch)
+        .await
+        .map_err(|e| match e {
+            IndexError::Refused(e) => ApiError::bad("body", e),
+            e => ApiError::index(e),
+        })?;
+    publish(&state, &vessel, change).await
 }
 
+/// `PUT`: the body is the whole overlay.
 pub async fn put(
     State(state): State<ApiState>,
     VesselPath(vessel): VesselPath,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let config = desired(&body)?;
+    let desired = check_whole(&body).map_err(|e| ApiError::bad("body", e))?;
+    let _order = state.push_order.lock().await;
     let version = state
         .index
-        .put_config(&vessel, &config)
+        .put_config(&vessel, &desired)
         .await
         .map_err(ApiError::index)?;
-    let push = ConfigPush { version, config };
+    publish(&state, &vessel, ConfigChange { version, desired }).await
+}
+
+/// Publishes a stored change (the caller holds `push_order`, so that the
+/// retained message is the highest version) and answers with it.
+async fn publish(
+    state: &ApiState,
+    vessel: &VesselName,
+    change: ConfigChange,
+) -> Result<Json<Value>, ApiError> {
+    let ConfigChange { version, desired } = change;
+    let push = ConfigPush {
+        version,
+        config: desired,
+    };
     let payload = serde_json::to_vec(&push).expect("a JSON value serialises");
     state
         .mqtt
@@ -92,7 +89,7 @@ pub async fn put(
         })?;
     add(&state.metrics.config_pushes, 1);
     tracing::info!(%vessel, version, "config pushed");
-    Ok(Json(json!({ "version": version })))
+    Ok(Json(json!({ "version": version, "desired": push.config })))
 }
 
 pub async fn get(
@@ -105,38 +102,37 @@ pub async fn get(
         .await
         .map_err(ApiError::index)?
         .ok_or_else(|| ApiError::NotFound(format!("vessel: no config for {vessel}")))?;
-    Ok(Json(config_json(&config)))
+    let history = state
+        .index
+        .ack_history(&vessel)
+        .await
+        .map_err(ApiError::index)?;
+    Ok(Json(config_json(&config, &history)))
 }
 
-/// A config state as `GET …/config` shows it (and the feed's `config` event).
-pub(crate) fn config_json(config: &ConfigState) -> Value {
+/// A config state as `GET …/config` shows it (and the feed's `config`
+/// event): `history` newest first.
+pub(crate) fn config_json(config: &ConfigState, history: &[ReceivedAck]) -> Value {
+    let mut v = config_key(config);
+    v["history"] = history.iter().map(ack_json).collect();
+    v
+}
+
+/// A config state without its history: what tells the feed that it changed
+/// (every ack stored changes the last ack and its time).
+pub(crate) fn config_key(config: &ConfigState) -> Value {
     json!({
         "desired": config.desired,
         "version": config.version,
-        "ack": config.ack.as_ref().map(|a| json!({
-            "version": a.version,
-            "status": ack_status_str(a.status),
-            "error": a.error,
-        })),
+        "ack": config.ack.as_ref().map(ack_json),
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_known_sections_are_accepted() {
-        assert!(desired(br#"{"uplink": {"thumbs_per_s": 0.5}}"#).is_ok());
-        for bad in [
-            &br#"{"vessel": "x"}"#[..],
-            b"[]",
-            b"{}",
-            b"nope",
-            br#"{"gps": {}, "api": {}}"#,
-        ] {
-            let e = desired(bad).unwrap_err().to_string();
-            assert!(e.starts_with("body:"), "{e}");
-        }
-    }
+fn ack_json(a: &ReceivedAck) -> Value {
+    json!({
+        "version": a.ack.version,
+        "status": ack_status_str(a.ack.status),
+        "error": a.ack.error,
+        "received_at": a.received_at_ns.map(rfc3339_ns),
+    })
 }

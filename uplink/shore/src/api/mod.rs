@@ -1,8 +1,8 @@
 //! The shore's HTTP API (axum): JSON under `/api/v1`, `/metrics` in the
 //! Prometheus format, `/healthz`. One file per resource; `error` and
 //! `params` hold what they share. The listener is bound by the caller
-//! (tests bind port 0). Reading is open; `PUT …/config` needs the bearer
-//! token when one is configured. `/api/v1/events` streams changes (SSE);
+//! (tests bind port 0). Reading is open; `PATCH`/`PUT …/config` need the
+//! bearer token when one is configured. `/api/v1/events` streams changes (SSE);
 //! the fleet page (`/`, `/assets/…`) is [`crate::web`].
 
 mod config;
@@ -27,7 +27,7 @@ use seaframe_http::bearer_matches;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use config::config_json;
+pub(crate) use config::{config_json, config_key};
 pub use error::ApiError;
 pub(crate) use thumbs::thumb_json;
 pub(crate) use vessels::vessel_json;
@@ -47,6 +47,9 @@ pub struct ApiState {
     pub token: Option<Arc<Secret>>,
     /// Publishes pushed configs (the ingest's client).
     pub mqtt: AsyncClient,
+    /// Held from storing a push to queueing its message, so that this
+    /// instance publishes versions in order (the retained one is the last).
+    pub push_order: Arc<tokio::sync::Mutex<()>>,
     /// Whether ingest is subscribed (for `/healthz`).
     pub subscribed: watch::Receiver<bool>,
     /// The live feed (`/events`).
@@ -69,7 +72,7 @@ pub fn router(state: ApiState) -> Router {
     let guarded = Router::new()
         .route(
             "/api/v1/vessels/{v}/config",
-            axum::routing::put(config::put),
+            axum::routing::put(config::put).patch(config::patch),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()

@@ -8,7 +8,11 @@
 //! - a thumbnail is indexed at most once: `(vessel, camera, captured_at_ns)`
 //!   is unique and inserts ignore what is already there;
 //! - a batch of thumbnails is one transaction;
-//! - a config version is `previous + 1`, assigned atomically.
+//! - a config version is `previous + 1`, assigned atomically; a PATCH is
+//!   read, folded and written in one transaction that holds the vessel's
+//!   row, so that concurrent pushes (from any instance) are all kept;
+//! - a vessel's ack history holds its newest [`ACK_HISTORY_LEN`] acks, a
+//!   repeat of the newest one (a redelivery) not kept twice.
 
 pub mod postgres;
 pub mod sqlite;
@@ -21,8 +25,13 @@ use seaframe_wire::message::{AckStatus, ConfigAck, Fix};
 use seaframe_wire::{CameraId, VesselName};
 
 use crate::config::IndexUrl;
+use crate::desired::TooLarge;
 
-/// Why the index failed. Callers retry (ingest) or answer 503 (API).
+/// How many acks a vessel's history keeps (the newest).
+pub const ACK_HISTORY_LEN: usize = 20;
+
+/// Why the index failed. Callers retry (ingest) or answer 503 (API), but
+/// for [`IndexError::Refused`]: the caller's mistake (400), nothing stored.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error("sqlite: {0}")]
@@ -35,6 +44,9 @@ pub enum IndexError {
     Open { what: String, why: String },
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// The change was refused (nothing stored): the caller's mistake.
+    #[error(transparent)]
+    Refused(#[from] TooLarge),
 }
 
 pub type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, IndexError>> + Send + 'a>>;
@@ -254,12 +266,27 @@ pub struct VesselSummary {
     pub cameras: Vec<CameraSummary>,
 }
 
-/// A vessel's desired config and the last ack.
+/// A vessel's desired overlay, its version and the last ack.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigState {
     pub desired: serde_json::Value,
     pub version: u64,
-    pub ack: Option<ConfigAck>,
+    pub ack: Option<ReceivedAck>,
+}
+
+/// An ack and when the shore received it (`None` only for an ack stored
+/// before the shore kept that).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedAck {
+    pub ack: ConfigAck,
+    pub received_at_ns: Option<i64>,
+}
+
+/// A stored push: the version assigned and the whole desired overlay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigChange {
+    pub version: u64,
+    pub desired: serde_json::Value,
 }
 
 /// What a `status` message changes.
@@ -283,18 +310,38 @@ pub trait Index: Send + Sync + std::fmt::Debug {
     /// Appends fixes to the track (a fix already there, same `at_ms`, is
     /// ignored). A status's fix joins the track too.
     fn append_fixes<'a>(&'a self, vessel: &'a VesselName, fixes: &'a [Fix]) -> Fut<'a, ()>;
-    fn store_ack<'a>(&'a self, vessel: &'a VesselName, ack: &'a ConfigAck) -> Fut<'a, ()>;
+    /// Keeps `ack` as the vessel's last and in its history (trimmed to
+    /// [`ACK_HISTORY_LEN`]), in one transaction. Idempotent: a repeat of
+    /// the newest ack is ignored.
+    fn store_ack<'a>(
+        &'a self,
+        vessel: &'a VesselName,
+        ack: &'a ConfigAck,
+        received_at_ns: i64,
+    ) -> Fut<'a, ()>;
+    /// The vessel's newest acks, newest first (at most [`ACK_HISTORY_LEN`]).
+    fn ack_history<'a>(&'a self, vessel: &'a VesselName) -> Fut<'a, Vec<ReceivedAck>>;
     fn vessels(&self) -> Fut<'_, Vec<VesselSummary>>;
     fn vessel_known<'a>(&'a self, vessel: &'a VesselName) -> Fut<'a, bool>;
     fn thumbs<'a>(&'a self, query: &'a ThumbQuery) -> Fut<'a, ThumbPage>;
     fn thumb(&self, id: i64) -> Fut<'_, Option<ThumbRow>>;
     fn track<'a>(&'a self, vessel: &'a VesselName, from_ns: i64, to_ns: i64) -> Fut<'a, Vec<Fix>>;
-    /// Stores `desired` as the next version and returns it (1 for the first).
+    /// Stores `desired` (a normalised overlay) whole as the next version
+    /// and returns it (1 for the first).
     fn put_config<'a>(
         &'a self,
         vessel: &'a VesselName,
         desired: &'a serde_json::Value,
     ) -> Fut<'a, u64>;
+    /// Folds `patch` into the stored overlay ([`crate::desired::fold`]) and
+    /// stores the result as the next version, reading and writing in one
+    /// transaction that holds the vessel's row. [`IndexError::Refused`]
+    /// (nothing stored) when the result would be too large.
+    fn patch_config<'a>(
+        &'a self,
+        vessel: &'a VesselName,
+        patch: &'a serde_json::Value,
+    ) -> Fut<'a, ConfigChange>;
     fn config<'a>(&'a self, vessel: &'a VesselName) -> Fut<'a, Option<ConfigState>>;
     /// How many thumbnails are indexed (for tests and the benchmark).
     fn count_thumbs(&self) -> Fut<'_, u64>;
@@ -423,27 +470,53 @@ pub(crate) fn merge_cameras(
     Ok(())
 }
 
+/// An ack's columns as both databases hold them: `version, status, error,
+/// received_at_ns`.
+pub(crate) type AckColumns = (Option<i64>, Option<String>, Option<String>, Option<i64>);
+
+/// An ack read back (`None` when the columns hold none).
+pub(crate) fn received_ack(
+    (version, status, error, received_at_ns): AckColumns,
+) -> Result<Option<ReceivedAck>, IndexError> {
+    let (Some(version), Some(status)) = (version, status) else {
+        return Ok(None);
+    };
+    Ok(Some(ReceivedAck {
+        ack: ConfigAck {
+            version: u64::try_from(version).unwrap_or(0),
+            status: parse_ack_status(&status)?,
+            error,
+        },
+        received_at_ns,
+    }))
+}
+
+/// An ack's version as both databases store it (a version past `i64::MAX`
+/// is refused by ingest, so the clamp never bites).
+pub(crate) fn ack_version_i64(ack: &ConfigAck) -> i64 {
+    i64::try_from(ack.version).unwrap_or(i64::MAX)
+}
+
+/// A stored overlay, read back.
+pub(crate) fn desired_value(desired: &str) -> Result<serde_json::Value, IndexError> {
+    serde_json::from_str(desired).map_err(|e| IndexError::Corrupt(format!("desired config: {e}")))
+}
+
+/// A stored version, read back.
+pub(crate) fn version_u64(version: i64) -> Result<u64, IndexError> {
+    u64::try_from(version).map_err(|_| IndexError::Corrupt(format!("config version {version}")))
+}
+
 /// A `configs` row, read back.
 pub(crate) fn config_state(
     version: i64,
     desired: &str,
-    ack_version: Option<i64>,
-    ack_status: Option<String>,
-    ack_error: Option<String>,
+    ack: AckColumns,
 ) -> Result<ConfigState, IndexError> {
-    let ack = match (ack_version, ack_status) {
-        (Some(v), Some(s)) => Some(ConfigAck {
-            version: u64::try_from(v).unwrap_or(0),
-            status: parse_ack_status(&s)?,
-            error: ack_error,
-        }),
-        _ => None,
-    };
     Ok(ConfigState {
-        desired: serde_json::from_str(desired)
-            .map_err(|e| IndexError::Corrupt(format!("desired config: {e}")))?,
-        version: u64::try_from(version).unwrap_or(0),
-        ack,
+        desired: desired_value(desired)?,
+        version: version_u64(version)?,
+        ack: received_ack(ack)?,
     })
 }
 

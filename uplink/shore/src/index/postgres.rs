@@ -20,12 +20,15 @@ use tokio_util::task::TaskTracker;
 use crate::config::Secret;
 
 use super::{
-    ConfigState, Fut, Index, IndexError, NewThumb, Param, StatusUpdate, ThumbPage, ThumbQuery,
-    ThumbRow, VesselSummary, ack_status_str, camera, latest_per_camera, page, thumb_query_sql,
-    vessel,
+    ACK_HISTORY_LEN, AckColumns, ConfigChange, ConfigState, Fut, Index, IndexError, NewThumb,
+    Param, ReceivedAck, StatusUpdate, ThumbPage, ThumbQuery, ThumbRow, VesselSummary,
+    ack_status_str, ack_version_i64, camera, desired_value, latest_per_camera, page, received_ack,
+    thumb_query_sql, version_u64, vessel,
 };
+use crate::desired;
 
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE vessels (
     name TEXT PRIMARY KEY,
     online BOOLEAN NOT NULL DEFAULT false,
@@ -76,7 +79,20 @@ CREATE TABLE configs (
     ack_status TEXT,
     ack_error TEXT
 );
-"];
+",
+    r"
+ALTER TABLE configs ADD COLUMN ack_received_at_ns BIGINT;
+CREATE TABLE config_acks (
+    id BIGSERIAL PRIMARY KEY,
+    vessel TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    received_at_ns BIGINT NOT NULL
+);
+CREATE INDEX config_acks_by_vessel ON config_acks (vessel, id);
+",
+];
 
 /// An arbitrary constant: the advisory lock migrations run under.
 const MIGRATION_LOCK: i64 = 0x5EAF_4A3E;
@@ -164,6 +180,38 @@ fn to_thumb(r: &Row) -> Result<ThumbRow, IndexError> {
         lon: r.try_get(5)?,
         bytes: u64::try_from(r.try_get::<_, i64>(6)?).unwrap_or(0),
     })
+}
+
+/// The ack columns `version, status, error, received_at_ns` of a row,
+/// starting at column `at`.
+fn ack_columns(r: &Row, at: usize) -> Result<AckColumns, IndexError> {
+    Ok((
+        r.try_get(at)?,
+        r.try_get(at + 1)?,
+        r.try_get(at + 2)?,
+        r.try_get(at + 3)?,
+    ))
+}
+
+/// Makes sure the vessel has a `configs` row (version 0, empty overlay),
+/// locks it until `tx` ends and returns its overlay.
+async fn lock_config_row(
+    tx: &tokio_postgres::Transaction<'_>,
+    vessel: &str,
+) -> Result<String, IndexError> {
+    tx.execute(
+        "INSERT INTO configs (vessel, version, desired) VALUES ($1, 0, '{}') \
+         ON CONFLICT (vessel) DO NOTHING",
+        &[&vessel],
+    )
+    .await?;
+    Ok(tx
+        .query_one(
+            "SELECT desired FROM configs WHERE vessel = $1 FOR UPDATE",
+            &[&vessel],
+        )
+        .await?
+        .try_get(0)?)
 }
 
 async fn update_last_fix(
@@ -341,20 +389,73 @@ impl Index for PgIndex {
         })
     }
 
-    fn store_ack<'a>(&'a self, v: &'a VesselName, ack: &'a ConfigAck) -> Fut<'a, ()> {
+    fn store_ack<'a>(
+        &'a self,
+        v: &'a VesselName,
+        ack: &'a ConfigAck,
+        received_at_ns: i64,
+    ) -> Fut<'a, ()> {
         Box::pin(async move {
-            let version = i64::try_from(ack.version).unwrap_or(i64::MAX);
-            self.writer()
-                .await?
-                .execute(
-                    "INSERT INTO configs (vessel, version, desired, ack_version, ack_status, ack_error) \
-                     VALUES ($1, 0, '{}', $2, $3, $4) ON CONFLICT (vessel) DO UPDATE \
-                     SET ack_version = excluded.ack_version, ack_status = excluded.ack_status, \
-                     ack_error = excluded.ack_error",
-                    &[&v.as_str(), &version, &ack_status_str(ack.status), &ack.error],
+            let (v, version, status) =
+                (v.as_str(), ack_version_i64(ack), ack_status_str(ack.status));
+            let mut client = self.writer().await?;
+            let tx = client.transaction().await?;
+            // The vessel's row, locked: acks of one vessel stored by two
+            // shores at once queue here (and see each other's newest).
+            lock_config_row(&tx, v).await?;
+            let newest = tx
+                .query_opt(
+                    "SELECT version, status, error FROM config_acks WHERE vessel = $1 \
+                     ORDER BY id DESC LIMIT 1",
+                    &[&v],
                 )
                 .await?;
+            if let Some(r) = newest {
+                let (nv, ns, ne): (i64, &str, Option<&str>) =
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                if (nv, ns, ne) == (version, status, ack.error.as_deref()) {
+                    return Ok(());
+                }
+            }
+            tx.execute(
+                "UPDATE configs SET ack_version = $2, ack_status = $3, ack_error = $4, \
+                 ack_received_at_ns = $5 WHERE vessel = $1",
+                &[&v, &version, &status, &ack.error, &received_at_ns],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO config_acks (vessel, version, status, error, received_at_ns) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&v, &version, &status, &ack.error, &received_at_ns],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM config_acks WHERE vessel = $1 AND id NOT IN \
+                 (SELECT id FROM config_acks WHERE vessel = $1 ORDER BY id DESC LIMIT $2)",
+                &[&v, &(ACK_HISTORY_LEN as i64)],
+            )
+            .await?;
+            tx.commit().await?;
             Ok(())
+        })
+    }
+
+    fn ack_history<'a>(&'a self, v: &'a VesselName) -> Fut<'a, Vec<ReceivedAck>> {
+        Box::pin(async move {
+            let rows = self
+                .reader()
+                .await?
+                .query(
+                    "SELECT version, status, error, received_at_ns FROM config_acks \
+                     WHERE vessel = $1 ORDER BY id DESC LIMIT $2",
+                    &[&v.as_str(), &(ACK_HISTORY_LEN as i64)],
+                )
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.extend(received_ack(ack_columns(r, 0)?)?);
+            }
+            Ok(out)
         })
     }
 
@@ -491,14 +592,43 @@ impl Index for PgIndex {
         })
     }
 
+    fn patch_config<'a>(
+        &'a self,
+        v: &'a VesselName,
+        patch: &'a serde_json::Value,
+    ) -> Fut<'a, ConfigChange> {
+        Box::pin(async move {
+            let v = v.as_str();
+            let mut client = self.writer().await?;
+            let tx = client.transaction().await?;
+            // Held until commit: a PATCH from another shore waits here and
+            // then folds into what this one wrote.
+            let stored = lock_config_row(&tx, v).await?;
+            let desired = desired::fold(&desired_value(&stored)?, patch)?;
+            let version: i64 = tx
+                .query_one(
+                    "UPDATE configs SET version = version + 1, desired = $2 WHERE vessel = $1 \
+                     RETURNING version",
+                    &[&v, &desired.to_string()],
+                )
+                .await?
+                .try_get(0)?;
+            tx.commit().await?;
+            Ok(ConfigChange {
+                version: version_u64(version)?,
+                desired,
+            })
+        })
+    }
+
     fn config<'a>(&'a self, v: &'a VesselName) -> Fut<'a, Option<ConfigState>> {
         Box::pin(async move {
             let row = self
                 .reader()
                 .await?
                 .query_opt(
-                    "SELECT version, desired, ack_version, ack_status, ack_error FROM configs \
-                     WHERE vessel = $1",
+                    "SELECT version, desired, ack_version, ack_status, ack_error, \
+                     ack_received_at_ns FROM configs WHERE vessel = $1",
                     &[&v.as_str()],
                 )
                 .await?;
@@ -507,9 +637,7 @@ impl Index for PgIndex {
                 Some(r) => Ok(Some(super::config_state(
                     r.try_get(0)?,
                     r.try_get(1)?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                    r.try_get(4)?,
+                    ack_columns(&r, 2)?,
                 )?)),
             }
         })
@@ -560,8 +688,8 @@ impl Index for PgIndex {
                 .reader()
                 .await?
                 .query(
-                    "SELECT vessel, version, desired, ack_version, ack_status, ack_error \
-                     FROM configs ORDER BY vessel",
+                    "SELECT vessel, version, desired, ack_version, ack_status, ack_error, \
+                     ack_received_at_ns FROM configs ORDER BY vessel",
                     &[],
                 )
                 .await?;
@@ -569,13 +697,7 @@ impl Index for PgIndex {
                 .map(|r| {
                     Ok((
                         vessel(r.try_get(0)?)?,
-                        super::config_state(
-                            r.try_get(1)?,
-                            r.try_get(2)?,
-                            r.try_get(3)?,
-                            r.try_get(4)?,
-                            r.try_get(5)?,
-                        )?,
+                        super::config_state(r.try_get(1)?, r.try_get(2)?, ack_columns(r, 3)?)?,
                     ))
                 })
                 .collect()
