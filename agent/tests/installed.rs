@@ -6,7 +6,7 @@
 //! a real mosquitto, the vessel on the broker's TLS listener with
 //! certificates made here.
 //!
-//! Through it: a partial push changes one key and keeps every other, the
+//! Through it (PATCHes ashore, the normal case): a partial push changes one key and keeps every other, the
 //! operator's file untouched; a push naming a missing CA file is rejected
 //! before the ack; a push with a CA that parses but is the wrong one is
 //! applied, cannot connect and is rolled back within the confirm window,
@@ -134,11 +134,12 @@ async fn start_shore(broker: &MosquittoServer, dir: &Path) -> (Shore, String) {
     (shore, base)
 }
 
-/// Pushes the shore's whole desired overlay; returns its version.
-async fn push(shore: &str, desired: Value) -> u64 {
+/// PATCHes the vessel's config ashore (the keys named, nothing else);
+/// returns the version.
+async fn push(shore: &str, patch: Value) -> u64 {
     let r = reqwest::Client::new()
-        .put(format!("{shore}/vessels/{VESSEL}/config"))
-        .body(desired.to_string())
+        .patch(format!("{shore}/vessels/{VESSEL}/config"))
+        .body(patch.to_string())
         .send()
         .await
         .unwrap();
@@ -313,7 +314,7 @@ link_confirm_s = {CONFIRM_S}
     // 2. A CA file that is not there: rejected before the ack.
     let v2 = push(
         &shore,
-        json!({"retention": retention, "uplink": {"ca_file": "/etc/seaframe/missing.pem"}}),
+        json!({"uplink": {"ca_file": "/etc/seaframe/missing.pem"}}),
     )
     .await;
     let a = ack(&shore, v2, Duration::from_secs(20)).await;
@@ -339,12 +340,29 @@ link_confirm_s = {CONFIRM_S}
     let pushed_at = now_ms();
     let v3 = push(
         &shore,
-        json!({"retention": retention, "uplink": {"ca_file": "/etc/seaframe/other-ca.pem"}}),
+        json!({"uplink": {"ca_file": "/etc/seaframe/other-ca.pem"}}),
     )
     .await;
     let a = ack(&shore, v3, Duration::from_secs(CONFIRM_S + 40)).await;
     let acked_at = now_ms();
     assert_eq!(a["status"], "rolled_back", "{a}");
+    let (_, ashore) = get_json(&format!("{shore}/vessels/{VESSEL}/config")).await;
+    let history: Vec<(u64, &str)> = ashore["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["version"].as_u64().unwrap(),
+                h["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [(v3, "rolled_back"), (v2, "rejected"), (v1, "applied")],
+        "the shore keeps every outcome"
+    );
     let error = a["error"].as_str().unwrap_or("");
     assert!(error.contains(&format!("within {CONFIRM_S} s")), "{error}");
     assert!(
