@@ -134,8 +134,17 @@ impl Pipeline {
         // Start-up repair of the recent past (a crash can leave a file without
         // its row, or a row whose deletion was interrupted).
         let s = Arc::clone(&store);
-        let since = Timestamp::from_unix_nanos(Timestamp::now().unix_nanos() - RECONCILE_WINDOW_NS);
-        let report = tokio::task::spawn_blocking(move || s.reconcile(Some(since)))
+        // A corrupt index was replaced by an empty one: rebuild all of it.
+        let since = match store.rebuilt() {
+            Some(note) => {
+                metrics.store_health.note(note.to_owned());
+                None
+            }
+            None => Some(Timestamp::from_unix_nanos(
+                Timestamp::now().unix_nanos() - RECONCILE_WINDOW_NS,
+            )),
+        };
+        let report = tokio::task::spawn_blocking(move || s.reconcile(since))
             .await?
             .context("reconciling the index with the disk")?;
         if report.rows_dropped + report.files_indexed > 0 {

@@ -98,6 +98,11 @@ async fn a_full_disk_fails_frames_counted_and_capture_goes_on() {
     .await;
     let (status, _) = get_json(&format!("http://{}/healthz", agent.api_addr())).await;
     assert_eq!(status, 200, "the agent is up");
+    // Said where people look: the status, the camera, the metrics.
+    let base = format!("http://{}/api/v1", agent.api_addr());
+    let (_, s) = get_json(&format!("{base}/status")).await;
+    assert_eq!(s["store"]["state"], "disk_full", "{s}");
+    assert_eq!(s["cameras"][0]["storing"], "disk_full", "{s}");
 
     // Room again: storing resumes by itself.
     std::fs::remove_file(&ballast).unwrap();
@@ -106,5 +111,7 @@ async fn a_full_disk_fails_frames_counted_and_capture_goes_on() {
         (cam.stored.load(Ordering::Relaxed) > stored + 5).then_some(())
     })
     .await;
+    let (_, s) = get_json(&format!("{base}/status")).await;
+    assert_eq!(s["store"]["state"], "ok", "{s}");
     agent.shutdown().await.unwrap();
 }

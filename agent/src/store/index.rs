@@ -104,10 +104,38 @@ pub struct Index {
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    // The agent's own writers share one connection; only another process
+    // (a person with sqlite3) can hold the lock. Waiting longer for it
+    // would slow every worker below the cameras' rate.
+    conn.busy_timeout(Duration::from_secs(1))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(conn)
+}
+
+/// Moves a corrupt index (and its WAL and shared memory) aside as
+/// `index.db.corrupt-<unix s>`; returns where.
+pub fn set_aside(path: &Path) -> Result<PathBuf, StoreError> {
+    let stamp = Timestamp::now().unix_nanos() / 1_000_000_000;
+    let aside = path.with_extension(format!("db.corrupt-{stamp}"));
+    let io = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::rename(path, &aside).map_err(io)?;
+    for (ext, keep) in [("db-wal", true), ("db-shm", false)] {
+        let side = path.with_extension(ext);
+        if side.exists() {
+            if keep {
+                let mut wal = aside.clone().into_os_string();
+                wal.push("-wal");
+                std::fs::rename(&side, wal).map_err(io)?;
+            } else {
+                std::fs::remove_file(&side).map_err(io)?;
+            }
+        }
+    }
+    Ok(aside)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

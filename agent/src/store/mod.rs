@@ -43,6 +43,20 @@ pub enum StoreError {
     IndexWrite { message: String },
 }
 
+impl StoreError {
+    /// The index file is not a database, or a damaged one.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            Self::Index(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+                )
+        )
+    }
+}
+
 /// How a frame of a batch ended up stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -154,6 +168,10 @@ pub struct FramePage {
 pub struct Store {
     frames_dir: PathBuf,
     index: index::Index,
+    /// Set when `open` found the index corrupt, moved it aside and started
+    /// a new one: what happened, for the log and the status. The caller
+    /// rebuilds it from the disk (a full reconcile).
+    rebuilt: Option<String>,
     /// Storing (shared) and deleting (exclusive) never interleave: else a
     /// re-stored frame could find its file present, lose it to retention,
     /// and then commit a row without a file.
@@ -170,10 +188,23 @@ impl Store {
         if removed > 0 {
             tracing::info!(removed, "removed temp files left by a crash");
         }
-        let index = index::Index::open(&data_dir.join("index.db"))?;
+        let path = data_dir.join("index.db");
+        let (index, rebuilt) = match index::Index::open(&path) {
+            Ok(index) => (index, None),
+            Err(e) if e.is_corruption() => {
+                let aside = index::set_aside(&path)?;
+                let note = format!(
+                    "the index was corrupt ({e}): moved to {} and rebuilt from the frames on disk",
+                    aside.display()
+                );
+                (index::Index::open(&path)?, Some(note))
+            }
+            Err(e) => return Err(e),
+        };
         let store = Self {
             frames_dir,
             index,
+            rebuilt,
             gc: std::sync::RwLock::new(()),
         };
         // A deletion a crash interrupted: finish it (files, then rows).
@@ -248,6 +279,12 @@ impl Store {
     /// Reserves `camera`'s numbers below `below` before they are used.
     pub fn reserve_seq(&self, camera: &CameraId, below: u64) -> Result<(), StoreError> {
         self.index.reserve_seq(camera, below)
+    }
+
+    /// What `open` did about a corrupt index, if it found one (then the
+    /// index is new and empty: reconcile everything).
+    pub fn rebuilt(&self) -> Option<&str> {
+        self.rebuilt.as_deref()
     }
 
     /// Absolute path of a row's file.
