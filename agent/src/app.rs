@@ -303,6 +303,13 @@ impl Agent {
         );
         let (retention, uplink_stage) = (Stage::new("retention"), Stage::new("uplink"));
         let outbox = Uplink::open_outbox(&cfg).context("opening the uplink outbox")?;
+        let (policy, cams, s) = (
+            cfg.retention.clone(),
+            cfg.cameras.clone(),
+            Arc::clone(&pipeline.store),
+        );
+        tokio::task::spawn_blocking(move || crate::retention::check_budget(&policy, &cams, &s))
+            .await?;
         let (retention_tx, policy) = watch::channel(cfg.retention.clone());
         let keeper = Retention {
             store: Arc::clone(&pipeline.store),

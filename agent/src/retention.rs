@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::RetentionConfig;
+use crate::config::{CameraConfig, RetentionConfig};
 use crate::metrics::Metrics;
 use crate::queue::pause;
 use crate::store::{Candidate, Store};
@@ -32,6 +32,36 @@ pub struct Usage {
     pub frames_bytes: u64,
     /// Bytes free for unprivileged users on the frames' filesystem.
     pub free_bytes: u64,
+    /// The size of that filesystem (for the default free-space floor).
+    pub fs_bytes: u64,
+}
+
+/// The free-space floor when `min_free_bytes` is not set: 5 % of the
+/// filesystem, at most 1 GB. A fixed 1 GB would be most of a small SD card
+/// (keeping seconds of frames); on a big disk it is what it always was.
+pub fn auto_min_free_bytes(fs_bytes: u64) -> u64 {
+    (fs_bytes / 20).min(1_000_000_000)
+}
+
+/// The free-space floor in effect.
+pub fn min_free_bytes(policy: &RetentionConfig, fs_bytes: u64) -> u64 {
+    policy
+        .min_free_bytes
+        .unwrap_or_else(|| auto_min_free_bytes(fs_bytes))
+}
+
+/// How many seconds of frames the budget keeps at `bytes_per_s`: the
+/// smaller of `retain_bytes` and what the disk can hold above the floor
+/// (what the frames, index and outbox take now, plus what is free).
+pub fn seconds_kept(policy: &RetentionConfig, usage: Usage, bytes_per_s: f64) -> f64 {
+    let room = (usage.frames_bytes + usage.free_bytes)
+        .saturating_sub(min_free_bytes(policy, usage.fs_bytes))
+        .min(policy.retain_bytes);
+    if bytes_per_s > 0.0 {
+        room as f64 / bytes_per_s
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// What to delete, oldest first.
@@ -52,11 +82,12 @@ pub fn plan(
 ) -> Plan {
     let max_age_ns =
         i64::try_from(policy.max_age_s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
+    let floor = min_free_bytes(policy, usage.fs_bytes);
     let mut out = Plan::default();
     for c in oldest_first {
         let too_old = now.unix_nanos().saturating_sub(c.captured_at.unix_nanos()) > max_age_ns;
         let over_budget = usage.frames_bytes.saturating_sub(out.bytes) > policy.retain_bytes;
-        let low_on_space = usage.free_bytes.saturating_add(out.bytes) < policy.min_free_bytes;
+        let low_on_space = usage.free_bytes.saturating_add(out.bytes) < floor;
         if !(too_old || over_budget || low_on_space) {
             break;
         }
@@ -68,8 +99,71 @@ pub fn plan(
 
 /// Free space of the filesystem holding `path`, for unprivileged users.
 pub fn free_bytes(path: &std::path::Path) -> std::io::Result<u64> {
+    Ok(disk_space(path)?.0)
+}
+
+/// (free for unprivileged users, size) of the filesystem holding `path`.
+pub fn disk_space(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
     let s = rustix::fs::statvfs(path)?;
-    Ok(s.f_bavail.saturating_mul(s.f_frsize))
+    Ok((
+        s.f_bavail.saturating_mul(s.f_frsize),
+        s.f_blocks.saturating_mul(s.f_frsize),
+    ))
+}
+
+/// JPEG bytes per pixel to expect before any frame is stored (about 1.2
+/// bits per pixel: a typical camera JPEG).
+const BYTES_PER_PIXEL_GUESS: f64 = 0.15;
+
+/// At start: how long the budget keeps frames at the cameras' rates (the
+/// stored frames' mean size, or a guess from their sizes); a warning when
+/// it is less than an hour, which on a small disk with an ill-chosen floor
+/// could otherwise be seconds, silently. Blocking (the index, statvfs).
+pub fn check_budget(policy: &RetentionConfig, cameras: &[CameraConfig], store: &Store) {
+    let counted = store
+        .count_by_camera()
+        .map(|c| c.iter().map(|(_, n)| n).sum::<u64>())
+        .unwrap_or(0);
+    let stored_bytes = store.frames_bytes().unwrap_or(0);
+    let bytes_per_s: f64 = cameras
+        .iter()
+        .map(|c| {
+            let frame = if counted >= 10 {
+                stored_bytes as f64 / counted as f64
+            } else {
+                f64::from(c.width) * f64::from(c.height) * BYTES_PER_PIXEL_GUESS
+            };
+            frame * c.fps
+        })
+        .sum();
+    let Ok((free_bytes, fs_bytes)) = disk_space(store.frames_dir()) else {
+        return;
+    };
+    let usage = Usage {
+        frames_bytes: stored_bytes + store.index_disk_bytes(),
+        free_bytes,
+        fs_bytes,
+    };
+    let kept_s = seconds_kept(policy, usage, bytes_per_s);
+    let floor = min_free_bytes(policy, fs_bytes);
+    if kept_s < 3600.0 {
+        tracing::warn!(
+            minutes = (kept_s / 60.0) as u64,
+            retain_bytes = policy.retain_bytes,
+            free_bytes,
+            min_free_bytes = floor,
+            bytes_per_s = bytes_per_s.round(),
+            "the disk budget keeps less than an hour of frames at the configured rates: \
+             raise retention.retain_bytes, free the disk, lower retention.min_free_bytes, \
+             or capture less"
+        );
+    } else if kept_s.is_finite() {
+        tracing::info!(
+            hours = (kept_s / 3600.0) as u64,
+            min_free_bytes = floor,
+            "the disk budget keeps frames this long at the configured rates"
+        );
+    }
 }
 
 /// The task that applies the plan, continuously.
@@ -116,9 +210,11 @@ impl Retention {
     fn pass(&self) -> anyhow::Result<usize> {
         let others =
             self.store.index_disk_bytes() + self.outbox.as_ref().map_or(0, |o| o.disk_bytes());
+        let (free_bytes, fs_bytes) = disk_space(&self.frames_dir)?;
         let usage = Usage {
             frames_bytes: self.store.frames_bytes()? + others,
-            free_bytes: free_bytes(&self.frames_dir)?,
+            free_bytes,
+            fs_bytes,
         };
         let oldest = self.store.oldest(MAX_DELETES_PER_PASS)?;
         let policy = self.policy.borrow().clone();
@@ -148,8 +244,27 @@ mod tests {
         RetentionConfig {
             max_age_s,
             retain_bytes,
-            min_free_bytes,
+            min_free_bytes: Some(min_free_bytes),
         }
+    }
+
+    #[test]
+    fn the_default_floor_scales_with_the_disk_and_the_budget_in_seconds() {
+        assert_eq!(auto_min_free_bytes(8_000_000_000), 400_000_000);
+        assert_eq!(auto_min_free_bytes(2_000_000_000_000), 1_000_000_000);
+        let auto = RetentionConfig {
+            min_free_bytes: None,
+            ..policy(1, 50_000_000_000, 0)
+        };
+        let usage = Usage {
+            frames_bytes: 0,
+            free_bytes: 1_000_000_000,
+            fs_bytes: 8_000_000_000,
+        };
+        // 1 GB free, 0.4 GB floor: 0.6 GB at 100 kB/s is 6000 s.
+        assert_eq!(seconds_kept(&auto, usage, 100_000.0), 6000.0);
+        // retain_bytes smaller still.
+        assert_eq!(seconds_kept(&policy(1, 1_000_000, 0), usage, 1000.0), 1000.0);
     }
 
     fn candidates(n: i64, bytes: u64) -> Vec<Candidate> {
@@ -173,6 +288,7 @@ mod tests {
             Usage {
                 frames_bytes: 1000,
                 free_bytes: 1 << 40,
+                fs_bytes: 1 << 41,
             },
             &c,
         );
@@ -184,6 +300,7 @@ mod tests {
             Usage {
                 frames_bytes: 1000,
                 free_bytes: 1 << 40,
+                fs_bytes: 1 << 41,
             },
             &c,
         );
@@ -195,6 +312,7 @@ mod tests {
             Usage {
                 frames_bytes: 1000,
                 free_bytes: 50,
+                fs_bytes: 1 << 41,
             },
             &c,
         );
@@ -206,6 +324,7 @@ mod tests {
             Usage {
                 frames_bytes: 1000,
                 free_bytes: 1 << 40,
+                fs_bytes: 1 << 41,
             },
             &c,
         );
@@ -224,7 +343,7 @@ mod tests {
                 bytes: *b,
             }).collect();
             let total: u64 = sizes.iter().sum();
-            let p = plan(&policy(u64::MAX / 2_000_000_000, retain, 0), Timestamp::from_unix_millis(0), Usage { frames_bytes: total, free_bytes: u64::MAX / 2 }, &c);
+            let p = plan(&policy(u64::MAX / 2_000_000_000, retain, 0), Timestamp::from_unix_millis(0), Usage { frames_bytes: total, free_bytes: u64::MAX / 2, fs_bytes: u64::MAX / 2 }, &c);
             // Within budget (or everything gone), deleting a prefix: the oldest.
             prop_assert!(total - p.bytes <= retain || p.ids.len() == c.len());
             prop_assert_eq!(p.ids.clone(), (0..p.ids.len() as i64).collect::<Vec<_>>());

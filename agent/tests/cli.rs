@@ -300,6 +300,42 @@ fn a_data_directory_serves_one_agent_and_no_reindex_beside_it() {
 }
 
 #[test]
+fn a_budget_that_keeps_less_than_an_hour_is_said_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "vessel = \"v\"\ndata_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{}\"\n\
+             [retention]\nretain_bytes = 50000000\n\
+             [[cameras]]\nid = \"a\"\nsource = \"testpattern\"\nfps = 30\nwidth = 1280\nheight = 720\n",
+            dir.path().join("data").display(),
+            free_port().unwrap()
+        ),
+    )
+    .unwrap();
+    // 50 MB at 30 fps of 1280x720 (about 4 MB/s): minutes, not an hour.
+    let (mut agent, line) = Child::spawn_until(
+        {
+            let mut cmd = agent();
+            cmd.args(["run", "--config"]).arg(&config);
+            cmd
+        },
+        "seaframe-agent",
+        "keeps less than an hour",
+    )
+    .unwrap();
+    let minutes: u64 = line
+        .split("minutes=")
+        .nth(1)
+        .and_then(|m| m.split_whitespace().next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(minutes < 60, "{line}");
+    agent.kill();
+}
+
+#[test]
 fn a_sigkilled_agent_restarts_and_stores_every_streamed_frame_once() {
     let redis = RedisServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -128,8 +128,10 @@ pub struct RetentionConfig {
     pub max_age_s: u64,
     #[serde(default = "defaults::retain_bytes")]
     pub retain_bytes: u64,
-    #[serde(default = "defaults::min_free_bytes")]
-    pub min_free_bytes: u64,
+    /// `None`: 5 % of the filesystem, at most 1 GB
+    /// ([`crate::retention::auto_min_free_bytes`]).
+    #[serde(default)]
+    pub min_free_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -198,9 +200,6 @@ mod defaults {
     }
     pub const fn retain_bytes() -> u64 {
         50_000_000_000
-    }
-    pub const fn min_free_bytes() -> u64 {
-        1_000_000_000
     }
     pub const fn thumb_width_px() -> u32 {
         320
@@ -273,7 +272,7 @@ impl Default for RetentionConfig {
         Self {
             max_age_s: defaults::max_age_s(),
             retain_bytes: defaults::retain_bytes(),
-            min_free_bytes: defaults::min_free_bytes(),
+            min_free_bytes: None,
         }
     }
 }

@@ -46,6 +46,7 @@ fn the_example_holds_every_key_and_is_valid() {
         "thumbs_per_s",
         "budget_bytes_per_s",
         "outbox_max_bytes",
+        "link_confirm_s",
     ] {
         assert!(EXAMPLE.contains(&format!("{key} =")), "example lacks {key}");
     }
