@@ -278,7 +278,7 @@ budget_bytes_per_s = 2000
         let cfg = effective(FILE, Some(&o)).unwrap();
         assert_eq!(cfg.retention.max_age_s, 3600);
         assert_eq!(cfg.retention.retain_bytes, 1_000_000_000);
-        assert_eq!(cfg.retention.min_free_bytes, 5_000_000);
+        assert_eq!(cfg.retention.min_free_bytes, Some(5_000_000));
         let up = cfg.uplink.as_ref().unwrap();
         assert_eq!((up.thumbs_per_s, up.budget_bytes_per_s), (0.5, 2000));
         assert_eq!(cfg.cameras.len(), 2);
