@@ -246,6 +246,8 @@ impl Pipeline {
 pub struct Agent {
     api_addr: SocketAddr,
     pipeline: Pipeline,
+    /// The ship's fixes and the board's clock as the agent sees it.
+    clock_source: Arc<Gps>,
     control: Stage,
     capture: Stage,
     api: Stage,
@@ -401,6 +403,7 @@ impl Agent {
         Ok(Self {
             api_addr,
             pipeline,
+            clock_source: gps,
             control,
             capture,
             api,
@@ -412,6 +415,12 @@ impl Agent {
 
     pub fn api_addr(&self) -> SocketAddr {
         self.api_addr
+    }
+
+    /// Tests: the board's system clock steps by `delta_ns` (NTP correcting
+    /// it) while the agent runs.
+    pub fn step_clock(&self, delta_ns: i64) {
+        self.clock_source.step_clock(delta_ns);
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

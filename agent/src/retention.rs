@@ -264,7 +264,10 @@ mod tests {
         // 1 GB free, 0.4 GB floor: 0.6 GB at 100 kB/s is 6000 s.
         assert_eq!(seconds_kept(&auto, usage, 100_000.0), 6000.0);
         // retain_bytes smaller still.
-        assert_eq!(seconds_kept(&policy(1, 1_000_000, 0), usage, 1000.0), 1000.0);
+        assert_eq!(
+            seconds_kept(&policy(1, 1_000_000, 0), usage, 1000.0),
+            1000.0
+        );
     }
 
     fn candidates(n: i64, bytes: u64) -> Vec<Candidate> {

@@ -24,8 +24,9 @@ pub struct Gps {
     pub fixes: AtomicU64,
     skipped: Mutex<BTreeMap<String, u64>>,
     state: Mutex<String>,
-    /// Added to the system clock when fixes arrive: tests fake a board's bad clock.
-    skew_ns: i64,
+    /// Added to the system clock when fixes arrive: tests fake a board's
+    /// bad clock, or one that steps while the agent runs.
+    skew_ns: AtomicI64,
     new_fix: tokio::sync::Notify,
 }
 
@@ -41,7 +42,7 @@ impl Gps {
     /// A GPS state on a board whose system clock is `skew_ns` off (tests).
     pub fn with_clock_skew(max_fix_age_s: u64, skew_ns: i64) -> Self {
         Self {
-            skew_ns,
+            skew_ns: AtomicI64::new(skew_ns),
             new_fix: tokio::sync::Notify::new(),
             timeline: Mutex::new(Timeline::new(max_fix_age_s)),
             offset_ns: AtomicI64::new(0),
@@ -55,12 +56,18 @@ impl Gps {
 
     /// The skew of the board's system clock (0 but in tests).
     pub fn skew_ns(&self) -> i64 {
-        self.skew_ns
+        self.skew_ns.load(Ordering::Relaxed)
+    }
+
+    /// Tests: the board's system clock steps (NTP correcting it) by
+    /// `delta_ns` from now on.
+    pub fn step_clock(&self, delta_ns: i64) {
+        self.skew_ns.fetch_add(delta_ns, Ordering::Relaxed);
     }
 
     /// A fix, and the system time (`Timestamp::now()`) its sentence arrived.
     pub fn record(&self, fix: Fix, arrived: Timestamp) {
-        let system = arrived.unix_nanos().saturating_add(self.skew_ns);
+        let system = arrived.unix_nanos().saturating_add(self.skew_ns());
         self.offset_ns
             .store(fix.time.unix_nanos() - system, Ordering::Relaxed);
         self.offset_known.store(true, Ordering::Relaxed);
