@@ -10,7 +10,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{camera, config, get_json, jpeg_files, wait_for};
+use common::{camera, config, frame_time, frames_in, jpeg_files, wait_for};
 use seaframe_agent::app::Agent;
 use seaframe_agent::timestamp::Timestamp;
 
@@ -58,23 +58,9 @@ async fn a_clock_stepping_back_loses_and_overwrites_nothing() {
         .unwrap();
     let base_again = format!("http://{}/api/v1", agent.api_addr());
     assert_ne!(base, base_again);
-    let mut times = Vec::new();
-    let mut ids = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let (_, page) = get_json(&format!(
-            "{base_again}/frames?camera=bow&from=0&to=9999999999999&limit=100{cursor}"
-        ))
-        .await;
-        for f in page["frames"].as_array().unwrap() {
-            times.push(Timestamp::parse_user(f["ts"].as_str().unwrap()).unwrap());
-            ids.push(f["id"].as_i64().unwrap());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
-        }
-    }
+    let frames = frames_in(&base_again, "bow", 0, 9_999_999_999_999).await;
+    let times: Vec<Timestamp> = frames.iter().map(frame_time).collect();
+    let ids: Vec<i64> = frames.iter().map(|f| f["id"].as_i64().unwrap()).collect();
     assert_eq!(times.len() as u64, stored, "every row, once");
     assert!(
         times.windows(2).all(|w| w[0] <= w[1]),

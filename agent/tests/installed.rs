@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{get_json, wait_for};
+use common::{frame_time, frames_in, get_json, wait_for};
 use seaframe_shore::app::Shore;
-use seaframe_testkit::{Child, MosquittoOptions, MosquittoServer, TestPki, free_port};
+use seaframe_testkit::{Child, MosquittoServer, TestPki, free_port};
 use serde_json::{Value, json};
 
 const VESSEL: &str = "installed-vessel";
@@ -94,6 +94,19 @@ impl Installed {
             child.terminate(Duration::from_secs(30));
         }
         self.start();
+    }
+
+    /// The config in effect is version `v`'s push (max_age_s 3600) with
+    /// the operator's CA file.
+    async fn runs_on_push_with_the_files_ca(&self, v: u64) {
+        assert_eq!(
+            self.key("uplink.ca_file").await,
+            (json!("/etc/seaframe/ca.pem"), "file".into())
+        );
+        assert_eq!(
+            self.key("retention.max_age_s").await,
+            (json!(3600), format!("push {v}"))
+        );
     }
 
     /// `GET /api/v1/config`'s value and origin of `key`.
@@ -178,30 +191,6 @@ async fn online(shore: &str) {
     .await;
 }
 
-/// The capture times (ns) of bow's frames in `[from, to]`, oldest first.
-async fn frame_times(api: &str, from_ms: i64, to_ms: i64) -> Vec<i64> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let (_, page) = get_json(&format!(
-            "{api}/frames?camera=bow&from={from_ms}&to={to_ms}&limit=1000{cursor}"
-        ))
-        .await;
-        for f in page["frames"].as_array().unwrap() {
-            let ts = f["ts"].as_str().unwrap();
-            out.push(
-                seaframe_agent::timestamp::Timestamp::parse_user(ts)
-                    .unwrap()
-                    .unix_nanos(),
-            );
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return out,
-        }
-    }
-}
-
 fn now_ms() -> i64 {
     seaframe_agent::timestamp::Timestamp::now().unix_millis()
 }
@@ -218,12 +207,7 @@ async fn pushes_from_shore_reach_the_installed_agent_and_never_hurt_it() {
     let certs = tmp.path().join("certs");
     std::fs::create_dir(&certs).unwrap();
     let pki = TestPki::make(&certs).unwrap();
-    let tls_port = free_port().unwrap();
-    let broker = MosquittoServer::start_with(MosquittoOptions {
-        persistence: false,
-        extra_config: format!("allow_anonymous true\n{}", pki.mosquitto_listener(tls_port)),
-    })
-    .unwrap();
+    let (broker, tls_port) = pki.broker().unwrap();
     let (shore_app, shore) = start_shore(&broker, tmp.path()).await;
 
     // The package, then the operator's own file and CA in /etc/seaframe.
@@ -325,14 +309,7 @@ link_confirm_s = {CONFIRM_S}
         "{error}"
     );
     agent.restart();
-    assert_eq!(
-        agent.key("uplink.ca_file").await,
-        (json!("/etc/seaframe/ca.pem"), "file".into())
-    );
-    assert_eq!(
-        agent.key("retention.max_age_s").await,
-        (json!(3600), format!("push {v1}"))
-    );
+    agent.runs_on_push_with_the_files_ca(v1).await;
     online(&shore).await;
 
     // 3. The wrong CA: applied, no broker with it, rolled back in time;
@@ -370,7 +347,11 @@ link_confirm_s = {CONFIRM_S}
         "rolled back too soon"
     );
     online(&shore).await;
-    let times = frame_times(&agent.api, pushed_at, acked_at).await;
+    let times: Vec<i64> = frames_in(&agent.api, "bow", pushed_at, acked_at)
+        .await
+        .iter()
+        .map(|f| frame_time(f).unix_nanos())
+        .collect();
     let expected = (acked_at - pushed_at) as f64 / 1000.0 * 4.0;
     assert!(
         times.len() as f64 >= expected * 0.8,
@@ -388,14 +369,7 @@ link_confirm_s = {CONFIRM_S}
         "capture paused {longest_gap_ms} ms during the trial"
     );
     agent.restart();
-    assert_eq!(
-        agent.key("uplink.ca_file").await,
-        (json!("/etc/seaframe/ca.pem"), "file".into())
-    );
-    assert_eq!(
-        agent.key("retention.max_age_s").await,
-        (json!(3600), format!("push {v1}"))
-    );
+    agent.runs_on_push_with_the_files_ca(v1).await;
     let (_, c) = get_json(&format!("{}/config", agent.api)).await;
     assert_eq!(c["history"][0]["outcome"], "rolled_back", "{c}");
     online(&shore).await;

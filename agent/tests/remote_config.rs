@@ -19,7 +19,7 @@ use common::{camera, get_json, wait_for};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
 use seaframe_agent::config::Config;
-use seaframe_testkit::{MosquittoOptions, MosquittoServer, TestPki, free_port};
+use seaframe_testkit::{MosquittoServer, TestPki};
 use seaframe_wire::message::{AckStatus, ConfigAck, ConfigPush, Status};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -41,12 +41,7 @@ impl Link {
     fn start() -> Self {
         let certs = tempfile::tempdir().unwrap();
         let pki = TestPki::make(certs.path()).unwrap();
-        let tls_port = free_port().unwrap();
-        let broker = MosquittoServer::start_with(MosquittoOptions {
-            persistence: false,
-            extra_config: format!("allow_anonymous true\n{}", pki.mosquitto_listener(tls_port)),
-        })
-        .unwrap();
+        let (broker, tls_port) = pki.broker().unwrap();
         Self {
             broker,
             tls_port,

@@ -16,7 +16,7 @@ use common::{camera, metric, wait_for};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
 use seaframe_agent::config::Config;
-use seaframe_testkit::{Child, MosquittoOptions, MosquittoServer, TestPki, free_port};
+use seaframe_testkit::{Child, MosquittoServer, TestPki, free_port};
 use seaframe_wire::Thumb;
 use tokio::sync::mpsc;
 
@@ -258,12 +258,7 @@ async fn the_drain_keeps_to_the_byte_budget() {
 async fn thumbnails_go_over_tls_to_a_broker_with_a_private_ca() {
     let certs = tempfile::tempdir().unwrap();
     let pki = TestPki::make(certs.path()).unwrap();
-    let tls_port = free_port().unwrap();
-    let broker = MosquittoServer::start_with(MosquittoOptions {
-        persistence: false,
-        extra_config: format!("allow_anonymous true\n{}", pki.mosquitto_listener(tls_port)),
-    })
-    .unwrap();
+    let (broker, tls_port) = pki.broker().unwrap();
     let mut rx = thumbs_from(broker.port(), "tls-shore").await;
     let dir = tempfile::tempdir().unwrap();
     let uplink = format!(

@@ -195,37 +195,41 @@ async fn the_api_streams_an_mp4_and_a_hang_up_stops_ffmpeg() {
     stop.cancel();
 }
 
+/// Runs `seaframe-agent export` on the frames of `store_frames` in `dir`
+/// with `args` (`--camera`, `--from`, …) into `out`.
+fn export(dir: &std::path::Path, args: &[&str], out: &std::path::Path) -> std::process::Output {
+    drop(store_frames(dir));
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!("vessel = \"v\"\ndata_dir = \"{}\"\n", dir.display()),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_seaframe-agent"))
+        .arg("export")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn export_writes_the_range_to_a_file() {
     require_binary("ffmpeg", "ffmpeg").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    drop(store_frames(dir.path()));
-    let config = dir.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!("vessel = \"v\"\ndata_dir = \"{}\"\n", dir.path().display()),
-    )
-    .unwrap();
     let out = dir.path().join("bow.mp4");
-    let status = Command::new(env!("CARGO_BIN_EXE_seaframe-agent"))
-        .args([
-            "export",
-            "--camera",
-            "bow",
-            "--fps",
-            "5",
-            "--from",
-            &T0.to_string(),
-            "--to",
-            &(T0 + 4000).to_string(),
-            "--out",
-        ])
-        .arg(&out)
-        .arg("--config")
-        .arg(&config)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let (from, to) = (T0.to_string(), (T0 + 4000).to_string());
+    let done = export(
+        dir.path(),
+        &[
+            "--camera", "bow", "--fps", "5", "--from", &from, "--to", &to,
+        ],
+        &out,
+    );
+    assert!(done.status.success());
     let probe = ffprobe(&out);
     assert_eq!(
         probe["streams"][0]["nb_read_frames"].as_str(),
@@ -237,23 +241,14 @@ fn export_writes_the_range_to_a_file() {
 #[test]
 fn export_of_an_empty_range_fails_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    drop(store_frames(dir.path()));
-    let config = dir.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!("vessel = \"v\"\ndata_dir = \"{}\"\n", dir.path().display()),
-    )
-    .unwrap();
     let out = dir.path().join("empty.mp4");
     let before = T0 - 3_600_000;
-    let done = Command::new(env!("CARGO_BIN_EXE_seaframe-agent"))
-        .args(["export", "--camera", "bow", "--from", &before.to_string()])
-        .args(["--to", &(before + 60_000).to_string(), "--out"])
-        .arg(&out)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let (from, to) = (before.to_string(), (before + 60_000).to_string());
+    let done = export(
+        dir.path(),
+        &["--camera", "bow", "--from", &from, "--to", &to],
+        &out,
+    );
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no frames of camera bow"), "{stderr}");

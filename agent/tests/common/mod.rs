@@ -64,6 +64,34 @@ pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
     (status, json)
 }
 
+/// Every frame of `camera` in `[from_ms, to_ms)` from the API at `base`
+/// (`http://…/api/v1`), page after page, oldest first.
+pub async fn frames_in(
+    base: &str,
+    camera: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (_, page) = get_json(&format!(
+            "{base}/frames?camera={camera}&from={from_ms}&to={to_ms}&limit=1000{cursor}"
+        ))
+        .await;
+        out.extend(page["frames"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
+/// The capture time of a frame in the API's JSON.
+pub fn frame_time(frame: &serde_json::Value) -> seaframe_agent::timestamp::Timestamp {
+    seaframe_agent::timestamp::Timestamp::parse_user(frame["ts"].as_str().unwrap()).unwrap()
+}
+
 /// The value of one Prometheus sample, e.g. `seaframe_frames_stored_total{camera="a"}`.
 pub fn metric(text: &str, sample: &str) -> Option<f64> {
     text.lines()

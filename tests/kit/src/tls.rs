@@ -8,7 +8,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::process::require_binary;
+use crate::mosquitto::{MosquittoOptions, MosquittoServer};
+use crate::process::{free_port, require_binary};
 
 #[derive(Debug)]
 pub struct TestPki {
@@ -94,6 +95,21 @@ impl TestPki {
     /// A CA that parses but did not sign the broker's certificate.
     pub fn other_ca(&self) -> PathBuf {
         self.dir.join("other-ca.pem")
+    }
+
+    /// A broker with an anonymous plain listener (`broker.port()`, for a
+    /// test's own clients) and a TLS one with this PKI's certificate (the
+    /// returned port).
+    pub fn broker(&self) -> Result<(MosquittoServer, u16)> {
+        let tls_port = free_port()?;
+        let broker = MosquittoServer::start_with(MosquittoOptions {
+            persistence: false,
+            extra_config: format!(
+                "allow_anonymous true\n{}",
+                self.mosquitto_listener(tls_port)
+            ),
+        })?;
+        Ok((broker, tls_port))
     }
 
     /// `mosquitto.conf` lines for a TLS listener on `port` (127.0.0.1)
