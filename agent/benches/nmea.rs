@@ -1,24 +1,16 @@
-//! NMEA parser throughput on the shared captures, concatenated: every line
-//! of the 38 real logs (garbage and bad checksums included) through
-//! `nmea::parse`, and through the epoch assembler as well.
+//! NMEA parser throughput on the GPSD captures in `tests/data/nmea/`,
+//! concatenated: every line of the 38 real logs (garbage and bad checksums
+//! included) through `nmea::parse`, and through the epoch assembler as well.
 //! `cargo bench -p seaframe-agent --bench nmea`
 
 #![allow(clippy::unwrap_used, missing_docs)]
-
-use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use seaframe_agent::gps::fix::Assembler;
 use seaframe_agent::gps::nmea;
 
 fn lines() -> Vec<Vec<u8>> {
-    let dir = [
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/nmea"),
-        PathBuf::from("/work/shared/data/nmea"),
-    ]
-    .into_iter()
-    .find(|d| d.is_dir())
-    .expect("the shared NMEA captures");
+    let dir = seaframe_testkit::nmea_dir();
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let path = e.unwrap().path();

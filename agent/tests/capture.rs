@@ -1,4 +1,4 @@
-//! Camera sources against real servers: the testbed's HTTP camera (snapshot
+//! Camera sources against real servers: the test kit's HTTP camera (snapshot
 //! and MJPEG, with its faults), ffmpeg's own MJPEG server, a folder of
 //! JPEGs, and the test pattern's pace.
 
@@ -18,7 +18,7 @@ use seaframe_agent::frame::Frame;
 use seaframe_agent::handoff::Handoff;
 use seaframe_agent::jpeg;
 use seaframe_agent::metrics::{CameraMetrics, CameraState, Metrics};
-use seaframe_testkit::HttpCamera;
+use seaframe_testkit::{FfmpegMjpegServer, HttpCamera};
 use tokio_util::sync::CancellationToken;
 
 struct Running {
@@ -230,18 +230,8 @@ async fn replay_loops_over_a_folder_in_name_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mjpeg_from_ffmpegs_own_server_chunked_with_lowercase_headers() {
-    seaframe_testkit::require_binary("ffmpeg", "ffmpeg").unwrap();
-    let mut cmd = std::process::Command::new("bash");
-    cmd.arg(
-        seaframe_testkit::testbed_dir()
-            .unwrap()
-            .join("mjpeg-ffmpeg.sh"),
-    )
-    .args(["0", "30", "320x180", "10"]);
-    let (_server, line) =
-        seaframe_testkit::Child::spawn_until(cmd, "mjpeg-ffmpeg.sh", "READY ").unwrap();
-    let url = line.trim().trim_start_matches("READY ").to_owned();
-    let cam = start("ff", &format!("mjpeg:{url}"), 5.0);
+    let server = FfmpegMjpegServer::start(320, 180, 10, Duration::from_secs(30)).unwrap();
+    let cam = start("ff", &format!("mjpeg:{}", server.url()), 5.0);
     let frames = cam.frames(4).await;
     assert_good(&frames, 7);
     assert_eq!((frames[0].width, frames[0].height), (320, 180));

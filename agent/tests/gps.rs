@@ -1,5 +1,6 @@
-//! GPS sources against real peers (the testbed's NMEA replayer over TCP,
-//! UDP and a pseudo-terminal serial port; a real gpsd fed by gpsfake), and
+//! GPS sources against real peers (the test kit's NMEA replays over TCP,
+//! UDP and a socat pseudo-terminal serial port; a real gpsd fed by
+//! gpsfake), all from the GPSD captures in `tests/data/nmea/`, and
 //! the agent tagging frames from a replayed track — positions interpolated
 //! between the log's fixes, written into EXIF that exiftool reads back —
 //! and correcting a board clock 50 years off.
@@ -8,7 +9,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,20 +19,15 @@ use seaframe_agent::app::Agent;
 use seaframe_agent::config::{Config, GpsSource};
 use seaframe_agent::gps::reader::GpsReader;
 use seaframe_agent::gps::state::Gps;
-use seaframe_testkit::{Child, free_port, require_binary, testbed_dir};
+use seaframe_testkit::{
+    Gpsd, NmeaPty, NmeaTcpServer, NmeaUdpSender, Replay, free_port, nmea_log as log, require_binary,
+};
 use tokio_util::sync::CancellationToken;
 
-fn log(name: &str) -> PathBuf {
-    testbed_dir().unwrap().join("../data/nmea").join(name)
-}
-
-fn replay(args: &[&str], name: &str) -> (Child, String) {
-    let mut cmd = Command::new("python3");
-    cmd.arg(testbed_dir().unwrap().join("nmea-replay.py"))
-        .arg(log(name))
-        .args(args);
-    let (child, line) = Child::spawn_until(cmd, "nmea-replay.py", "READY").unwrap();
-    (child, line.trim().trim_start_matches("READY ").to_owned())
+/// The capture replayed as fast as its epochs allow (one every `cycle_s`),
+/// in a loop, for 60 s at most.
+fn looped(cycle_s: f64) -> Replay {
+    Replay::looped(Duration::from_secs_f64(cycle_s), Duration::from_secs(60))
 }
 
 struct Reading {
@@ -75,21 +70,10 @@ fn assert_near_boston(gps: &Gps) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_source_reads_a_multiplexer() {
-    let (_server, url) = replay(
-        &[
-            "--tcp-listen",
-            "0",
-            "--baud",
-            "0",
-            "--cycle",
-            "0.05",
-            "--loops",
-            "0",
-        ],
-        "hemi.log",
-    );
-    let addr = url.trim_start_matches("tcp://");
-    let r = read(&format!("tcp:{addr}"));
+    let server = NmeaTcpServer::start(&log("hemi.log"), looped(0.05))
+        .await
+        .unwrap();
+    let r = read(&format!("tcp:{}", server.addr()));
     fixes_at_least(&r.gps, 5, "fixes over TCP").await;
     assert_near_boston(&r.gps);
     assert_eq!(
@@ -106,32 +90,18 @@ async fn udp_source_listens_for_broadcasts() {
         (r.gps.status()["state"] == "listening").then_some(())
     })
     .await;
-    let (_sender, _) = replay(
-        &[
-            "--udp",
-            &port.to_string(),
-            "--baud",
-            "0",
-            "--cycle",
-            "0.05",
-            "--loops",
-            "0",
-        ],
-        "hemi.log",
-    );
+    let dest = format!("127.0.0.1:{port}").parse().unwrap();
+    let _sender = NmeaUdpSender::start(&log("hemi.log"), looped(0.05), dest)
+        .await
+        .unwrap();
     fixes_at_least(&r.gps, 5, "fixes over UDP").await;
     assert_near_boston(&r.gps);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gpsd_source_reads_tpv_reports_of_a_real_gpsd() {
-    require_binary("gpsfake", "gpsd-clients").unwrap();
-    let mut cmd = Command::new("bash");
-    cmd.arg(testbed_dir().unwrap().join("gpsd-fake.sh"))
-        .arg(log("ublox-f9p-hpnmea.log"));
-    let (_gpsd, line) = Child::spawn_until(cmd, "gpsd-fake.sh", "READY").unwrap();
-    let addr = line.trim().trim_start_matches("READY ").to_owned();
-    let r = read(&format!("gpsd:{addr}"));
+    let gpsd = Gpsd::start(&log("ublox-f9p-hpnmea.log")).unwrap();
+    let r = read(&format!("gpsd:{}", gpsd.addr()));
     fixes_at_least(&r.gps, 3, "TPV fixes from gpsd").await;
     let f = r.gps.latest().unwrap();
     assert!(
@@ -143,19 +113,16 @@ async fn gpsd_source_reads_tpv_reports_of_a_real_gpsd() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serial_source_recovers_when_the_device_comes_back() {
-    require_binary("socat", "socat").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let pty = |seconds: &str| {
-        let mut cmd = Command::new("bash");
-        cmd.arg(testbed_dir().unwrap().join("nmea-pty.sh"))
-            .arg(log("hemi.log"))
-            .arg(dir.path())
-            .arg(seconds)
-            .args(["--", "--baud", "38400", "--cycle", "0.05", "--loops", "0"]);
-        Child::spawn_until(cmd, "nmea-pty.sh", "READY").unwrap()
+    // A 38400-baud receiver, an epoch every 50 ms, for 60 s at most.
+    let replay = Replay {
+        baud: 38_400,
+        ..looped(0.05)
     };
-    let (mut first, line) = pty("60");
-    let device = line.trim().trim_start_matches("READY ").to_owned();
+    let mut first = NmeaPty::start(&log("hemi.log"), dir.path(), replay)
+        .await
+        .unwrap();
+    let device = first.device().display().to_string();
     let r = read(&format!("serial:{device}?baud=38400"));
     fixes_at_least(&r.gps, 5, "fixes from the serial port").await;
     assert_near_boston(&r.gps);
@@ -170,7 +137,9 @@ async fn serial_source_recovers_when_the_device_comes_back() {
     })
     .await;
     let before = r.gps.fixes.load(Ordering::Relaxed);
-    let (_second, _) = pty("60"); // …and plugged back in
+    let _second = NmeaPty::start(&log("hemi.log"), dir.path(), replay) // …and plugged back in
+        .await
+        .unwrap();
     fixes_at_least(&r.gps, before + 5, "fixes after the device came back").await;
 }
 
@@ -279,20 +248,10 @@ async fn frames_of_a_moving_ship_carry_interpolated_positions_in_index_and_exif(
 async fn a_board_clock_fifty_years_behind_is_corrected_from_gps_time() {
     let dir = tempfile::tempdir().unwrap();
     // The capture's fixes carry their own time (2021-12-23): GPS time here.
-    let (_server, url) = replay(
-        &[
-            "--tcp-listen",
-            "0",
-            "--baud",
-            "0",
-            "--cycle",
-            "0.1",
-            "--loops",
-            "0",
-        ],
-        "ublox-f9p-hpnmea.log",
-    );
-    let gps = format!("tcp:{}", url.trim_start_matches("tcp://"));
+    let server = NmeaTcpServer::start(&log("ublox-f9p-hpnmea.log"), looped(0.1))
+        .await
+        .unwrap();
+    let gps = format!("tcp:{}", server.addr());
     let cfg = config_with_gps(
         dir.path(),
         &gps,

@@ -12,12 +12,9 @@ use seaframe_agent::gps::fix::{Assembler, Epoch};
 use seaframe_agent::gps::nmea::{self, NmeaError};
 use seaframe_agent::timestamp::Timestamp;
 
+/// The GPSD captures checked in under `tests/data/nmea/`.
 fn data_dir() -> PathBuf {
-    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/nmea");
-    [beside, PathBuf::from("/work/shared/data/nmea")]
-        .into_iter()
-        .find(|d| d.is_dir())
-        .expect("the shared NMEA captures (../shared/data/nmea)")
+    seaframe_testkit::nmea_dir()
 }
 
 /// The capture's data lines: comments dropped, gpsfake's `|` write marks removed.

@@ -1,7 +1,7 @@
 //! `seaframe-agent discover`, the real binary: against the test kit's fake
 //! ONVIF devices (good, malformed GetProfiles, a hang half-way, a garbled
 //! ProbeMatch, WS-Security digest required) and against the real simulated
-//! camera (ipycam in `onvif-sim.sh`'s private network namespace), by
+//! camera (ipycam in a private network namespace, by the test kit), by
 //! multicast and unicast probe, with and without credentials. What it
 //! prints must load with the agent's own config loader.
 

@@ -1,4 +1,5 @@
-//! `rtsp://` cameras against the testbed's real RTSP server (GStreamer,
+//! `rtsp://` cameras against a real RTSP server (the test kit's camera on
+//! GStreamer's RTSP server,
 //! H.264): frames at the configured fps with plausible arrival times,
 //! key frames only at the camera's key-frame rate (never a frame repeated),
 //! recovery after the server restarts on the same port, a silent server

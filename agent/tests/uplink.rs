@@ -15,7 +15,7 @@ use common::{camera, get_json, wait_for};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
 use seaframe_agent::config::Config;
-use seaframe_testkit::{MosquittoOptions, MosquittoServer, testbed_dir};
+use seaframe_testkit::{MosquittoOptions, MosquittoServer, nmea_log};
 use seaframe_wire::message::{AckStatus, ConfigAck, ConfigPush, PositionReport, Status};
 use seaframe_wire::{Thumb, Topic};
 use tokio::sync::mpsc;
@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 /// A config with the API on a free port, an uplink to `mqtt_url`, and the
 /// ship moving (an NMEA log replayed).
 fn config(data_dir: &Path, mqtt_url: &str, cameras: &str, uplink_extra: &str) -> Config {
-    let nmea = testbed_dir().unwrap().join("../data/nmea/ais-nmea.log");
+    let nmea = nmea_log("ais-nmea.log");
     let text = format!(
         r#"vessel = "test-vessel"
 data_dir = "{}"

@@ -1,25 +1,52 @@
-//! seaframe-testkit: real services for tests (redis-server, mosquitto,
-//! cameras (HTTP and RTSP), a Signal K server, a fake ONVIF device and the
-//! ONVIF simulator), certificates made with openssl, each on a free loopback port (or a socket in its own
-//! temp dir), ready before it is returned, killed on drop. A missing binary
-//! fails loudly, naming the Debian package. Also: thumbnails as an agent
-//! sends them, for the shore's tests and bench.
+//! seaframe-testkit: real services for tests (redis-server, mosquitto, a
+//! Signal K server), the kit's own fake peers (an HTTP camera, ffmpeg's
+//! MJPEG server, an RTSP camera on GStreamer, NMEA feeds over TCP, UDP and
+//! a pseudo-terminal, a real gpsd fed by gpsfake, a fake ONVIF device and
+//! the ONVIF simulator in a network namespace), each on a free loopback
+//! port (or a socket in its own temp dir), ready before it is returned,
+//! killed on drop. A missing binary fails loudly, naming the Debian
+//! package. Also: certificates made with openssl, the NMEA captures checked
+//! in under `tests/data/`, and thumbnails as an agent sends them, for the
+//! shore's tests and bench.
+//!
+//! Nothing here reaches outside the checkout: every peer is code of this
+//! crate or a Debian/PyPI package it starts.
 
-mod camera;
+mod data;
+mod ffmpeg_mjpeg;
+mod gpsd;
+mod http_camera;
+mod jpeg_feed;
 mod mosquitto;
+mod nmea_feed;
+mod nmea_pty;
+mod nmea_schedule;
 mod onvif;
+mod onvif_sim;
 mod process;
+#[cfg(test)]
+mod raw_http;
 mod redis;
+mod rtsp_camera;
 mod signalk;
+mod sockets;
 mod thumbs;
 mod tls;
 mod wait;
 
-pub use camera::{HttpCamera, RtspCamera, testbed_dir};
+pub use data::{nmea_dir, nmea_log};
+pub use ffmpeg_mjpeg::FfmpegMjpegServer;
+pub use gpsd::Gpsd;
+pub use http_camera::{HttpCamera, HttpCameraOptions};
 pub use mosquitto::{MosquittoOptions, MosquittoServer};
-pub use onvif::{FakeOnvifDevice, OnvifBehaviour, require_onvif_sim, run_in_onvif_sim};
+pub use nmea_feed::{NmeaTcpServer, NmeaUdpSender};
+pub use nmea_pty::NmeaPty;
+pub use nmea_schedule::Replay;
+pub use onvif::{FakeOnvifDevice, OnvifBehaviour};
+pub use onvif_sim::{ONVIF_SIM_XADDR, require_onvif_sim, run_in_onvif_sim};
 pub use process::{Child, free_port, require_binary};
 pub use redis::RedisServer;
+pub use rtsp_camera::RtspCamera;
 pub use signalk::SignalKServer;
 pub use thumbs::{thumb, thumb_position};
 pub use tls::TestPki;

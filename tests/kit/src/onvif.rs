@@ -1,27 +1,19 @@
 //! A small ONVIF device for tests, for what the real simulator (ipycam, see
-//! `onvif-sim.sh`) cannot show: a WS-Discovery responder on a loopback UDP
+//! `onvif_sim`) cannot show: a WS-Discovery responder on a loopback UDP
 //! port and SOAP device + media services on a loopback HTTP port, with a
 //! chosen [`OnvifBehaviour`] (good, a malformed GetProfiles answer, a hang
 //! on GetStreamUri, WS-Security digest required and really checked, a
 //! garbled ProbeMatch). Stopped on drop.
-//!
-//! Also [`run_in_onvif_sim`], which runs a command beside the real
-//! simulator in its private network namespace.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use tokio::net::{TcpListener, UdpSocket};
-
-use crate::camera::testbed_dir;
 
 /// How the fake device behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,81 +320,5 @@ async fn soap(State(device): State<Arc<Device>>, headers: HeaderMap, body: Strin
             "<trt:GetSnapshotUriResponse><trt:MediaUri><tt:Uri>http://{http}/snapshot.jpg</tt:Uri>\
              </trt:MediaUri></trt:GetSnapshotUriResponse>"
         )),
-    }
-}
-
-/// Where `onvif-sim.sh install` puts ipycam: `$IPYCAM_VENV`, else
-/// `~/.cache/seaframe-testbed/ipycam` (as the script has it).
-fn ipycam_venv() -> PathBuf {
-    match std::env::var_os("IPYCAM_VENV") {
-        Some(v) => PathBuf::from(v),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/seaframe-testbed/ipycam"),
-    }
-}
-
-/// Fails, saying how to fix it, unless the simulator can run here (root
-/// for `unshare --net`, the ipycam venv, ffmpeg, iproute2).
-pub fn require_onvif_sim() -> Result<PathBuf> {
-    let script = testbed_dir()?.join("onvif-sim.sh");
-    let script = script.canonicalize().unwrap_or(script);
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap_or("?");
-    if uid != "0" {
-        bail!(
-            "the ONVIF simulator needs root (unshare --net); this test runs as uid {uid}: run it as root"
-        );
-    }
-    crate::process::require_binary("ffmpeg", "ffmpeg")?;
-    crate::process::require_binary("unshare", "util-linux")?;
-    crate::process::require_binary("ip", "iproute2")?;
-    let ipycam = ipycam_venv().join("bin/ipycam");
-    if !ipycam.is_file() {
-        bail!(
-            "the ONVIF simulator is not installed ({} is missing): run `{} install` \
-             (python3-venv; ~290 MB from PyPI)",
-            ipycam.display(),
-            script.display()
-        );
-    }
-    Ok(script)
-}
-
-/// Runs `command` inside the simulator's namespace (ipycam on 127.0.0.1,
-/// its ONVIF port ready), with `env` set for the simulator (e.g.
-/// `ONVIF_USER`/`ONVIF_PASSWORD`). Its output once it has exited; killed
-/// (its whole process group) after `limit`.
-pub fn run_in_onvif_sim(command: &[&str], env: &[(&str, &str)], limit: Duration) -> Result<Output> {
-    use std::os::unix::process::CommandExt;
-    let script = require_onvif_sim()?;
-    let seconds = limit.as_secs().max(10);
-    let mut cmd = Command::new(&script);
-    cmd.arg("run")
-        .arg(seconds.to_string())
-        .arg("--")
-        .args(command)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let child = cmd.spawn().context("spawning onvif-sim.sh")?;
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit + Duration::from_secs(15)) {
-        Ok(output) => Ok(output?),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pid}")])
-                .status();
-            bail!("onvif-sim.sh did not end within {limit:?}; its process group was killed")
-        }
     }
 }

@@ -1,10 +1,12 @@
 //! Child processes for tests: spawned in their own process group, waited for
-//! a readiness line on stdout/stderr (never a sleep), killed on drop.
+//! a readiness line on stdout/stderr or another condition (never a sleep),
+//! their last lines of output kept for error messages, killed on drop.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::{ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -47,32 +49,39 @@ pub fn spawn_on_free_port(
     Err(last_err.unwrap_or_else(|| anyhow::anyhow!("{name} did not start")))
 }
 
+/// How many of a child's last lines of output are kept.
+const KEPT_LINES: usize = 40;
+
 /// A spawned process, killed (SIGKILL to its group) on drop.
 #[derive(Debug)]
 pub struct Child {
     inner: std::process::Child,
     name: String,
+    said: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl Child {
+    /// Spawns `cmd` in a new process group, its stdout and stderr drained in
+    /// the background (the last lines kept, see [`said`](Self::said)). For a
+    /// service whose readiness is not a line it prints.
+    pub fn spawn(cmd: Command, name: &str) -> Result<Self> {
+        let (child, _lines, _) = Self::spawn_piped(cmd, name, false)?;
+        Ok(child)
+    }
+
+    /// Spawns `cmd` in a new process group and hands back its stdout, for a
+    /// child whose output is data (ffmpeg writing frames); its stderr is
+    /// drained and kept as with [`spawn`](Self::spawn).
+    pub fn spawn_reading(cmd: Command, name: &str) -> Result<(Self, ChildStdout)> {
+        let (child, _lines, stdout) = Self::spawn_piped(cmd, name, true)?;
+        Ok((child, stdout.context("stdout is piped")?))
+    }
+
     /// Spawns `cmd` in a new process group and reads its stdout and stderr
     /// until a line contains `ready_marker`; returns that line. The rest of
     /// the output is drained in the background so the child never blocks.
-    pub fn spawn_until(mut cmd: Command, name: &str, ready_marker: &str) -> Result<(Self, String)> {
-        use std::os::unix::process::CommandExt;
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut inner = cmd.spawn().with_context(|| format!("spawning {name}"))?;
-        let (tx, rx) = mpsc::channel::<String>();
-        let stdout = inner.stdout.take().context("stdout is piped")?;
-        let stderr = inner.stderr.take().context("stderr is piped")?;
-        forward_lines(stdout, tx.clone());
-        forward_lines(stderr, tx);
-        let child = Self {
-            inner,
-            name: name.to_owned(),
-        };
+    pub fn spawn_until(cmd: Command, name: &str, ready_marker: &str) -> Result<(Self, String)> {
+        let (child, rx, _) = Self::spawn_piped(cmd, name, false)?;
         let mut seen = Vec::new();
         let deadline = std::time::Instant::now() + READY_TIMEOUT;
         loop {
@@ -86,6 +95,47 @@ impl Child {
                 ),
             }
         }
+    }
+
+    fn spawn_piped(
+        mut cmd: Command,
+        name: &str,
+        hand_back_stdout: bool,
+    ) -> Result<(Self, mpsc::Receiver<String>, Option<ChildStdout>)> {
+        use std::os::unix::process::CommandExt;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut inner = cmd.spawn().with_context(|| format!("spawning {name}"))?;
+        let (tx, rx) = mpsc::channel::<String>();
+        let said = Arc::new(Mutex::new(VecDeque::new()));
+        let stdout = inner.stdout.take().context("stdout is piped")?;
+        let stderr = inner.stderr.take().context("stderr is piped")?;
+        let stdout = if hand_back_stdout {
+            Some(stdout)
+        } else {
+            forward_lines(stdout, tx.clone(), Arc::clone(&said));
+            None
+        };
+        forward_lines(stderr, tx, Arc::clone(&said));
+        let child = Self {
+            inner,
+            name: name.to_owned(),
+            said,
+        };
+        Ok((child, rx, stdout))
+    }
+
+    /// The last lines it printed (stdout and stderr), for error messages.
+    pub fn said(&self) -> String {
+        let said = self.said.lock().unwrap_or_else(|e| e.into_inner());
+        Vec::from(said.clone()).join("\n")
+    }
+
+    /// Its exit status, if it has already exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.inner.try_wait().ok().flatten()
     }
 
     /// Waits up to `timeout` for the process to exit by itself.
@@ -143,10 +193,21 @@ impl Drop for Child {
     }
 }
 
-fn forward_lines(stream: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
+fn forward_lines(
+    stream: impl Read + Send + 'static,
+    tx: mpsc::Sender<String>,
+    said: Arc<Mutex<VecDeque<String>>>,
+) {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
+            {
+                let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
+                if said.len() == KEPT_LINES {
+                    said.pop_front();
+                }
+                said.push_back(line.clone());
+            }
             // The receiver is gone once the service is ready; keep draining.
             let _ = tx.send(line);
         }

@@ -1,6 +1,6 @@
 //! What the end-to-end tests share: an in-process shore on a port-0
 //! listener against a test broker, a real agent's config (test-pattern
-//! cameras, the replayed GPS track of the test bed, uplink to the broker)
+//! cameras, a GPS track replayed from `tests/data/nmea/`, uplink to the broker)
 //! and small HTTP helpers.
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use seaframe_shore::app::Shore;
-use seaframe_testkit::testbed_dir;
+use seaframe_testkit::nmea_log;
 use serde_json::Value;
 
 pub async fn get(url: &str) -> Value {
@@ -36,8 +36,8 @@ pub async fn start_shore(broker_url: &str, dir: &Path, client_id: &str, extra: &
     shore
 }
 
-/// A real agent's config: `vessel`, data in `dir`, the test bed's GPS
-/// track replayed at real speed, `cameras` (`[[cameras]]` tables), uplink
+/// A real agent's config: `vessel`, data in `dir`, a GPS track
+/// (`ais-nmea.log`) replayed at real speed, `cameras` (`[[cameras]]` tables), uplink
 /// to `broker_url`.
 pub fn agent_config(
     vessel: &str,
@@ -45,7 +45,7 @@ pub fn agent_config(
     broker_url: &str,
     cameras: &str,
 ) -> seaframe_agent::config::Config {
-    let nmea = testbed_dir().unwrap().join("../data/nmea/ais-nmea.log");
+    let nmea = nmea_log("ais-nmea.log");
     let text = format!(
         r#"vessel = "{vessel}"
 data_dir = "{}"
