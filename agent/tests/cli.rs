@@ -243,6 +243,9 @@ fn start_agent(config: &std::path::Path) -> Child {
 
 #[test]
 fn a_data_directory_serves_one_agent_and_no_reindex_beside_it() {
+    // A Redis of the test's own: a killed agent's own redis-server would
+    // outlive the test.
+    let redis = RedisServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("agent.toml");
     let write = |port: u16| {
@@ -250,8 +253,10 @@ fn a_data_directory_serves_one_agent_and_no_reindex_beside_it() {
             &config,
             format!(
                 "vessel = \"v\"\ndata_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n\
+                 [queue]\nredis_url = \"{}\"\n\
                  [[cameras]]\nid = \"a\"\nsource = \"testpattern\"\nfps = 5\nwidth = 160\nheight = 120\n",
                 dir.path().join("data").display(),
+                redis.url()
             ),
         )
         .unwrap();
@@ -301,16 +306,18 @@ fn a_data_directory_serves_one_agent_and_no_reindex_beside_it() {
 
 #[test]
 fn a_budget_that_keeps_less_than_an_hour_is_said_at_start() {
+    let redis = RedisServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("agent.toml");
     std::fs::write(
         &config,
         format!(
             "vessel = \"v\"\ndata_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{}\"\n\
-             [retention]\nretain_bytes = 50000000\n\
+             [queue]\nredis_url = \"{}\"\n[retention]\nretain_bytes = 50000000\n\
              [[cameras]]\nid = \"a\"\nsource = \"testpattern\"\nfps = 30\nwidth = 1280\nheight = 720\n",
             dir.path().join("data").display(),
-            free_port().unwrap()
+            free_port().unwrap(),
+            redis.url()
         ),
     )
     .unwrap();
