@@ -161,6 +161,8 @@ pub struct Metrics {
     /// Capture → row committed, per stored frame.
     pub store_latency: Histogram,
     pub uplink: UplinkMetrics,
+    /// The disk watch (`fswatch/`).
+    pub watch: crate::fswatch::WatchMetrics,
 }
 
 /// What the uplink counts (all zero without `[uplink]`).
@@ -202,6 +204,7 @@ impl Default for Metrics {
             retention_deleted: AtomicU64::new(0),
             store_latency: Histogram::new(LATENCY_BOUNDS_S),
             uplink: UplinkMetrics::default(),
+            watch: crate::fswatch::WatchMetrics::default(),
         }
     }
 }

@@ -187,7 +187,7 @@ pub fn render(m: &Metrics) -> String {
             &u.configs_rolled_back,
         ),
     ];
-    for (name, kind, help, v) in gauges {
+    for (name, kind, help, v) in gauges.into_iter().chain(m.watch.samples()) {
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
