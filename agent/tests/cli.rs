@@ -357,7 +357,10 @@ fn a_sigkilled_agent_restarts_and_stores_every_streamed_frame_once() {
     let left = xinfo_field(&redis.url(), "length");
     let (rows, distinct, numbers) = count_rows(dir.path());
     assert_eq!(rows, distinct, "a frame indexed twice");
-    assert_eq!(rows, numbers, "a sequence number used twice across the restart");
+    assert_eq!(
+        rows, numbers,
+        "a sequence number used twice across the restart"
+    );
     assert_eq!(
         rows + left,
         added,

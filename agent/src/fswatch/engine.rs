@@ -375,7 +375,9 @@ impl Engine {
         if self.queued.contains(&folder) {
             return;
         }
-        if self.folders.len() >= self.task.settings.max_pending {
+        // Room for every recent folder (a fall-back scan) and as many more.
+        let s = &self.task.settings;
+        if self.folders.len() >= s.max_pending + s.max_watches {
             self.dropped();
             return;
         }

@@ -48,9 +48,10 @@ pub struct WatchSettings {
     pub files_per_tick: usize,
     /// Slow-scan cycles start at least this far apart.
     pub min_cycle: Duration,
-    /// Paths (events) and folders (from events or the fall-back) waiting
-    /// at most; beyond, they are dropped, counted and a fall-back scan of
-    /// every watched folder follows.
+    /// Changed paths waiting at most (in the channel from notify's thread,
+    /// and again to settle); beyond, they are dropped, counted, and a
+    /// fall-back scan of every watched folder follows. Folders waiting to
+    /// be reconciled: this many beyond the recent ones.
     pub max_pending: usize,
 }
 
