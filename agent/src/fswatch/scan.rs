@@ -248,3 +248,139 @@ fn list_folders(path: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ClockSource;
+    use crate::frame::Frame;
+    use crate::timestamp::Timestamp;
+
+    /// 2025-06-15T15:07:00Z
+    const T0_MS: i64 = 1_750_000_020_000;
+
+    /// A data directory holding `minutes` minute folders of camera `a` from
+    /// `first_ms`, two frames each.
+    fn store_with(first_ms: i64, minutes: i64) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut tp = crate::capture::testpattern::TestPattern::new("a".parse().unwrap(), 16, 16);
+        let frames: Vec<Frame> = (0..minutes * 2)
+            .map(|i| {
+                let at = Timestamp::from_unix_millis(first_ms + i * 30_000);
+                let jpeg = bytes::Bytes::from(tp.render(at).unwrap());
+                Frame::new(
+                    "a".parse().unwrap(),
+                    i as u64,
+                    at,
+                    ClockSource::System,
+                    16,
+                    16,
+                    jpeg,
+                )
+            })
+            .collect();
+        assert!(store.put_batch(&frames).iter().all(Result::is_ok));
+        (dir, store)
+    }
+
+    fn now_ns() -> i64 {
+        Timestamp::now().unix_nanos()
+    }
+
+    /// Steps with `visits` a tick until a cycle ends; the ticks it took.
+    fn one_cycle(
+        scan: &mut Scan,
+        store: &Store,
+        visits: usize,
+        report: &mut ReconcileReport,
+    ) -> usize {
+        let before = scan.cycles;
+        for tick in 1..1000 {
+            let mut budget = Budget { visits, files: 64 };
+            scan.step(store, &HashSet::new(), now_ns(), &mut budget, report)
+                .unwrap();
+            if scan.cycles > before {
+                return tick;
+            }
+        }
+        panic!("no cycle ended");
+    }
+
+    /// A mark after what was done so far, and before what comes next by
+    /// the filesystem's coarse clock (which lags by up to a jiffy).
+    fn later() -> i64 {
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        now_ns() - 25_000_000
+    }
+
+    #[test]
+    fn a_cycle_is_walked_a_slice_at_a_time_and_reconciles_only_what_changed() {
+        let (_dir, store) = store_with(T0_MS, 10);
+        let mut report = ReconcileReport::default();
+        // frames/, a, year, month, day, hour, and 10 minute folders.
+        let mut scan = Scan::resume(&store, 16, 0).unwrap();
+        assert_eq!(
+            one_cycle(&mut scan, &store, 4, &mut report),
+            16usize.div_ceil(4)
+        );
+        // Never scanned before: the first cycle reconciles every minute.
+        assert_eq!(scan.folders_reconciled, 10);
+        // Nothing changed since: the next cycle only looks.
+        scan.changed_since_ns = later();
+        one_cycle(&mut scan, &store, 100, &mut report);
+        assert_eq!(scan.folders_reconciled, 10);
+        // A frame deleted by hand: its folder's ctime moves, only it is reconciled.
+        let row = store.oldest(1).unwrap()[0];
+        let rel = store.frame(row.id).unwrap().unwrap().rel_path;
+        scan.changed_since_ns = later();
+        std::fs::remove_file(store.frames_dir().join(&rel)).unwrap();
+        one_cycle(&mut scan, &store, 100, &mut report);
+        assert_eq!(scan.folders_reconciled, 11);
+        assert_eq!(report.rows_dropped, 1);
+        assert!(store.frame(row.id).unwrap().is_none());
+        // Where the cycle started is kept for the next run.
+        assert!(store.scan_mark(CYCLE_MARK).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_folder_moved_in_is_walked_whole_whatever_the_ctimes_below_it() {
+        let (_dir, store) = store_with(T0_MS, 2);
+        let mut report = ReconcileReport::default();
+        let mut scan = Scan::resume(&store, 16, 0).unwrap();
+        one_cycle(&mut scan, &store, 100, &mut report);
+        // The next day, made elsewhere on the same filesystem, then moved in
+        // with `rename`: the folders below it keep their old ctimes.
+        let (other_dir, _other) = store_with(T0_MS + 86_400_000, 3);
+        scan.changed_since_ns = later();
+        std::fs::rename(
+            other_dir.path().join("frames/a/2025/06/16"),
+            store.frames_dir().join("a/2025/06/16"),
+        )
+        .unwrap();
+        let before = report.files_indexed;
+        one_cycle(&mut scan, &store, 100, &mut report);
+        assert_eq!(report.files_indexed - before, 6);
+    }
+
+    #[test]
+    fn queued_walks_go_first_and_are_bounded() {
+        let (_dir, store) = store_with(T0_MS, 1);
+        let mut scan = Scan::resume(&store, 1, i64::MAX / 2).unwrap();
+        assert!(scan.walk_whole("a/2025".to_owned()));
+        assert!(!scan.walk_whole("a/2025/06".to_owned()), "one walk at most");
+        assert_eq!(scan.queued(), 1);
+        let mut report = ReconcileReport::default();
+        let mut budget = Budget {
+            visits: 100,
+            files: 64,
+        };
+        scan.step(&store, &HashSet::new(), now_ns(), &mut budget, &mut report)
+            .unwrap();
+        assert_eq!(scan.queued(), 0);
+        assert_eq!(
+            scan.folders_reconciled, 2,
+            "the walk's minute, then the first cycle's"
+        );
+    }
+}
