@@ -31,6 +31,8 @@ use crate::store::ReconcileReport;
 use crate::store::layout::{MINUTE_DEPTH, folder_depth, parse_rel_path};
 use crate::timestamp::Timestamp;
 
+/// How long notify's thread rests when events start to come.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 /// A polled folder counts as changed from a little before the last poll.
 const POLL_MARGIN_NS: i64 = 100_000_000;
 
@@ -43,7 +45,16 @@ pub(super) fn run(task: DiskWatch, stop: &AtomicBool) {
     let handler = {
         let (tx, lost, metrics) = (tx.clone(), Arc::clone(&lost), Arc::clone(&task.metrics));
         let frames_dir = frames_dir.clone();
+        let mut rested = Instant::now();
         move |event: notify::Result<notify::Event>| {
+            // The first event after a quiet spell: rest, so that the kernel
+            // gathers what follows (its queue holds 16 384 events; an
+            // overflow is caught) and a steady stream wakes this thread
+            // at most once per rest instead of once per event.
+            if rested.elapsed() > GATHER {
+                std::thread::sleep(GATHER);
+                rested = Instant::now();
+            }
             for change in classify(event, &frames_dir) {
                 hand_over(change, &tx, &lost, &metrics.watch);
             }
