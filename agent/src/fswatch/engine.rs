@@ -412,7 +412,10 @@ impl Engine {
             budget.visits -= 1;
             let store = Arc::clone(&self.task.store);
             let done = if folder_depth(&folder) == Some(MINUTE_DEPTH) {
-                store.reconcile_minute(&folder, &mut budget.files, &mut self.report)
+                let seen = self.report.files_seen;
+                let done = store.reconcile_minute(&folder, &mut budget.files, &mut self.report);
+                budget.charge_listing(self.report.files_seen - seen);
+                done
             } else {
                 match store.reconcile_children(&folder, &mut budget.files, &mut self.report) {
                     Ok(children) if children.complete => {

@@ -39,9 +39,19 @@ pub struct Budget {
     pub files: usize,
 }
 
+/// Entries of a folder listed and compared with its rows that cost as
+/// much as one visit: a minute folder of 1 800 frames is 28 visits.
+pub const ENTRIES_PER_VISIT: u64 = 64;
+
 impl Budget {
     pub fn spent(&self) -> bool {
         self.visits == 0 || self.files == 0
+    }
+
+    /// Charges the listing of a folder of `entries` (beyond its visit).
+    pub fn charge_listing(&mut self, entries: u64) {
+        let visits = usize::try_from(entries / ENTRIES_PER_VISIT).unwrap_or(usize::MAX);
+        self.visits = self.visits.saturating_sub(visits);
     }
 }
 
@@ -85,7 +95,10 @@ impl Walk {
             let changed = forced || ctime_ns >= self.changed_since_ns;
             if depth == MINUTE_DEPTH {
                 if changed && !watched.contains(&folder) {
-                    if !store.reconcile_minute(&folder, &mut budget.files, report)? {
+                    let seen = report.files_seen;
+                    let done = store.reconcile_minute(&folder, &mut budget.files, report)?;
+                    budget.charge_listing(report.files_seen - seen);
+                    if !done {
                         self.stack.push((folder, depth, forced));
                         return Ok(false);
                     }

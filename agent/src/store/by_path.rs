@@ -21,11 +21,23 @@ pub struct PathRow {
     pub garbage: bool,
 }
 
-/// The end of the range of paths under `prefix` (`"a/b/"` → `"a/b0"`);
-/// `None` for the root (everything).
-fn range_end(prefix: &str) -> Option<String> {
-    prefix.strip_suffix('/').map(|folder| format!("{folder}0"))
+/// Past every path under `prefix`: `"a/b/"` → `"a/b0"`; for the root,
+/// past every path (which are ASCII).
+fn range_end(prefix: &str) -> String {
+    match prefix.strip_suffix('/') {
+        Some(folder) => format!("{folder}0"),
+        None => char::MAX.to_string(),
+    }
 }
+
+/// Rows of a range of paths, in path order. Both bounds plain, so that
+/// SQLite walks just that range of the unique index (a `?2 IS NULL OR …`
+/// would make it scan on to the end of the index).
+const ROWS_IN_RANGE: &str = "SELECT id, rel_path, garbage FROM frames \
+     WHERE rel_path > ?1 AND rel_path < ?2 ORDER BY rel_path LIMIT ?3";
+/// The first path of a range.
+const FIRST_IN_RANGE: &str = "SELECT rel_path FROM frames \
+     WHERE rel_path > ?1 AND rel_path < ?2 ORDER BY rel_path LIMIT 1";
 
 impl Index {
     /// Up to `limit` rows whose path lies under the folder `prefix` (ending
@@ -37,13 +49,10 @@ impl Index {
         limit: usize,
     ) -> Result<Vec<PathRow>, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, rel_path, garbage FROM frames \
-             WHERE rel_path >= ?1 AND (?2 IS NULL OR rel_path < ?2) AND (?3 IS NULL OR rel_path > ?3) \
-             ORDER BY rel_path LIMIT ?4",
-        )?;
+        let mut stmt = conn.prepare_cached(ROWS_IN_RANGE)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![prefix, range_end(prefix), after, limit], |r| {
+        let from = after.unwrap_or(prefix); // the folder's own name is no row
+        let rows = stmt.query_map(params![from, range_end(prefix), limit], |r| {
             Ok(PathRow {
                 id: r.get(0)?,
                 rel_path: r.get(1)?,
@@ -55,14 +64,11 @@ impl Index {
 
     /// The names of the child folders under `prefix` (ending in `/`, or
     /// empty for the cameras) that hold at least one row, in the order of
-    /// their paths (`a-2/…` before `a/…`). One index
-    /// seek per child: the next path past each child's range.
+    /// their paths (`a-2/…` before `a/…`). One index seek per child: the
+    /// first path past the previous child's range.
     pub fn child_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
-        let mut stmt = conn.prepare_cached(
-            "SELECT rel_path FROM frames \
-             WHERE rel_path >= ?1 AND (?2 IS NULL OR rel_path < ?2) ORDER BY rel_path LIMIT 1",
-        )?;
+        let mut stmt = conn.prepare_cached(FIRST_IN_RANGE)?;
         let end = range_end(prefix);
         let mut names = Vec::new();
         let mut from = prefix.to_owned();
@@ -71,13 +77,14 @@ impl Index {
             .optional()?
         {
             let rest = path.get(prefix.len()..).unwrap_or_default();
-            let Some((name, _)) = rest.split_once('/') else {
-                // A file directly in the folder: not the layout; skip past it.
-                from = format!("{path}\u{0}");
-                continue;
-            };
-            from = format!("{prefix}{name}0");
-            names.push(name.to_owned());
+            match rest.split_once('/') {
+                Some((name, _)) => {
+                    from = format!("{prefix}{name}/{}", char::MAX);
+                    names.push(name.to_owned());
+                }
+                // A file directly in the folder: not the layout; step past it.
+                None => from = path,
+            }
         }
         Ok(names)
     }
@@ -214,6 +221,28 @@ mod tests {
             .unwrap();
         assert_eq!(gone, 1);
         assert_eq!(index.child_names("").unwrap(), ["a-2", "a"]);
+    }
+
+    #[test]
+    fn folder_queries_walk_a_range_of_the_path_index() {
+        let (_dir, index) = index_with(&[]);
+        let conn = index.reader.lock().unwrap();
+        for (sql, limit) in [(ROWS_IN_RANGE, "LIMIT ?3"), (FIRST_IN_RANGE, "LIMIT 1")] {
+            let sql = sql.replace(limit, "LIMIT 10");
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(["a/", "a0"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let plan = plan.join("; ");
+            assert!(
+                plan.contains("frames_by_path (rel_path>? AND rel_path<?)"),
+                "{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
     }
 
     #[test]

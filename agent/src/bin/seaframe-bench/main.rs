@@ -8,10 +8,11 @@
 //! capture→indexed latency and bytes written per second. `video`, `query`
 //! and `uplink` (in `uplink.rs`) measure what their names say; `rtsp` (in
 //! `rtsp.rs`) the CPU per frame and memory of RTSP capture against the
-//! seed's OpenCV capture.
+//! seed's OpenCV capture; `scan` (in `scan.rs`) the disk watch's slow scan.
 
 mod query;
 mod rtsp;
+mod scan;
 mod uplink;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,17 @@ enum Command {
     Uplink(UplinkArgs),
     /// CPU per frame and memory of RTSP capture (agent vs OpenCV baseline).
     Rtsp(rtsp::RtspArgs),
+    /// The disk watch's slow scan over a big history (a cycle's CPU and time).
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ScanArgs {
+    #[arg(long, default_value_t = 4)]
+    cameras: u32,
+    /// Days of minute folders per camera.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -153,6 +165,7 @@ fn main() -> ExitCode {
             Command::Query(args) => query::run(args),
             Command::Uplink(args) => uplink::run(args),
             Command::Rtsp(args) => rt.block_on(rtsp::run(args)),
+            Command::Scan(args) => scan::run(args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
