@@ -33,6 +33,9 @@ use crate::timestamp::Timestamp;
 
 /// How long notify's thread rests when events start to come.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+/// Events of one wake-up come back to back; a longer gap means the thread
+/// had been waiting for them.
+const WAKE_GAP: std::time::Duration = std::time::Duration::from_millis(1);
 /// A polled folder counts as changed from a little before the last poll.
 const POLL_MARGIN_NS: i64 = 100_000_000;
 
@@ -45,16 +48,16 @@ pub(super) fn run(task: DiskWatch, stop: &AtomicBool) {
     let handler = {
         let (tx, lost, metrics) = (tx.clone(), Arc::clone(&lost), Arc::clone(&task.metrics));
         let frames_dir = frames_dir.clone();
-        let mut rested = Instant::now();
+        let mut last_call = Instant::now();
         move |event: notify::Result<notify::Event>| {
-            // The first event after a quiet spell: rest, so that the kernel
-            // gathers what follows (its queue holds 16 384 events; an
-            // overflow is caught) and a steady stream wakes this thread
-            // at most once per rest instead of once per event.
-            if rested.elapsed() > GATHER {
+            // The first event of a wake-up (the thread was waiting): rest,
+            // so that the kernel gathers what follows (its queue holds
+            // 16 384 events; an overflow is caught) and a steady stream
+            // wakes this thread at most once per rest, not once per event.
+            if last_call.elapsed() > WAKE_GAP {
                 std::thread::sleep(GATHER);
-                rested = Instant::now();
             }
+            last_call = Instant::now();
             for change in classify(event, &frames_dir) {
                 hand_over(change, &tx, &lost, &metrics.watch);
             }
