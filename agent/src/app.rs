@@ -22,6 +22,7 @@ use crate::clock::Clock;
 use crate::config::in_effect::InEffect;
 use crate::config::pushed::Pushed;
 use crate::config::{Config, QueueConfig, check_files};
+use crate::fswatch::{DiskWatch, WatchSettings};
 use crate::gps::state::Gps;
 use crate::handoff::Handoff;
 use crate::live::{Cameras, GpsTask, Reconfigure};
@@ -254,6 +255,7 @@ pub struct Agent {
     gps: Stage,
     retention: Stage,
     uplink: Stage,
+    watch: Stage,
 }
 
 /// How to start an agent, beyond its config.
@@ -262,6 +264,8 @@ pub struct StartOptions {
     /// The system clock read this far off (tests of a board that booted
     /// with a wrong clock).
     pub clock_skew_ns: i64,
+    /// The disk watch's pace (tests shorten it).
+    pub watch: WatchSettings,
 }
 
 impl Agent {
@@ -275,6 +279,7 @@ impl Agent {
     pub async fn start_with_clock_skew(cfg: Config, skew_ns: i64) -> anyhow::Result<Self> {
         let options = StartOptions {
             clock_skew_ns: skew_ns,
+            ..StartOptions::default()
         };
         Self::start_with(cfg, options).await
     }
@@ -304,6 +309,18 @@ impl Agent {
             Stage::new("gps"),
         );
         let (retention, uplink_stage) = (Stage::new("retention"), Stage::new("uplink"));
+        let watch = Stage::new("watch");
+        let disk_watch = DiskWatch {
+            store: Arc::clone(&pipeline.store),
+            metrics: Arc::clone(&pipeline.metrics),
+            clock: clock.clone(),
+            settings: options.watch,
+        };
+        watch.spawn(
+            tracing::info_span!("watch"),
+            &failed,
+            disk_watch.run(watch.token.clone()),
+        );
         let outbox = Uplink::open_outbox(&cfg).context("opening the uplink outbox")?;
         let (policy, cams, s) = (
             cfg.retention.clone(),
@@ -410,6 +427,7 @@ impl Agent {
             gps: gps_stage,
             retention,
             uplink: uplink_stage,
+            watch,
         })
     }
 
@@ -454,6 +472,7 @@ impl Agent {
         self.capture.stop().await;
         self.gps.stop().await;
         self.retention.stop().await;
+        self.watch.stop().await;
         self.pipeline.stop_flow().await;
         tracing::info!("stopping: uplink (status offline, disconnect)");
         self.uplink.stop().await;

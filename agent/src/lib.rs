@@ -12,6 +12,7 @@ pub mod config;
 pub mod exif;
 pub mod faults;
 pub mod frame;
+pub mod fswatch;
 pub mod gps;
 pub mod handoff;
 pub mod init;

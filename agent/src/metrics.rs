@@ -164,6 +164,8 @@ pub struct Metrics {
     /// Whether frames are being stored (disk full, index unwritable…).
     pub store_health: StoreHealth,
     pub uplink: UplinkMetrics,
+    /// The disk watch (`fswatch/`).
+    pub watch: crate::fswatch::WatchMetrics,
 }
 
 /// What the uplink counts (all zero without `[uplink]`).
@@ -206,6 +208,7 @@ impl Default for Metrics {
             store_latency: Histogram::new(LATENCY_BOUNDS_S),
             store_health: StoreHealth::default(),
             uplink: UplinkMetrics::default(),
+            watch: crate::fswatch::WatchMetrics::default(),
         }
     }
 }

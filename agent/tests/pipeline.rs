@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{camera, config, get_json, jpeg_files, metric, wait_for};
+use common::{camera, config, get_json, jpeg_files, metric, metrics_text, wait_for};
 use seaframe_agent::app::Agent;
 use seaframe_agent::metrics::Metrics;
 use seaframe_testkit::RedisServer;
@@ -176,12 +176,7 @@ async fn three_cameras_every_frame_on_disk_indexed_once_and_served() {
     }
 
     // /metrics agrees with the index.
-    let text = reqwest::get(format!("http://{}/metrics", agent.api_addr()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(agent.api_addr()).await;
     for (cam, n) in &counts {
         let stored = metric(
             &text,

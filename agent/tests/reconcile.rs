@@ -4,13 +4,16 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
 
+mod common;
+
 use std::process::Command;
 
 use bytes::Bytes;
+use common::all_rows;
 use seaframe_agent::clock::ClockSource;
 use seaframe_agent::frame::Frame;
 use seaframe_agent::gps::timeline::Position;
-use seaframe_agent::store::{FrameQuery, FrameRow, Store};
+use seaframe_agent::store::Store;
 use seaframe_agent::timestamp::Timestamp;
 use seaframe_wire::CameraId;
 
@@ -47,19 +50,6 @@ fn frames() -> Vec<Frame> {
             f
         })
         .collect()
-}
-
-fn all_rows(store: &Store) -> Vec<FrameRow> {
-    store
-        .query(&FrameQuery {
-            camera: None,
-            from: Timestamp::from_unix_nanos(i64::MIN),
-            to: Timestamp::from_unix_nanos(i64::MAX),
-            limit: 1000,
-            after: None,
-        })
-        .unwrap()
-        .frames
 }
 
 #[test]

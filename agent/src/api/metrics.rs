@@ -194,7 +194,7 @@ pub fn render(m: &Metrics) -> String {
         "Storing frames: 0 ok, 1 disk full, 2 disk unwritable, 3 index unwritable.",
         &store_state,
     )]);
-    for (name, kind, help, v) in gauges {
+    for (name, kind, help, v) in gauges.chain(m.watch.samples()) {
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",

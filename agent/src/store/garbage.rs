@@ -70,18 +70,22 @@ impl Store {
     }
 
     /// Removes `dir` and its parents while empty, up to (not including) the
-    /// camera's folder.
-    fn remove_empty_dirs(&self, dir: &Path) {
+    /// camera's folder. Call under the exclusive lock: a batch being stored
+    /// may have just made a folder that it is about to fill.
+    pub(super) fn remove_empty_dirs(&self, dir: &Path) -> usize {
+        let mut removed = 0;
         let mut dir: PathBuf = dir.to_owned();
         // frames/<camera>/YYYY/MM/DD/HH/mm: five levels below the camera.
         for _ in 0..5 {
             if !dir.starts_with(&self.frames_dir) || std::fs::remove_dir(&dir).is_err() {
-                return; // not empty (or already gone): stop here
+                break; // not empty (or already gone): stop here
             }
+            removed += 1;
             match dir.parent() {
                 Some(parent) => dir = parent.to_owned(),
-                None => return,
+                None => break,
             }
         }
+        removed
     }
 }

@@ -85,6 +85,10 @@ const MIGRATIONS: &[&str] = &[
     r"
     CREATE TABLE seq_reserved (camera TEXT PRIMARY KEY, below INTEGER NOT NULL);
 ",
+    // Where the disk watch's slow scan got to (`store/by_path.rs`).
+    r"
+    CREATE TABLE scan_marks (name TEXT PRIMARY KEY, unix_ns INTEGER NOT NULL);
+",
 ];
 
 /// A place box holding at least this many frames is searched from the time
@@ -98,8 +102,8 @@ const COLUMNS: &str = "id, camera, seq, captured_at_ns, rel_path, bytes, width, 
 #[derive(Debug)]
 pub struct Index {
     path: PathBuf,
-    writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    pub(super) writer: Mutex<Connection>,
+    pub(super) reader: Mutex<Connection>,
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
@@ -657,21 +661,6 @@ impl Index {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Deletes rows outright (their files are known to be gone).
-    pub fn delete_rows(&self, ids: &[i64]) -> Result<usize, StoreError> {
-        let mut conn = self.writer.lock().expect("index writer lock poisoned");
-        let tx = conn.transaction()?;
-        let mut n = 0;
-        {
-            let mut del = tx.prepare_cached("DELETE FROM frames WHERE id = ?1")?;
-            for id in ids {
-                n += del.execute([id])?;
-            }
-        }
-        tx.commit()?;
-        Ok(n)
-    }
-
     /// Moves the WAL into the database file (at shutdown).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         let conn = self.writer.lock().expect("index writer lock poisoned");
@@ -710,7 +699,7 @@ mod tests {
             let mut conn = connect(&path).unwrap();
             let before = MIGRATIONS
                 .iter()
-                .position(|m| m.contains("frames_by_path"))
+                .position(|m| m.contains("CREATE UNIQUE INDEX frames_by_path"))
                 .unwrap();
             for (i, sql) in MIGRATIONS[..before].iter().enumerate() {
                 conn.execute_batch(sql).unwrap();

@@ -1,7 +1,9 @@
 //! The on-disk layout, pure: a frame's path relative to `frames/` is
 //! `<camera>/<YYYY>/<MM>/<DD>/<HH>/<mm>/<SS.fff>-<seq>.jpg` in UTC, built
 //! only from a validated [`CameraId`], a [`Timestamp`] and a number — and
-//! parsed back (for reconcile) only when every part is well formed.
+//! parsed back (for reconcile) only when every part is well formed. The
+//! folders above a frame (camera, year, month, day, hour, minute) are named
+//! and recognised here too.
 
 use seaframe_wire::CameraId;
 
@@ -20,6 +22,46 @@ pub fn rel_path(camera: &CameraId, captured_at: Timestamp, seq: u64) -> String {
         dt.second(),
         dt.millisecond(),
     )
+}
+
+/// Depth of a minute folder below `frames/` (camera 1, year 2, … minute 6).
+pub const MINUTE_DEPTH: usize = 6;
+
+/// The folders above `camera`'s frames of the minute of `at`, relative to
+/// `frames/`: year, month, day, hour and minute (depths 2 to 6).
+pub fn folders(camera: &CameraId, at: Timestamp) -> [String; 5] {
+    let dt = at.to_datetime();
+    let year = format!("{camera}/{:04}", dt.year());
+    let month = format!("{year}/{:02}", u8::from(dt.month()));
+    let day = format!("{month}/{:02}", dt.day());
+    let hour = format!("{day}/{:02}", dt.hour());
+    let minute = format!("{hour}/{:02}", dt.minute());
+    [year, month, day, hour, minute]
+}
+
+/// The depth of a well-formed folder path relative to `frames/` (`""` is
+/// 0, a camera 1, … a minute folder [`MINUTE_DEPTH`]); `None` for anything
+/// the layout does not make.
+pub fn folder_depth(rel: &str) -> Option<usize> {
+    if rel.is_empty() {
+        return Some(0);
+    }
+    let parts: Vec<&str> = rel.split('/').collect();
+    let (camera, numbers) = parts.split_first()?;
+    CameraId::parse(camera).ok()?;
+    // Year, month, day, hour, minute: digits and plausible values.
+    let ranges: [(usize, u16, u16); 5] =
+        [(4, 0, 9999), (2, 1, 12), (2, 1, 31), (2, 0, 23), (2, 0, 59)];
+    if numbers.len() > ranges.len() {
+        return None;
+    }
+    for (part, (digits, lo, hi)) in numbers.iter().zip(ranges) {
+        let n: u16 = number(part, digits)?;
+        if !(lo..=hi).contains(&n) {
+            return None;
+        }
+    }
+    Some(parts.len())
 }
 
 /// What a well-formed relative path says: camera, capture time to the
@@ -96,6 +138,29 @@ mod tests {
             "bridge/2026/11/24/08/05/x/09.123-4.jpg",
         ] {
             assert_eq!(parse_rel_path(p), None, "{p}");
+        }
+    }
+
+    #[test]
+    fn folders_are_named_and_recognised() {
+        let cam = CameraId::parse("bridge").unwrap();
+        let t = Timestamp::parse_user("2026-11-24T08:05:09Z").unwrap();
+        let f = folders(&cam, t);
+        assert_eq!(f[4], "bridge/2026/11/24/08/05");
+        for (i, folder) in f.iter().enumerate() {
+            assert_eq!(folder_depth(folder), Some(i + 2), "{folder}");
+        }
+        assert_eq!(folder_depth(""), Some(0));
+        assert_eq!(folder_depth("bridge"), Some(1));
+        for bad in [
+            "Bridge",
+            "bridge/26",
+            "bridge/2026/13",
+            "bridge/2026/11/24/24",
+            "bridge/2026/11/24/08/05/09",
+            "bridge/2026/x1",
+        ] {
+            assert_eq!(folder_depth(bad), None, "{bad}");
         }
     }
 

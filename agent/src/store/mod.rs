@@ -5,6 +5,7 @@
 //! Everything here is blocking (fsync, rusqlite): call it from
 //! `spawn_blocking` or a dedicated thread, never on an async worker.
 
+pub mod by_path;
 mod garbage;
 pub mod geo;
 pub mod health;
@@ -14,7 +15,7 @@ pub mod lock;
 pub mod reconcile;
 pub mod writer;
 
-pub use reconcile::Report as ReconcileReport;
+pub use reconcile::{Children, Report as ReconcileReport};
 
 use std::path::{Path, PathBuf};
 
@@ -361,6 +362,16 @@ impl Store {
     /// The oldest frames, oldest first, for retention.
     pub fn oldest(&self, limit: usize) -> Result<Vec<Candidate>, StoreError> {
         self.index.oldest(limit)
+    }
+
+    /// A named instant kept in the index (where the disk watch's slow scan
+    /// got to), Unix ns.
+    pub fn scan_mark(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.index.scan_mark(name)
+    }
+
+    pub fn set_scan_mark(&self, name: &str, unix_ns: i64) -> Result<(), StoreError> {
+        self.index.set_scan_mark(name, unix_ns)
     }
 
     /// Checkpoints the WAL (at shutdown).

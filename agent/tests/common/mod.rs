@@ -8,6 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use seaframe_agent::config::Config;
+use seaframe_agent::store::{FrameQuery, FrameRow, Store};
+use seaframe_agent::timestamp::Timestamp;
 
 #[allow(unused_imports)] // each test binary uses its own subset
 pub use seaframe_testkit::wait_for;
@@ -88,8 +90,32 @@ pub async fn frames_in(
 }
 
 /// The capture time of a frame in the API's JSON.
-pub fn frame_time(frame: &serde_json::Value) -> seaframe_agent::timestamp::Timestamp {
-    seaframe_agent::timestamp::Timestamp::parse_user(frame["ts"].as_str().unwrap()).unwrap()
+pub fn frame_time(frame: &serde_json::Value) -> Timestamp {
+    Timestamp::parse_user(frame["ts"].as_str().unwrap()).unwrap()
+}
+
+/// The agent's `/metrics` text.
+pub async fn metrics_text(api: std::net::SocketAddr) -> String {
+    reqwest::get(format!("http://{api}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Every row of the index, oldest first (up to 100 000).
+pub fn all_rows(store: &Store) -> Vec<FrameRow> {
+    store
+        .query(&FrameQuery {
+            camera: None,
+            from: Timestamp::from_unix_nanos(i64::MIN),
+            to: Timestamp::from_unix_nanos(i64::MAX),
+            limit: 100_000,
+            after: None,
+        })
+        .unwrap()
+        .frames
 }
 
 /// The value of one Prometheus sample, e.g. `seaframe_frames_stored_total{camera="a"}`.

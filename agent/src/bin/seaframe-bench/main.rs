@@ -8,10 +8,11 @@
 //! capture→indexed latency and bytes written per second. `video`, `query`
 //! and `uplink` (in `uplink.rs`) measure what their names say; `rtsp` (in
 //! `rtsp.rs`) the CPU per frame and memory of RTSP capture against the
-//! seed's OpenCV capture.
+//! seed's OpenCV capture; `scan` (in `scan.rs`) the disk watch's slow scan.
 
 mod query;
 mod rtsp;
+mod scan;
 mod uplink;
 
 use std::path::{Path, PathBuf};
@@ -23,10 +24,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use seaframe_agent::app::{Pipeline, runtime};
+use seaframe_agent::app::{Pipeline, Stage, runtime};
+use seaframe_agent::clock::Clock;
 use seaframe_agent::clock::ClockSource;
 use seaframe_agent::config::{QueueConfig, Secret};
 use seaframe_agent::frame::Frame;
+use seaframe_agent::fswatch::{DiskWatch, WatchSettings};
 use seaframe_agent::gps::state::Gps;
 use seaframe_agent::metrics::Metrics;
 use seaframe_agent::timestamp::Timestamp;
@@ -52,6 +55,17 @@ enum Command {
     Uplink(UplinkArgs),
     /// CPU per frame and memory of RTSP capture (agent vs OpenCV baseline).
     Rtsp(rtsp::RtspArgs),
+    /// The disk watch's slow scan over a big history (a cycle's CPU and time).
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ScanArgs {
+    #[arg(long, default_value_t = 4)]
+    cameras: u32,
+    /// Days of minute folders per camera.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +143,9 @@ struct PipelineArgs {
     /// Where frames go (default: a temp dir, removed afterwards).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Run the disk watch (inotify + slow scan) beside the pipeline, as the agent does.
+    #[arg(long)]
+    watch: bool,
 }
 
 fn main() -> ExitCode {
@@ -148,6 +165,7 @@ fn main() -> ExitCode {
             Command::Query(args) => query::run(args),
             Command::Uplink(args) => uplink::run(args),
             Command::Rtsp(args) => rt.block_on(rtsp::run(args)),
+            Command::Scan(args) => scan::run(args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -199,6 +217,40 @@ fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
     Some(ticks as f64 / 100.0)
+}
+
+/// CPU time (user + system) of the disk watch's threads, from
+/// /proc/self/task: its own, and notify's (where the event handler runs).
+fn watch_cpu_seconds() -> [f64; 2] {
+    let mut ticks = [0u64; 2];
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return [0.0; 2];
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let comm = head.split_once(" (").map_or("", |(_, c)| c);
+        let which = if comm == "seaframe-watch" {
+            0
+        } else if comm.starts_with("notify-rs") {
+            1
+        } else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        ticks[which] += field(11) + field(12);
+    }
+    ticks.map(|t| t as f64 / 100.0)
 }
 
 /// A `kB` field of /proc/PID/`file` (`None`: this process).
@@ -266,7 +318,7 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| tmp.path().to_owned());
     println!(
-        "pipeline: {} cameras x {} fps, {}x{}, {} s, {} workers, max_len {}, redis {}",
+        "pipeline: {} cameras x {} fps, {}x{}, {} s, {} workers, max_len {}, redis {}, disk watch {}",
         args.cameras,
         args.fps,
         args.width,
@@ -274,7 +326,8 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
         args.seconds,
         args.workers,
         args.max_len,
-        args.redis_url.as_deref().unwrap_or("own (unix socket)")
+        args.redis_url.as_deref().unwrap_or("own (unix socket)"),
+        if args.watch { "on" } else { "off" }
     );
     // A few distinct frames per camera, encoded before the clock starts.
     let mut frames: Vec<Vec<Bytes>> = Vec::new();
@@ -302,9 +355,26 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
         println!("(cannot reset peak RSS: {e}; it includes the set-up)");
     }
     let gps = Arc::new(Gps::new(10));
-    let pipeline = Pipeline::start(&data_dir, &queue, gps).await?;
+    let pipeline = Pipeline::start(&data_dir, &queue, Arc::clone(&gps)).await?;
+    let watch = Stage::new("watch");
+    let watch_stop = CancellationToken::new();
+    if args.watch {
+        let disk_watch = DiskWatch {
+            store: Arc::clone(&pipeline.store),
+            metrics: Arc::clone(&pipeline.metrics),
+            clock: Clock::new(gps),
+            settings: WatchSettings::default(),
+        };
+        let failed = CancellationToken::new();
+        watch.spawn(
+            tracing::info_span!("watch"),
+            &failed,
+            disk_watch.run(watch_stop.clone()),
+        );
+    }
     let redis_pid = pipeline.own_redis_pid();
     let cpu0 = cpu_seconds(None).context("reading /proc/self/stat")?;
+    let watch_cpu0 = watch_cpu_seconds();
     let redis_cpu0 = redis_pid.and_then(|p| cpu_seconds(Some(p)));
     let started = Instant::now();
 
@@ -359,6 +429,9 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     let cpu = cpu_seconds(None).context("reading /proc/self/stat")? - cpu0;
+    let [own, notify] = watch_cpu_seconds();
+    let (watch_own, watch_notify) = (own - watch_cpu0[0], notify - watch_cpu0[1]);
+    let watch_cpu = watch_own + watch_notify;
     let redis_cpu = match (redis_pid.and_then(|p| cpu_seconds(Some(p))), redis_cpu0) {
         (Some(b), Some(a)) => Some(b - a),
         _ => None,
@@ -366,6 +439,9 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
     let [captured, stored, trimmed, dropped, failed, lost] = totals(&pipeline.metrics);
     let peak_rss_kib = proc_kib(None, "status", "VmHWM:").unwrap_or(0);
     let rss_kib = proc_kib(None, "status", "VmRSS:").unwrap_or(0);
+    watch_stop.cancel();
+    watch.stop().await;
+    let pipeline_metrics = Arc::clone(&pipeline.metrics);
     pipeline.stop_flow().await;
     pipeline.close().await?;
 
@@ -391,6 +467,23 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
         cpu / stored.max(1) as f64 * 1000.0,
         stored as f64 / cpu.max(1e-9)
     );
+    if args.watch {
+        let w = &pipeline_metrics.watch;
+        println!(
+            "disk watch CPU {:.3} s (its thread {:.3} s, notify's {:.3} s) = {:.3} CPU-s per 1000 stored frames \
+             ({:.1} % of the agent's); {} watches, {} changes dropped, {} rows added, {} dropped, {} scan cycles",
+            watch_cpu,
+            watch_own,
+            watch_notify,
+            watch_cpu / stored.max(1) as f64 * 1000.0,
+            watch_cpu / cpu.max(1e-9) * 100.0,
+            w.watches.load(Ordering::Relaxed),
+            w.changes_dropped.load(Ordering::Relaxed),
+            w.rows_added.load(Ordering::Relaxed),
+            w.rows_dropped.load(Ordering::Relaxed),
+            w.scan_cycles.load(Ordering::Relaxed),
+        );
+    }
     match redis_cpu {
         Some(r) => println!(
             "redis CPU {:.2} s = {:.3} CPU-s per 1000 stored frames",
