@@ -47,7 +47,18 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::CheckConfig { config } => {
-            Config::load(&config)?;
+            let cfg = Config::load(&config)?;
+            let problems = seaframe_shore::tls::check_files(&cfg.mqtt);
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{}: {p}", config.display());
+                }
+                anyhow::bail!(
+                    "{}: {} problem(s) with files",
+                    config.display(),
+                    problems.len()
+                );
+            }
             println!("{}: ok", config.display());
             Ok(())
         }
