@@ -77,6 +77,18 @@ pub fn transport(mqtt: &MqttConfig) -> Result<Transport, TlsError> {
     if !problems.is_empty() {
         return Err(TlsError::Files(problems));
     }
+    transport_from(
+        mqtt.ca_file.as_deref(),
+        mqtt.cert_file.as_deref().zip(mqtt.key_file.as_deref()),
+    )
+}
+
+/// The transport for a CA file (`None`: the system's roots) and a client
+/// certificate and key.
+pub fn transport_from(
+    ca_file: Option<&Path>,
+    client: Option<(&Path, &Path)>,
+) -> Result<Transport, TlsError> {
     let read = |key: &'static str, path: &Path| {
         std::fs::read(path).map_err(|e| {
             TlsError::Files(vec![Problem {
@@ -85,14 +97,12 @@ pub fn transport(mqtt: &MqttConfig) -> Result<Transport, TlsError> {
             }])
         })
     };
-    let Some(ca_file) = &mqtt.ca_file else {
+    let Some(ca_file) = ca_file else {
         return Ok(Transport::tls_with_default_config());
     };
-    let client_auth = match (&mqtt.cert_file, &mqtt.key_file) {
-        (Some(cert), Some(key)) => {
-            Some((read("mqtt.cert_file", cert)?, read("mqtt.key_file", key)?))
-        }
-        _ => None,
+    let client_auth = match client {
+        Some((cert, key)) => Some((read("mqtt.cert_file", cert)?, read("mqtt.key_file", key)?)),
+        None => None,
     };
     Ok(Transport::tls_with_config(TlsConfiguration::Simple {
         ca: read("mqtt.ca_file", ca_file)?,
