@@ -49,6 +49,33 @@ impl MosquittoServer {
         })
     }
 
+    /// Starts a broker with exactly the config `make(port, dir)` returns
+    /// (a shipped config with its paths and port put in the test's own),
+    /// on a free 127.0.0.1 port, in a temp dir, and waits until it runs.
+    /// The config must log to stderr at least `information` (readiness is
+    /// read there) and listen on `port`.
+    pub fn start_config(make: impl Fn(u16, &Path) -> String) -> Result<Self> {
+        require_binary("mosquitto", "mosquitto")?;
+        let dir = tempfile::tempdir()?;
+        let (child, port) = spawn_on_free_port("mosquitto", |port| {
+            let path = dir.path().join("mosquitto.conf");
+            std::fs::write(&path, make(port, dir.path()))
+                .with_context(|| format!("writing {}", path.display()))?;
+            spawn(dir.path())
+        })?;
+        Ok(Self {
+            child: Some(child),
+            port,
+            dir,
+        })
+    }
+
+    /// The user a test broker runs as (mosquitto started as root would
+    /// switch to its own user, which cannot read the test's files).
+    pub fn test_user() -> String {
+        current_user()
+    }
+
     /// `mqtt://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)

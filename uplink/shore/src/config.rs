@@ -34,6 +34,13 @@ pub struct MqttConfig {
     pub client_id: Option<String>,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// `mqtts://`: the CA that signed the broker's certificate (PEM);
+    /// without it, the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// `mqtts://` with a client certificate (the shipped broker requires
+    /// one): the shore's certificate and key (PEM), from `pki-init`.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 impl MqttConfig {
@@ -206,6 +213,9 @@ impl Config {
                 "username and password go together (set both or neither)".into(),
             );
         }
+        for (key, message) in crate::tls::config_problems(&self.mqtt) {
+            bad(key, message);
+        }
         if let Some(url) = &self.index.url
             && let Err(e) = IndexUrl::parse(url.expose())
         {
@@ -271,7 +281,8 @@ mod tests {
             .lines()
             .map(|l| match l.strip_prefix("# ") {
                 Some(rest) if rest.contains(" = ") => rest.replace('…', "longenough-secret"),
-                _ => l.to_owned(),
+                // The TLS files apply to mqtts:// only.
+                _ => l.replace("mqtt://127.0.0.1:1883", "mqtts://127.0.0.1:8883"),
             })
             .collect::<Vec<_>>()
             .join("\n");

@@ -19,9 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use rumqttc::{
-    AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS, Transport,
-};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS};
 use seaframe_wire::message::{ConfigAck, Fix, LinkState, PositionReport, Status};
 use seaframe_wire::{DecodeError, Thumb, Topic, VesselName};
 use tokio::sync::{Notify, mpsc, watch};
@@ -45,11 +43,18 @@ pub const BATCH_MAX: usize = 512;
 /// full queue while the receiver blocks on a full channel: a deadlock seen
 /// in the benchmark. Memory is taken only as it fills.
 pub const REQUEST_CAPACITY: usize = 70_000;
-/// Larger than any payload the decoder accepts (2 MiB), so that an oversized
-/// thumbnail is received, counted and acked rather than breaking the
-/// connection (and being redelivered forever). Cap the broker's
-/// `max_packet_size` below this.
-const MAX_INCOMING_PACKET_BYTES: usize = 8 * 1024 * 1024;
+/// The largest packet MQTT can carry (a remaining length of 268,435,455
+/// bytes, plus the fixed header's 5). rumqttc drops the connection on a
+/// packet above its limit, and the persistent session redelivers that
+/// packet on the next connection, forever: so the shore reads whatever a
+/// broker can send, and [`Receiver`] acks what is over
+/// [`MAX_MESSAGE_BYTES`] unread (counted `too_large`). The shipped broker
+/// config caps packets far below this (`max_packet_size`), so this is the
+/// defence against a broker that does not.
+const MAX_INCOMING_PACKET_BYTES: usize = 268_435_455 + 5;
+/// The largest payload any legal message has: a thumbnail envelope
+/// (status, positions, acks and configs are far smaller).
+pub const MAX_MESSAGE_BYTES: usize = seaframe_wire::MAX_PAYLOAD_BYTES;
 /// A config ack is a version, a status and the agent's problems with a
 /// push (a few KB at most); a bigger one is dropped (`ack_too_large`)
 /// rather than stored twenty times over in the history.
@@ -59,6 +64,8 @@ pub const MAX_ACK_BYTES: usize = 64 * 1024;
 pub enum MqttSetupError {
     #[error("mqtt.url: {0}")]
     Url(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The MQTT client (cheap handle, for acks and publishing configs) and its
@@ -74,7 +81,7 @@ pub fn connect_options(cfg: &MqttConfig) -> Result<MqttOptions, MqttSetupError> 
     let port = url.port().unwrap_or(if tls { 8883 } else { 1883 });
     let mut opts = MqttOptions::new(cfg.client_id(), host, port);
     if tls {
-        opts.set_transport(Transport::tls_with_default_config());
+        opts.set_transport(crate::tls::transport(cfg)?);
     }
     opts.set_clean_session(false)
         .set_manual_acks(true)
@@ -146,6 +153,10 @@ impl Receiver {
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     add(&self.metrics.mqtt_publishes_received, 1);
+                    if p.payload.len() > MAX_MESSAGE_BYTES {
+                        self.refuse_oversized(&p);
+                        continue;
+                    }
                     tokio::select! {
                         biased;
                         _ = self.writer_done.cancelled() => break,
@@ -169,6 +180,18 @@ impl Receiver {
         self.subscribed.send_replace(false);
         self.disconnect().await;
         Ok(())
+    }
+
+    /// Counts an oversized message (`too_large`) and acks it at once: it
+    /// is never stored, and holding it in the channel would hold its bytes.
+    /// An ack that cannot be queued leaves it to be redelivered, and
+    /// refused again.
+    fn refuse_oversized(&self, p: &Publish) {
+        tracing::warn!(topic = %p.topic, bytes = p.payload.len(), max = MAX_MESSAGE_BYTES, "dropped an oversized message");
+        self.metrics.drop_message("too_large");
+        if let Err(e) = self.client.try_ack(p) {
+            tracing::warn!(error = %e, "could not queue the ack of an oversized message");
+        }
     }
 
     /// Sends what is queued (the writer's last acks), then DISCONNECT, so the

@@ -32,6 +32,40 @@ enum Command {
     },
     /// Print the example config (every key with its default).
     ExampleConfig,
+    /// Make the fleet CA and, signed by it, the broker's certificate and the
+    /// shore's and the admin's client certificates (docs/deploy.md).
+    PkiInit {
+        /// The PKI directory (made; existing files are never overwritten).
+        #[arg(long)]
+        dir: PathBuf,
+        /// A name or address vessels reach the broker by (repeat for more).
+        #[arg(long = "broker-host", required = true)]
+        broker_hosts: Vec<String>,
+    },
+    /// Enroll a vessel: its certificate, its agent's [uplink] config, and
+    /// its role at the broker (publish under its own prefix, read its config).
+    Enroll {
+        /// The vessel's name (the agent's `vessel`).
+        vessel: String,
+        /// The PKI directory made by `pki-init`.
+        #[arg(long)]
+        pki: PathBuf,
+        /// The broker as vessels reach it: mqtts://host:port.
+        #[arg(long)]
+        broker_url: String,
+        /// Where to write `<vessel>/` (certificate, key, CA, uplink.toml).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Where the files will be on the vessel (paths in the agent config).
+        #[arg(long, default_value = "/etc/seaframe/tls")]
+        vessel_dir: PathBuf,
+        /// Only write the files; do not add the vessel at the broker.
+        #[arg(long, conflicts_with = "broker_only")]
+        files_only: bool,
+        /// Only add the vessel at the broker (its files were written before).
+        #[arg(long)]
+        broker_only: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -47,8 +81,71 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::CheckConfig { config } => {
-            Config::load(&config)?;
+            let cfg = Config::load(&config)?;
+            let problems = seaframe_shore::tls::check_files(&cfg.mqtt);
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{}: {p}", config.display());
+                }
+                anyhow::bail!(
+                    "{}: {} problem(s) with files",
+                    config.display(),
+                    problems.len()
+                );
+            }
             println!("{}: ok", config.display());
+            Ok(())
+        }
+        Command::PkiInit { dir, broker_hosts } => {
+            let pki = seaframe_shore::pki::Pki::init(&dir, &broker_hosts)?;
+            println!(
+                "{}: ca.pem (every party's CA), ca.key (keep it here), broker.pem/.key, shore.pem/.key ({}), admin.pem/.key ({})",
+                pki.dir().display(),
+                seaframe_shore::pki::SHORE_IDENTITY,
+                seaframe_shore::pki::ADMIN_IDENTITY
+            );
+            Ok(())
+        }
+        Command::Enroll {
+            vessel,
+            pki,
+            broker_url,
+            out,
+            vessel_dir,
+            files_only,
+            broker_only,
+        } => {
+            let vessel = seaframe_wire::VesselName::parse(&vessel)
+                .map_err(|e| anyhow::anyhow!("vessel {vessel:?}: {e}"))?;
+            let pki = seaframe_shore::pki::Pki::open(&pki)?;
+            if !broker_only {
+                let enrolled = seaframe_shore::enroll::write_files(
+                    &pki,
+                    &vessel,
+                    &broker_url,
+                    &out,
+                    &vessel_dir,
+                )?;
+                println!(
+                    "{vessel}: files in {} — copy them to {} on the vessel; its config:\n\n{}",
+                    enrolled.dir.display(),
+                    vessel_dir.display(),
+                    enrolled.snippet
+                );
+            }
+            if !files_only {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("building the runtime")?;
+                runtime
+                    .block_on(seaframe_shore::enroll::add_to_broker(&pki, &broker_url, &vessel))
+                    .context("adding the vessel at the broker (its files are written: retry this step with --broker-only)")?;
+                println!(
+                    "{vessel}: added at the broker (role {})",
+                    seaframe_shore::enroll::role_name(&vessel)
+                );
+            }
             Ok(())
         }
         Command::Serve { config } => {
