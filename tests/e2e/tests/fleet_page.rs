@@ -205,6 +205,7 @@ async fn replay_fleet(publisher: &mut Publisher, jpeg: &[u8]) {
                 clock_offset_ms: 0,
                 disk_used_bytes: 0,
                 disk_free_bytes: 1 << 30,
+                disk_total_bytes: None,
                 outbox_backlog: 0,
                 outbox_bytes: 0,
                 config_version: 0,
