@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(a[0].detail, "state \"retrying\"");
         h.cameras[0].state = "running".into();
         assert_eq!(
-            evaluate(&state(h, went_down), &cfg, NOW + 99 * NS_PER_S),
+            evaluate(&state(h, went_down), &cfg, NOW + 50 * NS_PER_S),
             []
         );
     }
