@@ -118,6 +118,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_holds_the_defaults() {
+        let c = crate::config::Config::from_toml(crate::config::EXAMPLE, "example").unwrap();
+        assert_eq!(c.alerts, AlertsConfig::default());
+        let none = crate::config::Config::from_toml("[mqtt]\nurl = \"mqtt://h\"\n", "t").unwrap();
+        assert_eq!(
+            none.alerts,
+            AlertsConfig::default(),
+            "[alerts] may be left out"
+        );
+    }
+
+    #[test]
     fn defaults_are_valid_and_bad_values_named() {
         assert!(AlertsConfig::default().problems().is_empty());
         let c = AlertsConfig {
