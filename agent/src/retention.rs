@@ -97,11 +97,6 @@ pub fn plan(
     out
 }
 
-/// Free space of the filesystem holding `path`, for unprivileged users.
-pub fn free_bytes(path: &std::path::Path) -> std::io::Result<u64> {
-    Ok(disk_space(path)?.0)
-}
-
 /// (free for unprivileged users, size) of the filesystem holding `path`.
 pub fn disk_space(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
     let s = rustix::fs::statvfs(path)?;

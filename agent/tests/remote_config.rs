@@ -54,7 +54,7 @@ impl Link {
 /// What the shore sees of the vessel.
 #[derive(Debug)]
 enum Seen {
-    Status(Status),
+    Status(Box<Status>),
     Ack(ConfigAck),
 }
 
@@ -73,7 +73,7 @@ async fn shore(broker: &MosquittoServer) -> (AsyncClient, mpsc::UnboundedReceive
         while let Ok(ev) = events.poll().await {
             if let Event::Incoming(Packet::Publish(p)) = ev {
                 let seen = if p.topic.ends_with("/status") {
-                    serde_json::from_slice(&p.payload).map(Seen::Status)
+                    serde_json::from_slice(&p.payload).map(|s| Seen::Status(Box::new(s)))
                 } else {
                     serde_json::from_slice(&p.payload).map(Seen::Ack)
                 };

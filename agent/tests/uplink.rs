@@ -47,7 +47,7 @@ thumb_width_px = 80
 #[derive(Debug)]
 enum Seen {
     Thumb(Box<Thumb>),
-    Status(Status),
+    Status(Box<Status>),
     Position(PositionReport),
     Ack(ConfigAck),
 }
@@ -80,7 +80,7 @@ async fn subscribe(
                             Seen::Thumb(Box::new(Thumb::decode(&p.payload).unwrap()))
                         }
                         Ok(Topic::Status { .. }) => {
-                            Seen::Status(serde_json::from_slice(&p.payload).unwrap())
+                            Seen::Status(Box::new(serde_json::from_slice(&p.payload).unwrap()))
                         }
                         Ok(Topic::Position { .. }) => {
                             Seen::Position(serde_json::from_slice(&p.payload).unwrap())
@@ -229,7 +229,7 @@ async fn thumbnails_carry_the_stored_frames_time_and_position() {
         &mut seen,
         Duration::from_secs(10),
         "status offline",
-        |s| matches!(s.last(), Some(Seen::Status(st)) if *st == Status::offline()),
+        |s| matches!(s.last(), Some(Seen::Status(st)) if **st == Status::offline()),
     )
     .await;
 }

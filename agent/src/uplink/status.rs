@@ -12,7 +12,7 @@ use super::outbox::Outbox;
 use crate::clock::Clock;
 use crate::gps::fix::Fix as GpsFix;
 use crate::metrics::{CameraState, Metrics};
-use crate::retention::free_bytes;
+use crate::retention::disk_space;
 use crate::store::Store;
 use crate::timestamp::Timestamp;
 
@@ -57,6 +57,10 @@ impl StatusSource {
             .collect();
         let u = &self.metrics.uplink;
         let disk_used_bytes = self.store.frames_bytes().unwrap_or(0) + self.outbox.disk_bytes();
+        let (disk_free_bytes, disk_total_bytes) = match disk_space(&self.data_dir) {
+            Ok((free, total)) => (free, Some(total)),
+            Err(_) => (0, None),
+        };
         Status {
             state: LinkState::Online,
             health: Some(Health {
@@ -75,7 +79,8 @@ impl StatusSource {
                     .to_owned(),
                 clock_offset_ms: self.clock.offset_ns().map_or(0, |ns| ns / 1_000_000),
                 disk_used_bytes,
-                disk_free_bytes: free_bytes(&self.data_dir).unwrap_or(0),
+                disk_free_bytes,
+                disk_total_bytes,
                 outbox_backlog: u.outbox_backlog.load(Ordering::Relaxed),
                 outbox_bytes: u.outbox_bytes.load(Ordering::Relaxed),
                 config_version: self.config_version.load(Ordering::Relaxed),

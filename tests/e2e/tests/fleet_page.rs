@@ -205,6 +205,7 @@ async fn replay_fleet(publisher: &mut Publisher, jpeg: &[u8]) {
                 clock_offset_ms: 0,
                 disk_used_bytes: 0,
                 disk_free_bytes: 1 << 30,
+                disk_total_bytes: None,
                 outbox_backlog: 0,
                 outbox_bytes: 0,
                 config_version: 0,
@@ -438,5 +439,148 @@ height = 180"#,
 
     drop(publisher);
     agent.shutdown().await.unwrap();
+    shore.stop().await.unwrap();
+}
+
+/// A status of `vessel` whose `mast` camera is in `mast_state`.
+fn alert_status(mast_state: &str) -> Vec<u8> {
+    let now = now_ms();
+    let camera = |id: &str, state: &str| CameraHealth {
+        id: CameraId::parse(id).unwrap(),
+        state: state.into(),
+        fps: 1.0,
+        last_frame_ms: Some(now),
+    };
+    serde_json::to_vec(&Status {
+        state: LinkState::Online,
+        health: Some(Health {
+            version: "2.0.0".into(),
+            uptime_s: 60,
+            sent_at_ms: now,
+            cameras: vec![camera("bow", "ok"), camera("mast", mast_state)],
+            fix: None,
+            clock: "gps".into(),
+            clock_offset_ms: 0,
+            disk_used_bytes: 1_000_000,
+            disk_free_bytes: 30_000_000_000,
+            disk_total_bytes: Some(64_000_000_000),
+            outbox_backlog: 0,
+            outbox_bytes: 0,
+            config_version: 0,
+        }),
+    })
+    .unwrap()
+}
+
+/// The page shows an alert raised by a vessel whose camera fails, and
+/// clears it when the camera comes back (`tests/browser/alerts.spec.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_page_shows_a_camera_alert_and_clears_it() {
+    let (chromium, browser_dir) = browser_prerequisites();
+    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+        .join("browser-artifacts-alerts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let broker = MosquittoServer::start().unwrap();
+    let shore_dir = tempfile::tempdir().unwrap();
+    let shore = start_shore(
+        &broker.url(),
+        shore_dir.path(),
+        "alert-page-shore",
+        "[api]\nlisten = \"127.0.0.1:0\"\n[alerts]\nevaluate_every_s = 1\ncamera_down_after_s = 0\n",
+    )
+    .await;
+    let shore_url = format!("http://{}", shore.addr);
+    let mut vessel = Publisher::connect(broker.port()).await;
+    let topic = "seaframe/v1/sea-otter/status".to_owned();
+    vessel.publish(topic.clone(), alert_status("ok")).await;
+    vessel.all_acked().await;
+    let health = format!("{shore_url}/api/v1/vessels/sea-otter/health");
+    wait_for(
+        "the vessel's status ashore",
+        Duration::from_secs(20),
+        // 404 until the shore has applied it (the PUBACK is the broker's).
+        || async {
+            let bytes = reqwest::get(&health).await.ok()?.bytes().await.ok()?;
+            let body: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+            (body["status"]["version"] == "2.0.0").then_some(())
+        },
+    )
+    .await;
+
+    let mut node = tokio::process::Command::new("node")
+        .arg(browser_dir.join("alerts.spec.mjs"))
+        .current_dir(&browser_dir)
+        .env("SHORE_URL", &shore_url)
+        .env("ARTIFACTS_DIR", &artifacts)
+        .env("CHROMIUM", &chromium)
+        .env("VESSEL", "sea-otter")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let node_pid = node.id().unwrap();
+    let mut stdin = node.stdin.take().unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut output = Vec::new();
+    let dialogue = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            println!("node: {line}");
+            let state = match line.as_str() {
+                "CAMERA-FAIL mast" => Some("retrying"),
+                "CAMERA-BACK mast" => Some("ok"),
+                _ => None,
+            };
+            if let Some(state) = state {
+                vessel.publish(topic.clone(), alert_status(state)).await;
+                vessel.all_acked().await;
+                stdin.write_all(b"DONE\n").await.unwrap();
+                stdin.flush().await.unwrap();
+            }
+            output.push(line);
+        }
+    };
+    let finished = tokio::time::timeout(Duration::from_secs(60), async {
+        dialogue.await;
+        node.wait().await.unwrap()
+    })
+    .await;
+    let Ok(status) = finished else {
+        node.start_kill().unwrap();
+        let _ = node.wait().await;
+        panic!(
+            "the alert browser test (pid {node_pid}) did not finish in 60 s; output:\n{}",
+            output.join("\n")
+        );
+    };
+    assert!(
+        status.success(),
+        "the alert browser test failed ({status}):\n{}",
+        output.join("\n")
+    );
+    assert!(
+        artifacts.join("alert.png").is_file(),
+        "screenshot alert.png"
+    );
+    // What the page showed, the API agrees with: raised once, cleared once.
+    let metrics = reqwest::get(format!("{shore_url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("seaframe_shore_alerts_raised_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("seaframe_shore_alerts_cleared_total 1\n"),
+        "{metrics}"
+    );
+    drop(vessel);
     shore.stop().await.unwrap();
 }

@@ -1,5 +1,5 @@
 //! Start, run and stop the shore: open the index, connect to the broker,
-//! spawn the stages (receiver, writer, live feed, API) on one `TaskTracker`, and stop
+//! spawn the stages (receiver, writer, live feed, alerts, API) on one `TaskTracker`, and stop
 //! them in order — the writer finishes and acks its batch, then the receiver
 //! disconnects (the broker keeps our session and what arrives meanwhile),
 //! and the API finishes the requests in progress.
@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::alerts;
 use crate::api::{self, ApiState};
 use crate::blobs::Blobs;
 use crate::config::Config;
@@ -63,6 +64,16 @@ impl Shore {
     /// `listener`. Returns once everything is spawned (not yet subscribed:
     /// see [`Shore::subscribed`]).
     pub async fn start(cfg: Config, listener: TcpListener) -> Result<Self> {
+        Self::start_with_clock(cfg, listener, alerts::system_clock()).await
+    }
+
+    /// [`Shore::start`] with the alerts evaluated at `clock`'s instants
+    /// (tests drive time with it).
+    pub async fn start_with_clock(
+        cfg: Config,
+        listener: TcpListener,
+        clock: alerts::Clock,
+    ) -> Result<Self> {
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
         let index_url = cfg
@@ -116,6 +127,13 @@ impl Shore {
             events,
             shutdown: shutdown.clone(),
         };
+        let evaluator = alerts::task::Evaluator {
+            index: index.clone(),
+            cfg: cfg.alerts.clone(),
+            clock,
+            metrics: metrics.clone(),
+            changed: feed.wake.clone(),
+        };
         let addr = listener.local_addr()?;
         spawn_stage(&tracker, &shutdown, "writer", writer.run(shutdown.clone()));
         spawn_stage(
@@ -125,6 +143,12 @@ impl Shore {
             receiver.run(shutdown.clone()),
         );
         spawn_stage(&tracker, &shutdown, "feed", feed.run(shutdown.clone()));
+        spawn_stage(
+            &tracker,
+            &shutdown,
+            "alerts",
+            evaluator.run(shutdown.clone()),
+        );
         spawn_stage(
             &tracker,
             &shutdown,

@@ -23,6 +23,9 @@ pub struct Config {
     pub index: IndexConfig,
     #[serde(default)]
     pub api: ApiConfig,
+    /// Fleet health alerts: thresholds and how often they are evaluated.
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +229,7 @@ impl Config {
         {
             bad("api.token", "must be at least 8 characters".into());
         }
+        problems.extend(self.alerts.problems());
         problems
     }
 

@@ -1,7 +1,7 @@
 //! The live feed behind `GET /api/v1/events`: one task per shore process
-//! follows the index — thumbnails by id, vessels and configs by comparing
-//! with what it saw last — and fans each change out to every SSE client
-//! through a `broadcast` channel.
+//! follows the index — thumbnails by id, vessels, configs and alerts by
+//! comparing with what it saw last — and fans each change out to every SSE
+//! client through a `broadcast` channel.
 //!
 //! Why the index and not the writer: with several shore instances behind a
 //! shared subscription each one ingests only its share of the fleet, but
@@ -23,9 +23,11 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{config_json, config_key, thumb_json, vessel_json};
+use crate::api::{FleetHealthView, config_json, config_key, thumb_json, vessel_json};
 use crate::index::{Index, ThumbRow};
 use crate::metrics::{Metrics, add};
+
+mod health;
 
 /// How often the index is read when nothing woke the feed.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -130,6 +132,7 @@ struct Seen {
     vessels: HashMap<String, Value>,
     /// Each vessel's [`config_key`] (the history is read only on a change).
     configs: HashMap<String, Value>,
+    alerts: health::AlertsSeen,
 }
 
 impl Feed {
@@ -170,10 +173,14 @@ impl Feed {
             thumbs: Follow::starting_after(last_id),
             ..Seen::default()
         };
+        let view = FleetHealthView::read(self.index.as_ref()).await?;
         for v in self.index.vessels().await? {
             let name = v.name.to_string();
-            seen.vessels.insert(name, vessel_key(&vessel_json(v)));
+            let mut json = vessel_json(v);
+            view.attach(&mut json);
+            seen.vessels.insert(name, vessel_key(&json));
         }
+        seen.alerts = health::AlertsSeen::new(&view);
         for (v, c) in self.index.configs().await? {
             seen.configs.insert(v.to_string(), config_key(&c));
         }
@@ -202,14 +209,19 @@ impl Feed {
                 _ => break,
             }
         }
+        let view = FleetHealthView::read(self.index.as_ref()).await?;
         for v in self.index.vessels().await? {
             let name = v.name.to_string();
-            let full = vessel_json(v);
+            let mut full = vessel_json(v);
+            view.attach(&mut full);
             let key = vessel_key(&full);
             if seen.vessels.get(&name) != Some(&key) {
                 seen.vessels.insert(name, key);
                 self.send(FeedEvent::new("vessel", &full));
             }
+        }
+        for alert in seen.alerts.changes(&view) {
+            self.send(FeedEvent::new("alert", &alert));
         }
         for (v, c) in self.index.configs().await? {
             let name = v.to_string();

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS};
-use seaframe_wire::message::{ConfigAck, Fix, LinkState, PositionReport, Status};
+use seaframe_wire::message::{ConfigAck, Fix, Health, LinkState, PositionReport, Status};
 use seaframe_wire::{DecodeError, Thumb, Topic, VesselName};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -59,6 +59,9 @@ pub const MAX_MESSAGE_BYTES: usize = seaframe_wire::MAX_PAYLOAD_BYTES;
 /// push (a few KB at most); a bigger one is dropped (`ack_too_large`)
 /// rather than stored twenty times over in the history.
 pub const MAX_ACK_BYTES: usize = 64 * 1024;
+/// A status is a few hundred bytes per camera; a bigger one is dropped
+/// (`status_too_large`) rather than kept as the vessel's health.
+pub const MAX_STATUS_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MqttSetupError {
@@ -221,7 +224,8 @@ impl Receiver {
 #[derive(Debug)]
 enum Work {
     Thumb(Thumb),
-    Status(VesselName, StatusUpdate),
+    /// With the health it carried (kept as the vessel's latest status).
+    Status(VesselName, StatusUpdate, Option<Box<Health>>),
     Fixes(VesselName, Vec<Fix>),
     /// With the time it was received, ns.
     Ack(VesselName, ConfigAck, i64),
@@ -372,9 +376,7 @@ impl Writer {
         // repeat of the newest ack is ignored).
         for (i, w) in rest.iter().enumerate() {
             let stored = match w {
-                Work::Status(v, u) => self.index.apply_status(v, u).await.map(|()| {
-                    add(&self.metrics.status_messages, 1);
-                }),
+                Work::Status(v, u, health) => self.apply_status(v, u, health.as_deref()).await,
                 Work::Fixes(v, f) => self.index.append_fixes(v, f).await.map(|()| {
                     add(&self.metrics.position_fixes, f.len() as u64);
                 }),
@@ -389,6 +391,23 @@ impl Writer {
                 return give_back(Vec::new(), rest.into_iter().skip(i).collect(), e.into());
             }
         }
+        Ok(())
+    }
+}
+
+impl Writer {
+    /// A status: the vessel's state, then its health (both idempotent).
+    async fn apply_status(
+        &self,
+        v: &VesselName,
+        update: &StatusUpdate,
+        health: Option<&Health>,
+    ) -> Result<(), crate::index::IndexError> {
+        self.index.apply_status(v, update).await?;
+        if let (Some(h), Some(received_at_ns)) = (health, update.seen_ns) {
+            self.index.store_status(v, h, received_at_ns).await?;
+        }
+        add(&self.metrics.status_messages, 1);
         Ok(())
     }
 }
@@ -421,6 +440,9 @@ fn decode_one(p: &Publish) -> Result<Work, &'static str> {
             Ok(Work::Thumb(thumb))
         }
         Topic::Status { vessel } => {
+            if p.payload.len() > MAX_STATUS_BYTES {
+                return Err("status_too_large");
+            }
             let status: Status = serde_json::from_slice(&p.payload).map_err(|_| "bad_json")?;
             let online = status.state == LinkState::Online;
             Ok(Work::Status(
@@ -432,8 +454,13 @@ fn decode_one(p: &Publish) -> Result<Work, &'static str> {
                         .health
                         .as_ref()
                         .map(|h| h.cameras.iter().map(|c| c.id.clone()).collect()),
-                    fix: status.health.and_then(|h| h.fix).filter(valid_fix),
+                    fix: status
+                        .health
+                        .as_ref()
+                        .and_then(|h| h.fix.clone())
+                        .filter(valid_fix),
                 },
+                status.health.map(Box::new),
             ))
         }
         Topic::Position { vessel } => {

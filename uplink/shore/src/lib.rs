@@ -4,8 +4,10 @@
 //! the rows (SQLite or PostgreSQL), [`api`] serves them and pushes configs
 //! (each vessel's [`desired`] overlay),
 //! [`feed`] follows the index for the live `/events` stream, [`web`] is the
-//! fleet page, [`app`] starts and stops it all.
+//! fleet page, [`app`] starts and stops it all. [`alerts`] raises and
+//! clears the fleet's health alerts from what the index holds.
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod blobs;

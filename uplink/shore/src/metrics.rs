@@ -35,6 +35,12 @@ pub struct Metrics {
     pub event_resyncs: AtomicU64,
     /// Messages dropped, by reason (`truncated`, `topic_mismatch`, …).
     dropped: Mutex<BTreeMap<&'static str, u64>>,
+    /// Alert evaluations done, failed, and alerts raised and cleared by
+    /// this instance ([`crate::alerts::task`]).
+    pub alert_evaluations: AtomicU64,
+    pub alert_evaluation_errors: AtomicU64,
+    pub alerts_raised: AtomicU64,
+    pub alerts_cleared: AtomicU64,
 }
 
 /// Every ack status, in the order of [`Metrics::config_acks`].
@@ -165,7 +171,38 @@ impl Metrics {
         for (reason, n) in map.iter() {
             let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {n}");
         }
+        drop(map);
+        self.render_alert_counters(&mut out);
         out
+    }
+
+    fn render_alert_counters(&self, out: &mut String) {
+        let counters: [(&str, &str, &AtomicU64); 4] = [
+            (
+                "seaframe_shore_alert_evaluations_total",
+                "Alert evaluations this instance ran.",
+                &self.alert_evaluations,
+            ),
+            (
+                "seaframe_shore_alert_evaluation_errors_total",
+                "Alert evaluations that failed (retried at the next tick).",
+                &self.alert_evaluation_errors,
+            ),
+            (
+                "seaframe_shore_alerts_raised_total",
+                "Alerts this instance raised.",
+                &self.alerts_raised,
+            ),
+            (
+                "seaframe_shore_alerts_cleared_total",
+                "Alerts this instance cleared.",
+                &self.alerts_cleared,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
     }
 }
 

@@ -75,6 +75,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("api.js", JS),
     asset!("events.js", JS),
     asset!("fleet.js", JS),
+    asset!("health.js", JS),
     asset!("plot.js", JS),
     asset!("timeline.js", JS),
     asset!("vessel.js", JS),

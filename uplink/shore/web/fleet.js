@@ -3,6 +3,7 @@
 // by the feed's events.
 
 import { parseTs, relative, fmtPos } from './time.js';
+import { CardHealth } from './health.js';
 
 const THUMB_W = 160;
 const THUMB_H = 90;
@@ -52,15 +53,18 @@ export class Fleet {
     const seen = el('time', {});
     const pos = el('span', { class: 'pos' });
     const cams = el('ul', { class: 'cams', 'aria-label': `Cameras of ${v.name}` });
+    const health = new CardHealth(v.name);
+    const { badge, body } = health.parts();
     const card = el('li', { class: 'card', dataset: { vessel: v.name } },
       el('article', { 'aria-labelledby': `card-${v.name}` },
         el('header', { class: 'card-head' },
           el('h3', { id: `card-${v.name}` }, el('a', { href, text: v.name })),
-          state),
+          badge, state),
         el('p', { class: 'meta' }, 'Last seen ', seen),
         el('p', { class: 'meta' }, pos),
+        ...body,
         cams));
-    const entry = { vessel: v, card, state, seen, pos, cams, imgs: new Map() };
+    const entry = { vessel: v, card, state, seen, pos, cams, health, imgs: new Map() };
     this.cards.set(v.name, entry);
     this.fill(entry, v);
     return card;
@@ -78,6 +82,7 @@ export class Fleet {
     entry.seen.title = v.last_seen || 'never';
     const p = v.last_position;
     entry.pos.textContent = p ? `${fmtPos(p)}${speed(p)}` : 'no position yet';
+    entry.health.update(entry.card, v);
     for (const c of v.cameras || []) {
       let img = entry.imgs.get(c.id);
       if (!img) {

@@ -48,6 +48,11 @@ pub struct Health {
     pub clock_offset_ms: i64,
     pub disk_used_bytes: u64,
     pub disk_free_bytes: u64,
+    /// The size of the filesystem holding the data directory, so that the
+    /// shore can judge free space as a share. Optional: agents before it
+    /// did not send it (and the shore then judges by bytes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_total_bytes: Option<u64>,
     /// Thumbnails waiting in the outbox, and their bytes.
     pub outbox_backlog: u64,
     pub outbox_bytes: u64,
@@ -128,6 +133,26 @@ mod tests {
         assert_eq!(json, r#"{"state":"offline"}"#);
         let back: Status = serde_json::from_str(&json).unwrap();
         assert_eq!(back, Status::offline());
+    }
+
+    #[test]
+    fn a_status_without_the_disk_size_still_reads() {
+        // As agents before `disk_total_bytes` sent it.
+        let old = r#"{"state":"online","version":"0.1.0","uptime_s":5,"sent_at_ms":1,
+            "cameras":[{"id":"bow","state":"ok","fps":1.0,"last_frame_ms":null}],
+            "fix":null,"clock":"gps","clock_offset_ms":0,"disk_used_bytes":1,
+            "disk_free_bytes":2,"outbox_backlog":3,"outbox_bytes":4,"config_version":0}"#;
+        let s: Status = serde_json::from_str(old).unwrap();
+        let mut h = s.health.unwrap();
+        assert_eq!(h.disk_total_bytes, None);
+        assert!(
+            !serde_json::to_string(&h)
+                .unwrap()
+                .contains("disk_total_bytes")
+        );
+        h.disk_total_bytes = Some(10);
+        let json = serde_json::to_value(&h).unwrap();
+        assert_eq!(json["disk_total_bytes"], 10);
     }
 
     #[test]

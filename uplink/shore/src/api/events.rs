@@ -2,7 +2,8 @@
 //! `ready` (the stream is live), `thumb` (a thumbnail as the lists show it),
 //! `vessel` (a vessel as `/vessels` lists it, when its state, last seen,
 //! position or cameras change), `config` (`{vessel, desired, version, ack}`
-//! when a config is pushed or acked) and `resync` (`{"missed": n}`: this
+//! when a config is pushed or acked), `alert` (an alert raised or cleared,
+//! `{vessel, camera, kind, since, detail, state}`) and `resync` (`{"missed": n}`: this
 //! client fell behind and missed events; reread `/vessels`). A comment every
 //! 15 s keeps proxies from closing an idle stream. Streams end at shutdown.
 

@@ -8,6 +8,8 @@
 mod config;
 mod error;
 mod events;
+mod fleet_health;
+mod fleet_metrics;
 mod health;
 mod params;
 mod thumbs;
@@ -29,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 pub(crate) use config::{config_json, config_key};
 pub use error::ApiError;
+pub(crate) use fleet_health::{FleetHealthView, alert_json};
 pub(crate) use thumbs::thumb_json;
 pub(crate) use vessels::vessel_json;
 
@@ -85,6 +88,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/vessels/{v}/thumbs", get(thumbs::by_vessel))
         .route("/api/v1/vessels/{v}/track", get(track::get))
         .route("/api/v1/vessels/{v}/config", get(config::get))
+        .route("/api/v1/vessels/{v}/health", get(fleet_health::vessel))
+        .route("/api/v1/alerts", get(fleet_health::list))
         .route("/api/v1/thumbs", get(thumbs::search))
         .route("/api/v1/thumbs/{id}", get(thumbs::one))
         .route("/api/v1/thumbs/{id}/image", get(thumbs::image))

@@ -14,6 +14,7 @@
 //! - a vessel's ack history holds its newest [`ACK_HISTORY_LEN`] acks, a
 //!   repeat of the newest one (a redelivery) not kept twice.
 
+pub mod health;
 pub mod postgres;
 pub mod sqlite;
 
@@ -301,8 +302,8 @@ pub struct StatusUpdate {
     pub fix: Option<Fix>,
 }
 
-/// The index, whichever database holds it.
-pub trait Index: Send + Sync + std::fmt::Debug {
+/// The index, whichever database holds it (fleet health: [`health::FleetHealth`]).
+pub trait Index: health::FleetHealth + Send + Sync + std::fmt::Debug {
     /// Inserts a batch in one transaction, ignoring thumbnails already
     /// indexed. Returns, per input, whether it was new. Idempotent.
     fn insert_thumbs<'a>(&'a self, batch: &'a [NewThumb]) -> Fut<'a, Vec<bool>>;

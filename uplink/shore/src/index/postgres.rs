@@ -27,6 +27,8 @@ use super::{
 };
 use crate::desired;
 
+mod health;
+
 const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE vessels (
@@ -91,6 +93,29 @@ CREATE TABLE config_acks (
     received_at_ns BIGINT NOT NULL
 );
 CREATE INDEX config_acks_by_vessel ON config_acks (vessel, id);
+",
+    // Fleet health: the latest status per vessel, backlog samples, alerts.
+    r"
+CREATE TABLE vessel_status (
+    vessel TEXT PRIMARY KEY,
+    received_at_ns BIGINT NOT NULL,
+    sent_at_ms BIGINT NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE TABLE backlog_samples (
+    vessel TEXT NOT NULL,
+    sent_at_ms BIGINT NOT NULL,
+    backlog BIGINT NOT NULL,
+    PRIMARY KEY (vessel, sent_at_ms)
+);
+CREATE TABLE alerts (
+    vessel TEXT NOT NULL,
+    camera TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    since_ns BIGINT NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (vessel, camera, kind)
+);
 ",
 ];
 

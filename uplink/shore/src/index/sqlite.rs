@@ -18,6 +18,8 @@ use super::{
 };
 use crate::desired;
 
+mod health;
+
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     r"
@@ -83,6 +85,29 @@ CREATE TABLE config_acks (
     received_at_ns INTEGER NOT NULL
 );
 CREATE INDEX config_acks_by_vessel ON config_acks (vessel, id);
+",
+    // Fleet health: the latest status per vessel, backlog samples, alerts.
+    r"
+CREATE TABLE vessel_status (
+    vessel TEXT PRIMARY KEY,
+    received_at_ns INTEGER NOT NULL,
+    sent_at_ms INTEGER NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE TABLE backlog_samples (
+    vessel TEXT NOT NULL,
+    sent_at_ms INTEGER NOT NULL,
+    backlog INTEGER NOT NULL,
+    PRIMARY KEY (vessel, sent_at_ms)
+);
+CREATE TABLE alerts (
+    vessel TEXT NOT NULL,
+    camera TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    since_ns INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (vessel, camera, kind)
+);
 ",
 ];
 
