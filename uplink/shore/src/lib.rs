@@ -15,5 +15,6 @@ pub mod feed;
 pub mod index;
 pub mod ingest;
 pub mod metrics;
+pub mod poison;
 pub mod web;
 pub mod when;
