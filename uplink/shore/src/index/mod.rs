@@ -16,6 +16,7 @@
 
 pub mod geo;
 pub mod postgres;
+pub mod retention;
 pub mod sqlite;
 
 pub use geo::{Place, haversine_m};
@@ -245,7 +246,7 @@ pub struct StatusUpdate {
 }
 
 /// The index, whichever database holds it.
-pub trait Index: Send + Sync + std::fmt::Debug {
+pub trait Index: Send + Sync + std::fmt::Debug + retention::RetentionStore {
     /// Inserts a batch in one transaction, ignoring thumbnails already
     /// indexed. Returns, per input, whether it was new. Idempotent.
     fn insert_thumbs<'a>(&'a self, batch: &'a [NewThumb]) -> Fut<'a, Vec<bool>>;

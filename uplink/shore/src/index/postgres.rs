@@ -27,6 +27,9 @@ use super::{
 };
 use crate::desired;
 
+#[path = "postgres_retention.rs"]
+mod retention;
+
 const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE vessels (
@@ -92,6 +95,7 @@ CREATE TABLE config_acks (
 );
 CREATE INDEX config_acks_by_vessel ON config_acks (vessel, id);
 ",
+    retention::MIGRATION,
 ];
 
 /// An arbitrary constant: the advisory lock migrations run under.

@@ -18,6 +18,9 @@ use super::{
 };
 use crate::desired;
 
+#[path = "sqlite_retention.rs"]
+mod retention;
+
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     r"
@@ -84,6 +87,7 @@ CREATE TABLE config_acks (
 );
 CREATE INDEX config_acks_by_vessel ON config_acks (vessel, id);
 ",
+    retention::MIGRATION,
 ];
 
 #[derive(Debug, Clone)]
