@@ -53,6 +53,11 @@ impl Blobs {
         }
     }
 
+    /// The folder holding every thumbnail (`<data_dir>/thumbs`).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Where a thumbnail's JPEG is written: its hour folder.
     pub fn path(&self, key: BlobKey<'_>) -> PathBuf {
         let dt = crate::when::datetime(key.captured_at_ns);

@@ -23,6 +23,10 @@ pub struct Config {
     pub index: IndexConfig,
     #[serde(default)]
     pub api: ApiConfig,
+    /// Deleting and thinning thumbnails ashore (an empty or absent table:
+    /// the defaults of [`crate::retention::config`]).
+    #[serde(default)]
+    pub retention: crate::retention::RetentionConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -216,6 +220,7 @@ impl Config {
         {
             bad("api.token", "must be at least 8 characters".into());
         }
+        problems.extend(self.retention.validate());
         problems
     }
 

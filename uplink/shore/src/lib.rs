@@ -16,5 +16,6 @@ pub mod index;
 pub mod ingest;
 pub mod metrics;
 pub mod poison;
+pub mod retention;
 pub mod web;
 pub mod when;

@@ -35,6 +35,8 @@ pub struct Metrics {
     pub event_resyncs: AtomicU64,
     /// Messages dropped, by reason (`truncated`, `topic_mismatch`, …).
     dropped: Mutex<BTreeMap<&'static str, u64>>,
+    /// What retention deleted (its own block of counters).
+    pub retention: crate::retention::RetentionMetrics,
 }
 
 /// Every ack status, in the order of [`Metrics::config_acks`].
@@ -165,6 +167,7 @@ impl Metrics {
         for (reason, n) in map.iter() {
             let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {n}");
         }
+        self.retention.render(&mut out);
         out
     }
 }
