@@ -183,14 +183,17 @@ impl RetentionStore for PgIndex {
         })
     }
 
-    fn set_retention_value<'a>(&'a self, name: &'a str, value: i64) -> Fut<'a, ()> {
+    fn set_retention_values<'a>(&'a self, values: &'a [(String, i64)]) -> Fut<'a, ()> {
         Box::pin(async move {
+            let names: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
+            let vals: Vec<i64> = values.iter().map(|(_, v)| *v).collect();
             self.writer()
                 .await?
                 .execute(
-                    "INSERT INTO retention_state (name, value) VALUES ($1, $2) \
+                    "INSERT INTO retention_state (name, value) \
+                     SELECT * FROM unnest($1::text[], $2::bigint[]) \
                      ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                    &[&name, &value],
+                    &[&names, &vals],
                 )
                 .await?;
             Ok(())

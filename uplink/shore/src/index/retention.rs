@@ -72,7 +72,8 @@ pub trait RetentionStore: Send + Sync {
     fn drop_garbage<'a>(&'a self, ids: &'a [i64]) -> Fut<'a, ()>;
     /// A value retention keeps between passes (and restarts).
     fn retention_value<'a>(&'a self, name: &'a str) -> Fut<'a, Option<i64>>;
-    fn set_retention_value<'a>(&'a self, name: &'a str, value: i64) -> Fut<'a, ()>;
+    /// Stores values in one transaction (one commit per pass, not per camera).
+    fn set_retention_values<'a>(&'a self, values: &'a [(String, i64)]) -> Fut<'a, ()>;
     /// What was indexed with an id above `after_id`.
     fn arrivals_since(&self, after_id: i64) -> Fut<'_, Arrivals>;
 }

@@ -222,14 +222,20 @@ impl RetentionStore for SqliteIndex {
         })
     }
 
-    fn set_retention_value<'a>(&'a self, name: &'a str, value: i64) -> Fut<'a, ()> {
-        let name = name.to_owned();
+    fn set_retention_values<'a>(&'a self, values: &'a [(String, i64)]) -> Fut<'a, ()> {
+        let values = values.to_vec();
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO retention_state (name, value) VALUES (?1, ?2) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                params![name, value],
-            )?;
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO retention_state (name, value) VALUES (?1, ?2) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                )?;
+                for (name, value) in &values {
+                    stmt.execute(params![name, value])?;
+                }
+            }
+            tx.commit()?;
             Ok(())
         })
     }

@@ -108,6 +108,7 @@ impl Retention {
         };
         let now_ns = (self.clock)();
         let mut report = PassReport::default();
+        let mut marks = Vec::new();
         self.collect_garbage(&mut report).await?;
 
         let mark = self.index.retention_value(ARRIVALS_MARK).await?;
@@ -125,15 +126,17 @@ impl Retention {
                 .map(|a| a.2);
             for &(after_ns, every_ns) in &policy.thin {
                 let cutoff = now_ns.saturating_sub(after_ns);
-                self.thin(&cam, every_ns, cutoff, late, &mut report).await?;
+                self.thin(&cam, every_ns, cutoff, late, &mut report, &mut marks)
+                    .await?;
             }
-            self.collect_garbage(&mut report).await?;
         }
+        self.collect_garbage(&mut report).await?;
         self.budgets(&mut report).await?;
         self.collect_garbage(&mut report).await?;
-        self.index
-            .set_retention_value(ARRIVALS_MARK, arrivals.max_id)
-            .await?;
+        // Where thinning stopped, saved once per pass: lost to a crash, the
+        // next pass scans again from the last saved (idempotent).
+        marks.push((ARRIVALS_MARK.to_owned(), arrivals.max_id));
+        self.index.set_retention_values(&marks).await?;
         add(&self.metrics.retention.passes, 1);
         let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.metrics
@@ -177,6 +180,7 @@ impl Retention {
         cutoff_ns: i64,
         late_ns: Option<i64>,
         report: &mut PassReport,
+        marks: &mut Vec<(String, i64)>,
     ) -> Result<()> {
         let name = format!("thin/{}/{}/{every_ns}", cam.vessel, cam.camera);
         let done = self.index.retention_value(&name).await?;
@@ -201,7 +205,7 @@ impl Retention {
             self.doom(&ids, Why::Thinned, report).await?;
         }
         if done.is_none_or(|d| d < cutoff_ns) {
-            self.index.set_retention_value(&name, cutoff_ns).await?;
+            marks.push((name, cutoff_ns));
         }
         Ok(())
     }
