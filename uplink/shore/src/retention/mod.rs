@@ -190,10 +190,17 @@ impl Retention {
             (Some(d), Some(l)) => thinner.slot_start(d.min(l)),
             (Some(d), None) => thinner.slot_start(d),
         };
+        // The empty range (nothing new has aged past the cutoff) reads nothing.
         let mut after = None;
-        while from < cutoff_ns {
+        while let Some(after_row) = (from < cutoff_ns).then_some(after) {
             let rows = self
-                .scan(Some(&cam.vessel), Some(&cam.camera), from, cutoff_ns, after)
+                .scan(
+                    Some(&cam.vessel),
+                    Some(&cam.camera),
+                    from,
+                    cutoff_ns,
+                    after_row,
+                )
                 .await?;
             let Some(last) = rows.last() else { break };
             after = Some((last.captured_at_ns, last.id));
