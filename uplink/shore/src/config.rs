@@ -267,6 +267,7 @@ mod tests {
         assert_eq!(c.mqtt.share_group, "shore");
         assert_eq!(c.mqtt.client_id(), "seaframe-shore-shore");
         assert_eq!(c.api.listen, defaults::listen());
+        assert_eq!(c.retention, crate::retention::RetentionConfig::default());
         assert_eq!(
             c.index_url().unwrap(),
             IndexUrl::Sqlite("/var/lib/seaframe-shore/index.db".into())
@@ -283,6 +284,9 @@ mod tests {
         let c = Config::from_toml(&all, "example, all keys").unwrap();
         assert_eq!(c.mqtt.username.as_deref(), Some("shore"));
         assert!(c.api.token.is_some());
+        let aurora = c.retention.policy("aurora");
+        assert_eq!(aurora.max_bytes, Some(50_000_000_000));
+        assert_eq!(aurora.thin, [(3 * 86_400_000_000_000, 60_000_000_000)]);
     }
 
     #[test]
