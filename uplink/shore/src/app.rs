@@ -1,5 +1,5 @@
 //! Start, run and stop the shore: open the index, connect to the broker,
-//! spawn the stages (receiver, writer, live feed, alerts, API) on one `TaskTracker`, and stop
+//! spawn the stages (receiver, writer, live feed, alerts, API, retention) on one `TaskTracker`, and stop
 //! them in order — the writer finishes and acks its batch, then the receiver
 //! disconnects (the broker keeps our session and what arrives meanwhile),
 //! and the API finishes the requests in progress.
@@ -24,6 +24,7 @@ use crate::feed::{self, Feed};
 use crate::index::{self, Index};
 use crate::ingest::{self, Receiver, Writer};
 use crate::metrics::Metrics;
+use crate::retention::Retention;
 
 /// How long the stages get to stop before `stop` gives up on them.
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -134,6 +135,19 @@ impl Shore {
             metrics: metrics.clone(),
             changed: feed.wake.clone(),
         };
+        let retention = Retention {
+            index: index.clone(),
+            blobs: Blobs::new(&cfg.data_dir),
+            config: cfg.retention.clone(),
+            metrics: metrics.clone(),
+            clock: Arc::new(crate::when::now_ns),
+        };
+        spawn_stage(
+            &tracker,
+            &shutdown,
+            "retention",
+            retention.run(shutdown.clone()),
+        );
         let addr = listener.local_addr()?;
         spawn_stage(&tracker, &shutdown, "writer", writer.run(shutdown.clone()));
         spawn_stage(

@@ -1,13 +1,20 @@
-//! The thumbnails' JPEGs on disk:
-//! `<data_dir>/thumbs/<vessel>/<camera>/<YYYY>/<MM>/<DD>/<captured_at_ns>.jpg`,
-//! with every path component built from a validated name or a number, never
-//! from a request's text.
+//! The thumbnails' JPEGs on disk, one folder per camera and hour:
+//! `<data_dir>/thumbs/<vessel>/<camera>/<YYYY>/<MM>/<DD>/<HH>/<mm>-<ss>.<ns9>.jpg`
+//! (UTC; `<ns9>` the nine digits of the nanoseconds), with every path
+//! component built from a validated name or a number, never from a
+//! request's text. At 1 thumbnail/s a folder holds at most 3,600 files
+//! (the older layout, `…/<DD>/<captured_at_ns>.jpg`, piled 86,400 a day
+//! into one); a file is still found under the older layout when the
+//! hour folder has none, so what an older shore wrote stays servable and
+//! deletable without a migration.
 //!
 //! Invariant (with [`crate::index`]): a file is complete before its row is
 //! committed — write to a temporary name, fsync, rename, fsync the directory,
 //! then insert the row. A file whose row never came (a crash between the two)
 //! is rewritten or reused by the redelivery; one already there is never
 //! overwritten, so a later duplicate cannot replace an indexed image.
+//! Files are removed only by [`crate::retention`], after their rows left
+//! the `thumbs` table.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -21,6 +28,8 @@ pub enum BlobError {
     Write { path: PathBuf, source: io::Error },
     #[error("reading {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
+    #[error("removing {path}: {source}")]
+    Remove { path: PathBuf, source: io::Error },
 }
 
 /// One JPEG to store.
@@ -44,16 +53,42 @@ impl Blobs {
         }
     }
 
-    /// Where a thumbnail's JPEG lives.
+    /// The folder holding every thumbnail (`<data_dir>/thumbs`).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where a thumbnail's JPEG is written: its hour folder.
     pub fn path(&self, key: BlobKey<'_>) -> PathBuf {
         let dt = crate::when::datetime(key.captured_at_ns);
+        self.day_dir(key)
+            .join(format!("{:02}", dt.hour()))
+            .join(format!(
+                "{:02}-{:02}.{:09}.jpg",
+                dt.minute(),
+                dt.second(),
+                dt.nanosecond()
+            ))
+    }
+
+    /// Where a shore before the hour folders wrote it (`…/<DD>/<ns>.jpg`).
+    pub fn legacy_path(&self, key: BlobKey<'_>) -> PathBuf {
+        self.day_dir(key)
+            .join(format!("{}.jpg", key.captured_at_ns))
+    }
+
+    fn camera_dir(&self, key: BlobKey<'_>) -> PathBuf {
         self.root
             .join(key.vessel.as_str())
             .join(key.camera.as_str())
+    }
+
+    fn day_dir(&self, key: BlobKey<'_>) -> PathBuf {
+        let dt = crate::when::datetime(key.captured_at_ns);
+        self.camera_dir(key)
             .join(format!("{:04}", dt.year()))
             .join(format!("{:02}", u8::from(dt.month())))
             .join(format!("{:02}", dt.day()))
-            .join(format!("{}.jpg", key.captured_at_ns))
     }
 
     /// Stores a batch durably (blocking: call from a blocking thread).
@@ -67,7 +102,8 @@ impl Blobs {
         let mut todo: Vec<(PathBuf, &[u8])> = Vec::with_capacity(items.len());
         for (key, jpeg) in items {
             let path = self.path(*key);
-            if !path.exists() && !todo.iter().any(|(p, _)| *p == path) {
+            let stored = path.exists() || self.legacy_path(*key).exists();
+            if !stored && !todo.iter().any(|(p, _)| *p == path) {
                 todo.push((path, jpeg));
             }
         }
@@ -104,10 +140,44 @@ impl Blobs {
             })
     }
 
-    /// A stored JPEG (blocking).
+    /// A stored JPEG (blocking), in its hour folder or else where an older
+    /// shore put it.
     pub fn read(&self, key: BlobKey<'_>) -> Result<Vec<u8>, BlobError> {
         let path = self.path(key);
-        fs::read(&path).map_err(|source| BlobError::Read { path, source })
+        match fs::read(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let path = self.legacy_path(key);
+                fs::read(&path).map_err(|source| BlobError::Read { path, source })
+            }
+            other => other.map_err(|source| BlobError::Read { path, source }),
+        }
+    }
+
+    /// Deletes a thumbnail's JPEG, under either layout (blocking).
+    /// Idempotent: a file already gone is fine. Folders left empty are
+    /// removed up to the camera's (one in use by a writer at that instant
+    /// makes its write fail and the batch retry, which recreates it).
+    pub fn remove(&self, key: BlobKey<'_>) -> Result<(), BlobError> {
+        for path in [self.path(key), self.legacy_path(key)] {
+            match fs::remove_file(&path) {
+                Ok(()) => self.prune(&path, &self.camera_dir(key)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(BlobError::Remove { path, source }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the empty folders above `file`, stopping below `top`.
+    fn prune(&self, file: &Path, top: &Path) {
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(top) && *d != top) {
+            // Fails (and stops) on the first folder that still holds something.
+            if fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
     }
 }
 
@@ -115,12 +185,18 @@ impl Blobs {
 mod tests {
     use super::*;
 
+    fn names() -> (VesselName, CameraId) {
+        (
+            VesselName::parse("aurora").unwrap(),
+            CameraId::parse("mast").unwrap(),
+        )
+    }
+
     #[test]
     fn paths_are_made_of_names_and_dates_and_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = Blobs::new(dir.path());
-        let vessel = VesselName::parse("aurora").unwrap();
-        let camera = CameraId::parse("mast").unwrap();
+        let (vessel, camera) = names();
         let key = BlobKey {
             vessel: &vessel,
             camera: &camera,
@@ -128,10 +204,62 @@ mod tests {
         };
         assert_eq!(
             blobs.path(key).strip_prefix(dir.path()).unwrap(),
+            Path::new("thumbs/aurora/mast/2025/11/30/00/00-00.123456789.jpg")
+        );
+        assert_eq!(
+            blobs.legacy_path(key).strip_prefix(dir.path()).unwrap(),
             Path::new("thumbs/aurora/mast/2025/11/30/1764460800123456789.jpg")
         );
         blobs.write_batch(&[(key, b"\xff\xd8one")]).unwrap();
         blobs.write_batch(&[(key, b"\xff\xd8two")]).unwrap();
         assert_eq!(blobs.read(key).unwrap(), b"\xff\xd8one");
+        blobs.remove(key).unwrap();
+        blobs.remove(key).unwrap();
+        assert!(blobs.read(key).is_err());
+        // The empty folders went with the file, up to the camera's.
+        assert!(!dir.path().join("thumbs/aurora/mast/2025").exists());
+        assert!(dir.path().join("thumbs/aurora/mast").exists());
+    }
+
+    #[test]
+    fn a_day_at_one_per_second_fills_no_folder_beyond_3600() {
+        let blobs = Blobs::new(Path::new("/d"));
+        let (vessel, camera) = names();
+        let mut per_folder: std::collections::HashMap<PathBuf, usize> = Default::default();
+        let mut files = std::collections::HashSet::new();
+        for s in 0..86_400i64 {
+            let path = blobs.path(BlobKey {
+                vessel: &vessel,
+                camera: &camera,
+                captured_at_ns: 1_764_460_800_000_000_000 + s * 1_000_000_000 + 7,
+            });
+            *per_folder
+                .entry(path.parent().unwrap().to_owned())
+                .or_default() += 1;
+            assert!(files.insert(path));
+        }
+        assert_eq!(per_folder.len(), 24);
+        assert!(per_folder.values().all(|&n| n == 3600));
+    }
+
+    #[test]
+    fn what_an_older_shore_wrote_is_read_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::new(dir.path());
+        let (vessel, camera) = names();
+        let key = BlobKey {
+            vessel: &vessel,
+            camera: &camera,
+            captured_at_ns: 1_764_460_800_000_000_000,
+        };
+        let old = blobs.legacy_path(key);
+        fs::create_dir_all(old.parent().unwrap()).unwrap();
+        fs::write(&old, b"\xff\xd8old").unwrap();
+        assert_eq!(blobs.read(key).unwrap(), b"\xff\xd8old");
+        // A redelivery does not write a second copy in the hour folder.
+        blobs.write_batch(&[(key, b"\xff\xd8new")]).unwrap();
+        assert!(!blobs.path(key).exists());
+        blobs.remove(key).unwrap();
+        assert!(!old.exists());
     }
 }

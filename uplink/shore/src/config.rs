@@ -26,6 +26,10 @@ pub struct Config {
     /// Fleet health alerts: thresholds and how often they are evaluated.
     #[serde(default)]
     pub alerts: crate::alerts::AlertsConfig,
+    /// Deleting and thinning thumbnails ashore (an empty or absent table:
+    /// the defaults of [`crate::retention::config`]).
+    #[serde(default)]
+    pub retention: crate::retention::RetentionConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,6 +234,7 @@ impl Config {
             bad("api.token", "must be at least 8 characters".into());
         }
         problems.extend(self.alerts.problems());
+        problems.extend(self.retention.validate());
         problems
     }
 
@@ -276,6 +281,7 @@ mod tests {
         assert_eq!(c.mqtt.share_group, "shore");
         assert_eq!(c.mqtt.client_id(), "seaframe-shore-shore");
         assert_eq!(c.api.listen, defaults::listen());
+        assert_eq!(c.retention, crate::retention::RetentionConfig::default());
         assert_eq!(
             c.index_url().unwrap(),
             IndexUrl::Sqlite("/var/lib/seaframe-shore/index.db".into())
@@ -293,6 +299,9 @@ mod tests {
         let c = Config::from_toml(&all, "example, all keys").unwrap();
         assert_eq!(c.mqtt.username.as_deref(), Some("shore"));
         assert!(c.api.token.is_some());
+        let aurora = c.retention.policy("aurora");
+        assert_eq!(aurora.max_bytes, Some(50_000_000_000));
+        assert_eq!(aurora.thin, [(3 * 86_400_000_000_000, 60_000_000_000)]);
     }
 
     #[test]

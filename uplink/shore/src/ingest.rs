@@ -4,7 +4,8 @@
 //! - [`Receiver`] polls the MQTT event loop (shared subscription, QoS 1,
 //!   persistent session, manual acks) and hands each PUBLISH on;
 //! - [`Writer`] takes them in batches, decodes them (whatever is malformed is
-//!   counted by reason and dropped), writes the JPEGs, commits the batch to
+//!   counted by reason and dropped, and so is a [`crate::poison`]
+//!   thumbnail), writes the JPEGs, commits the batch to
 //!   the index in one transaction, and only then acks every message of the
 //!   batch. A crash before the ack leaves the messages with the broker,
 //!   which redelivers them; the index ignores what it already has, so each
@@ -437,6 +438,7 @@ fn decode_one(p: &Publish) -> Result<Work, &'static str> {
             if thumb.meta.vessel != vessel || thumb.meta.camera != camera {
                 return Err("topic_mismatch");
             }
+            crate::poison::check(&thumb, now_ns())?;
             Ok(Work::Thumb(thumb))
         }
         Topic::Status { vessel } => {

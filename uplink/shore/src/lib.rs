@@ -20,5 +20,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod pki;
 pub mod tls;
+pub mod poison;
+pub mod retention;
 pub mod web;
 pub mod when;

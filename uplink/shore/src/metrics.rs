@@ -41,6 +41,8 @@ pub struct Metrics {
     pub alert_evaluation_errors: AtomicU64,
     pub alerts_raised: AtomicU64,
     pub alerts_cleared: AtomicU64,
+    /// What retention deleted (its own block of counters).
+    pub retention: crate::retention::RetentionMetrics,
 }
 
 /// Every ack status, in the order of [`Metrics::config_acks`].
@@ -173,6 +175,7 @@ impl Metrics {
         }
         drop(map);
         self.render_alert_counters(&mut out);
+        self.retention.render(&mut out);
         out
     }
 

@@ -1,10 +1,11 @@
 //! seaframe-wire: what ship and shore must agree on, with no IO and no async
 //! runtime: the validated names ([`VesselName`], [`CameraId`]) that every
 //! path and topic is built from, the MQTT [`Topic`]s, the binary thumbnail
-//! envelope ([`Thumb`]) and the JSON messages. `docs/wire.md` documents the
-//! bytes.
+//! envelope ([`Thumb`]), the JPEG check both ends run ([`jpeg`]) and the JSON
+//! messages. `docs/wire.md` documents the bytes.
 
 mod envelope;
+pub mod jpeg;
 pub mod message;
 mod name;
 pub mod overlay;

@@ -88,6 +88,8 @@ fn number(
 }
 
 /// `bbox=minlon,minlat,maxlon,maxlat` or `lat=&lon=&radius_m=`, or neither.
+/// A box whose `minlon` is east of its `maxlon` crosses the antimeridian
+/// (`bbox=170,-10,-170,10` is the 20° either side of 180°).
 pub fn place(p: &Params) -> Result<Option<Place>, ApiError> {
     if let Some(s) = p.get("bbox") {
         let v: Vec<f64> = s
@@ -109,12 +111,12 @@ pub fn place(p: &Params) -> Result<Option<Place>, ApiError> {
             || ![min_lat, max_lat]
                 .iter()
                 .all(|x| (-90.0..=90.0).contains(x))
-            || min_lon > max_lon
             || min_lat > max_lat
         {
             return Err(ApiError::bad(
                 "bbox",
-                "longitudes in [-180, 180], latitudes in [-90, 90], min before max",
+                "longitudes in [-180, 180], latitudes in [-90, 90], minlat ≤ maxlat \
+                 (minlon > maxlon is a box across the antimeridian)",
             ));
         }
         return Ok(Some(Place::BBox {
@@ -197,7 +199,8 @@ mod tests {
             (&[("cursor", "abc")], "cursor"),
             (&[("camera", "Bad/Id")], "camera"),
             (&[("bbox", "1,2,3")], "bbox"),
-            (&[("bbox", "10,0,5,1")], "bbox"),
+            (&[("bbox", "0,10,5,1")], "bbox"),
+            (&[("bbox", "181,0,5,1")], "bbox"),
             (&[("lat", "91"), ("lon", "0"), ("radius_m", "5")], "lat"),
             (&[("lat", "1")], "radius_m"),
         ];

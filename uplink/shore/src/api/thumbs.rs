@@ -1,5 +1,6 @@
 //! Thumbnails: by vessel (`/vessels/{v}/thumbs`), fleet-wide by place and
-//! time (`/thumbs`), one (`/thumbs/{id}`) and its JPEG (`/thumbs/{id}/image`).
+//! time (`/thumbs`), one (`/thumbs/{id}`) and its JPEG (`/thumbs/{id}/image`,
+//! typed by what its bytes are, never sniffed).
 //! Lists are oldest first with a stable cursor (`(captured_at_ns, id)`).
 
 use axum::Json;
@@ -129,10 +130,22 @@ pub async fn image(
     })?;
     Ok((
         [
-            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CONTENT_TYPE, served_type(&jpeg)),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
         jpeg,
     )
         .into_response())
+}
+
+/// `image/jpeg` only for bytes that are a whole JPEG. Ingest refuses
+/// anything else now, but an older shore stored what started with FF D8:
+/// such bytes go out as an opaque download that no browser renders or
+/// sniffs (with `nosniff`) into HTML or script.
+fn served_type(bytes: &[u8]) -> &'static str {
+    match seaframe_wire::jpeg::inspect(bytes) {
+        Ok(_) => "image/jpeg",
+        Err(_) => "application/octet-stream",
+    }
 }

@@ -15,8 +15,12 @@
 //!   repeat of the newest one (a redelivery) not kept twice.
 
 pub mod health;
+pub mod geo;
 pub mod postgres;
+pub mod retention;
 pub mod sqlite;
+
+pub use geo::{Place, haversine_m};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -79,75 +83,6 @@ pub struct ThumbRow {
     pub bytes: u64,
 }
 
-/// A place to search in.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Place {
-    /// `min_lon, min_lat, max_lon, max_lat`, degrees.
-    BBox {
-        min_lon: f64,
-        min_lat: f64,
-        max_lon: f64,
-        max_lat: f64,
-    },
-    Circle {
-        lat: f64,
-        lon: f64,
-        radius_m: f64,
-    },
-}
-
-impl Place {
-    /// The bounding box the index prefilters on (a circle's is approximate;
-    /// [`Place::contains`] is exact).
-    pub fn bbox(&self) -> (f64, f64, f64, f64) {
-        match *self {
-            Self::BBox {
-                min_lon,
-                min_lat,
-                max_lon,
-                max_lat,
-            } => (min_lon, min_lat, max_lon, max_lat),
-            Self::Circle { lat, lon, radius_m } => {
-                let dlat = radius_m / 111_000.0 * 1.01;
-                let coslat = lat.to_radians().cos().abs().max(1e-6);
-                let dlon = (dlat / coslat).min(360.0);
-                (
-                    lon - dlon,
-                    (lat - dlat).max(-90.0),
-                    lon + dlon,
-                    (lat + dlat).min(90.0),
-                )
-            }
-        }
-    }
-
-    pub fn contains(&self, lat: f64, lon: f64) -> bool {
-        match *self {
-            Self::BBox {
-                min_lon,
-                min_lat,
-                max_lon,
-                max_lat,
-            } => (min_lat..=max_lat).contains(&lat) && (min_lon..=max_lon).contains(&lon),
-            Self::Circle {
-                lat: clat,
-                lon: clon,
-                radius_m,
-            } => haversine_m(clat, clon, lat, lon) <= radius_m,
-        }
-    }
-}
-
-/// Great-circle distance, m.
-pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
-    const EARTH_RADIUS_M: f64 = 6_371_008.8;
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dp = p2 - p1;
-    let dl = (lon2 - lon1).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
-}
-
 /// Which thumbnails: oldest first by `(captured_at_ns, id)`, after `after`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThumbQuery {
@@ -208,14 +143,23 @@ pub(crate) fn thumb_query_sql(q: &ThumbQuery, ph: fn(usize) -> String) -> (Strin
         bind(Param::Int(q.to_ns), &mut params)
     ));
     if let Some(place) = &q.place {
-        let (min_lon, min_lat, max_lon, max_lat) = place.bbox();
-        let a = bind(Param::Real(min_lat), &mut params);
-        let b = bind(Param::Real(max_lat), &mut params);
-        let c = bind(Param::Real(min_lon), &mut params);
-        let d = bind(Param::Real(max_lon), &mut params);
-        conds.push(format!(
-            "lat BETWEEN {a} AND {b} AND lon BETWEEN {c} AND {d}"
-        ));
+        let p = place.prefilter();
+        let a = bind(Param::Real(p.min_lat), &mut params);
+        let b = bind(Param::Real(p.max_lat), &mut params);
+        conds.push(format!("lat BETWEEN {a} AND {b} AND lon IS NOT NULL"));
+        match p.lons {
+            geo::Lons::All => {}
+            geo::Lons::Within { west, east } => {
+                let c = bind(Param::Real(west), &mut params);
+                let d = bind(Param::Real(east), &mut params);
+                conds.push(format!("lon BETWEEN {c} AND {d}"));
+            }
+            geo::Lons::Across { west, east } => {
+                let c = bind(Param::Real(west), &mut params);
+                let d = bind(Param::Real(east), &mut params);
+                conds.push(format!("(lon >= {c} OR lon <= {d})"));
+            }
+        }
     }
     if let Some((ns, id)) = q.after {
         let a = bind(Param::Int(ns), &mut params);
@@ -302,8 +246,11 @@ pub struct StatusUpdate {
     pub fix: Option<Fix>,
 }
 
-/// The index, whichever database holds it (fleet health: [`health::FleetHealth`]).
-pub trait Index: health::FleetHealth + Send + Sync + std::fmt::Debug {
+/// The index, whichever database holds it (fleet health: [`health::FleetHealth`];
+/// retention: [`retention::RetentionStore`]).
+pub trait Index:
+    health::FleetHealth + retention::RetentionStore + Send + Sync + std::fmt::Debug
+{
     /// Inserts a batch in one transaction, ignoring thumbnails already
     /// indexed. Returns, per input, whether it was new. Idempotent.
     fn insert_thumbs<'a>(&'a self, batch: &'a [NewThumb]) -> Fut<'a, Vec<bool>>;
@@ -519,24 +466,4 @@ pub(crate) fn config_state(
         version: version_u64(version)?,
         ack: received_ack(ack)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn circles_contain_what_is_near() {
-        let c = Place::Circle {
-            lat: 59.0,
-            lon: 10.0,
-            radius_m: 1000.0,
-        };
-        assert!(c.contains(59.005, 10.0));
-        assert!(!c.contains(59.02, 10.0));
-        let (min_lon, min_lat, max_lon, max_lat) = c.bbox();
-        assert!(min_lat < 59.0 && max_lat > 59.005 && min_lon < 10.0 && max_lon > 10.0);
-        let d = haversine_m(0.0, 0.0, 0.0, 1.0);
-        assert!((d - 111_195.0).abs() < 10.0, "{d}");
-    }
 }

@@ -28,6 +28,8 @@ use super::{
 use crate::desired;
 
 mod health;
+#[path = "postgres_retention.rs"]
+mod retention;
 
 const MIGRATIONS: &[&str] = &[
     r"
@@ -117,6 +119,7 @@ CREATE TABLE alerts (
     PRIMARY KEY (vessel, camera, kind)
 );
 ",
+    retention::MIGRATION,
 ];
 
 /// An arbitrary constant: the advisory lock migrations run under.

@@ -19,6 +19,8 @@ use super::{
 use crate::desired;
 
 mod health;
+#[path = "sqlite_retention.rs"]
+mod retention;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -109,6 +111,7 @@ CREATE TABLE alerts (
     PRIMARY KEY (vessel, camera, kind)
 );
 ",
+    retention::MIGRATION,
 ];
 
 #[derive(Debug, Clone)]
