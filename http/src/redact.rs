@@ -258,7 +258,10 @@ mod tests {
             assert!(!out.contains(secret), "{secret} in {out}");
         }
         assert!(out.contains("mqtts://shore:***@broker:8883"), "{out}");
-        assert!(out.contains("mjpeg:http://u:***@cam/x?a=1&password=***"), "{out}");
+        assert!(
+            out.contains("mjpeg:http://u:***@cam/x?a=1&password=***"),
+            "{out}"
+        );
         assert_eq!(redact_text("no url here"), "no url here");
     }
 
@@ -301,7 +304,10 @@ mod tests {
         // A patch by id against a stored list.
         let patch = json!({"cameras": {"mast": {"source": "rtsp://cam:***@10.0.0.6/s"}}});
         let back = restore_redacted(&patch, &stored);
-        assert_eq!(back["cameras"]["mast"]["source"], "rtsp://cam:other@10.0.0.6/s");
+        assert_eq!(
+            back["cameras"]["mast"]["source"],
+            "rtsp://cam:other@10.0.0.6/s"
+        );
         // A changed host is not the value shown: the literal stays.
         let moved = json!({"cameras": {"mast": {"source": "rtsp://cam:***@10.0.0.7/s"}}});
         assert_eq!(restore_redacted(&moved, &stored), moved);
