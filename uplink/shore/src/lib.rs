@@ -15,6 +15,7 @@ pub mod desired;
 pub mod feed;
 pub mod index;
 pub mod ingest;
+pub mod logging;
 pub mod metrics;
 pub mod web;
 pub mod when;

@@ -91,9 +91,7 @@ impl AccountCommand {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(seaframe_shore::logging::filter())
         .init();
     let cli = Cli::parse();
     match cli.command {
