@@ -4,7 +4,9 @@
 //! the rows (SQLite or PostgreSQL), [`api`] serves them and pushes configs
 //! (each vessel's [`desired`] overlay),
 //! [`feed`] follows the index for the live `/events` stream, [`web`] is the
-//! fleet page, [`app`] starts and stops it all.
+//! fleet page, [`auth`] holds the accounts and credentials every route but
+//! the health check asks for, [`logging`] what the log may hold, [`app`]
+//! starts and stops it all.
 
 pub mod api;
 pub mod app;
