@@ -105,6 +105,7 @@ try {
   await warmPage.click('#sign-in-submit');
   await warmPage.waitForFunction(() => /Could not sign in: wrong name or password/.test(document.querySelector('#sign-in-result').textContent), null, { timeout: 5_000 });
   check(true, 'a wrong password is refused on the form');
+  await shot(warmPage, 'sign-in.png');
   const who = await signIn(warmPage);
   check(who.role === 'operator', `signed in as ${who.name} (${who.role})`);
   await warmPage.waitForSelector(`body[data-cards="${FLEET}"]`, { timeout: 10_000 });

@@ -439,7 +439,7 @@ height = 180"#,
         "the browser test failed ({status}):\n{}\n{errors}",
         output.join("\n")
     );
-    for shot in ["fleet.png", "vessel.png", "config.png"] {
+    for shot in ["sign-in.png", "fleet.png", "vessel.png", "config.png"] {
         assert!(artifacts.join(shot).is_file(), "screenshot {shot}");
     }
 
