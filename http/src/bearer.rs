@@ -10,12 +10,16 @@ use crate::Secret;
 /// ours, so neither the bytes nor the length of the token can be found by
 /// timing.
 pub fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
-    let given = headers
+    let given = bearer_token(headers).unwrap_or("");
+    same(given.as_bytes(), token.expose().as_bytes())
+}
+
+/// The token of `Authorization: Bearer <token>`, if the headers carry one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer)
-        .unwrap_or("");
-    same(given.as_bytes(), token.expose().as_bytes())
 }
 
 /// Compares a given token with ours in a time that depends only on the

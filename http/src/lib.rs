@@ -1,11 +1,15 @@
 //! seaframe-http: the pieces the agent's API and the shore's API have in
-//! common, so that both check a token and read a query string the same
-//! way. Each service keeps its own `ApiError` and routes.
+//! common, so that both check a token, read a query string and redact
+//! secrets the same way. Each service keeps its own `ApiError` and routes.
 
 mod bearer;
 mod query;
+mod redact;
 mod secret;
 
-pub use bearer::bearer_matches;
+pub use bearer::{bearer_matches, bearer_token};
 pub use query::{Params, QueryParams};
+pub use redact::{
+    REDACTED, is_secret_key, redact_json, redact_text, redact_url, redact_url_str, restore_redacted,
+};
 pub use secret::Secret;

@@ -1,7 +1,10 @@
 // The fleet page in headless Chromium, against a running shore.
 // Driven by tests/e2e/tests/fleet_page.rs (which starts Mosquitto, the
-// shore, a real agent and a replayed fleet); run alone it needs
-//   SHORE_URL, SHORE_TOKEN, ARTIFACTS_DIR, [CHROMIUM, FLEET_SIZE]
+// shore, a real agent and a replayed fleet, and makes the accounts); run
+// alone it needs
+//   SHORE_URL, SHORE_USER, SHORE_PASSWORD (an operator),
+//   SHORE_VIEWER, SHORE_VIEWER_PASSWORD, ARTIFACTS_DIR, [CHROMIUM, FLEET_SIZE]
+// Every page signs in through the page's own form first (signIn below).
 // Asks the driver for a fresh thumbnail with a line on stdout
 // ("WAITING-FOR-THUMB <vessel> <camera>") and reads its answer on stdin
 // ("PUBLISHED <ts> <unix ms just before the publish>").
@@ -13,7 +16,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SHORE = need('SHORE_URL');
-const TOKEN = need('SHORE_TOKEN');
+const USER = need('SHORE_USER');
+const PASSWORD = need('SHORE_PASSWORD');
+const VIEWER = need('SHORE_VIEWER');
+const VIEWER_PASSWORD = need('SHORE_VIEWER_PASSWORD');
 const ARTIFACTS = need('ARTIFACTS_DIR');
 const FLEET = Number(process.env.FLEET_SIZE || 200);
 const BUDGET_MS = 1000;
@@ -42,6 +48,21 @@ async function ask(line) {
   return value;
 }
 
+/**
+ * Signs `page` in through the fleet page's form (a new browser context
+ * has no session): opens the page, which shows only the form, fills it and
+ * waits until the page is signed in. Returns `{name, role}` as shown.
+ */
+async function signIn(page, name = USER, password = PASSWORD) {
+  await page.goto(SHORE);
+  await page.waitForSelector('#sign-in-form', { state: 'visible', timeout: 10_000 });
+  await page.fill('#sign-in-name', name);
+  await page.fill('#sign-in-password', password);
+  await page.click('#sign-in-submit');
+  await page.waitForSelector('#main:not([hidden])', { timeout: 10_000 });
+  return { name, role: await page.getAttribute('body', 'data-role') };
+}
+
 mkdirSync(ARTIFACTS, { recursive: true });
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: false });
 
@@ -65,9 +86,28 @@ try {
   // 0. Warm-up: the browser's first page pays for starting its renderer and
   //    compiling; the measured load below is a fresh context (empty cache)
   //    in the running browser. Both are printed.
+  //    Before signing in the page shows the form and asks the shore for
+  //    nothing but its own files and who is signed in (nobody: 401).
   const warm = await browser.newContext({ viewport: { width: 1366, height: 768 } });
   const warmPage = await warm.newPage();
+  const beforeSignIn = [];
+  const note = (r) => beforeSignIn.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
+  warmPage.on('response', note);
   await warmPage.goto(SHORE);
+  await warmPage.waitForSelector('#sign-in-form', { state: 'visible', timeout: 10_000 });
+  await warmPage.waitForLoadState('networkidle');
+  warmPage.off('response', note);
+  const data = beforeSignIn.filter((r) => !/^GET (\/|\/assets\/[\w.-]+) (200|304)$/.test(r));
+  check(data.length === 1 && data[0] === 'GET /api/v1/session 401', `before sign-in only the page's files and GET /api/v1/session (401) (${data.join(', ')})`);
+  check(await warmPage.isHidden('#main'), 'before sign-in the fleet is hidden');
+  await warmPage.fill('#sign-in-name', USER);
+  await warmPage.fill('#sign-in-password', 'not the password');
+  await warmPage.click('#sign-in-submit');
+  await warmPage.waitForFunction(() => /Could not sign in: wrong name or password/.test(document.querySelector('#sign-in-result').textContent), null, { timeout: 5_000 });
+  check(true, 'a wrong password is refused on the form');
+  await shot(warmPage, 'sign-in.png');
+  const who = await signIn(warmPage);
+  check(who.role === 'operator', `signed in as ${who.name} (${who.role})`);
   await warmPage.waitForSelector(`body[data-cards="${FLEET}"]`, { timeout: 10_000 });
   const cold = await warmPage.evaluate(() => ({
     fcp: (performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint') || {}).startTime,
@@ -76,7 +116,9 @@ try {
   console.log(`METRIC cold_browser_first_contentful_paint_ms=${Math.round(cold.fcp)} cold_browser_cards_in_dom_ms=${Math.round(cold.cards)}`);
   await warm.close();
 
-  // 1. The fleet: 200 cards from one /vessels call, first paint under 1 s.
+  // 1. The fleet: 200 cards from one /vessels call, first paint under 1 s
+  //    (the page opened again once signed in: measured from navigation).
+  await signIn(page);
   await page.goto(SHORE, { waitUntil: 'commit' });
   await page.waitForSelector(`body[data-cards="${FLEET}"]`, { timeout: 10_000 });
   const timing = await page.evaluate(() => {
@@ -179,7 +221,8 @@ try {
     };
   });
   const markerMatches = async (s) => {
-    const t = await (await fetch(`${SHORE}/api/v1/thumbs/${s.thumb}`)).json();
+    // Asked from the page: its session cookie goes with it.
+    const t = await page.evaluate(async (id) => (await fetch(`/api/v1/thumbs/${id}`)).json(), s.thumb);
     // A frame taken before the first fix has no position: no marker then.
     if (t.lat === null || t.lon === null) return s.hidden;
     return !s.hidden && t.lat === s.lat && t.lon === s.lon;
@@ -211,15 +254,11 @@ try {
   await page.waitForFunction(() => { const f = document.querySelector('#frame'); return f.complete && f.naturalWidth > 0; }, null, { timeout: 5_000 });
   await shot(page, 'vessel.png');
 
-  // 4. The config panel: a wrong token is refused; the right one reaches
-  //    the agent (a change, PATCH, the panel's default), whose ack shows.
+  // 4. The config panel: the operator's change (PATCH, the panel's
+  //    default; the session's cookie and CSRF token) reaches the agent,
+  //    whose ack shows.
   const body = '{\n  "retention": { "max_age_s": 86400 }\n}';
   await page.fill('#cfg-body', body);
-  await page.fill('#cfg-token', 'not-the-token');
-  await page.click('#config-form button[type="submit"]');
-  await page.waitForFunction(() => /Push failed: 401/.test(document.querySelector('#cfg-result').textContent), null, { timeout: 5_000 });
-  check(true, 'a push with a wrong token is refused (401)');
-  await page.fill('#cfg-token', TOKEN);
   await page.click('#config-form button[type="submit"]');
   await page.waitForFunction(() => /Pushed version \d+/.test(document.querySelector('#cfg-result').textContent), null, { timeout: 5_000 });
   const version = Number((await page.textContent('#cfg-result')).match(/version (\d+)/)[1]);
@@ -234,21 +273,32 @@ try {
   await page.locator('#config-panel').scrollIntoViewIfNeeded();
   await shot(page, 'config.png');
 
-  // 5. A tablet (768 px): the fleet reads without sideways scrolling.
+  // 5. A tablet (768 px), signed in as a viewer: the fleet reads without
+  //    sideways scrolling; a viewer sees the config but cannot push; then
+  //    signs out (the form again, and the API refuses the old session).
   const tablet = await browser.newPage({ viewport: { width: 768, height: 1024 } });
-  await tablet.goto(SHORE);
+  const viewer = await signIn(tablet, VIEWER, VIEWER_PASSWORD);
+  check(viewer.role === 'viewer', `signed in as ${viewer.name} (${viewer.role})`);
   await tablet.waitForSelector(`body[data-cards="${FLEET}"]`, { timeout: 10_000 });
   const overflow = await tablet.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, `no horizontal scrolling on a 768 px tablet (${overflow} px over)`);
   await tablet.screenshot({ path: join(ARTIFACTS, 'fleet-tablet.png') });
+  await tablet.click('#fleet li[data-vessel="ship-one"] h3 a');
+  await tablet.waitForFunction(() => /max_age_s/.test(document.querySelector('#cfg-desired').textContent), null, { timeout: 10_000 });
+  check(await tablet.isHidden('#config-form') && await tablet.isVisible('#cfg-readonly'), 'a viewer sees the config and no push form');
+  await tablet.click('#sign-out');
+  await tablet.waitForSelector('#sign-in-form', { state: 'visible', timeout: 10_000 });
+  check(await tablet.isHidden('#main'), 'signed out: the form again, the fleet hidden');
+  const after = await tablet.evaluate(async () => (await fetch('/api/v1/vessels')).status);
+  check(after === 401, `after signing out the API answers ${after}`);
   await tablet.close();
 
   // 6. The shore's own API only, and no errors.
   check(outside.length === 0, `no request left the shore ${outside.length ? outside.join(', ') : ''}`);
   check(consoleErrors.length === 0, `no console errors ${consoleErrors.join(' | ')}`);
-  // Expected: the config of a vessel never configured (404, before the
-  // push) and the push with the wrong token (401).
-  const unexpected = failed.filter((f) => !/^GET .*\/api\/v1\/vessels\/ship-one\/config 404$/.test(f) && !/^PATCH .*\/config 401$/.test(f));
+  // Expected: who is signed in before signing in (401) and the config of
+  // a vessel never configured (404, before the push).
+  const unexpected = failed.filter((f) => !/^GET .*\/api\/v1\/vessels\/ship-one\/config 404$/.test(f) && !/^GET .*\/api\/v1\/session 401$/.test(f));
   check(unexpected.length === 0, `no failed request but the expected 404 and 401 ${unexpected.join(', ')}`);
   console.log('PASS');
 } catch (e) {

@@ -206,26 +206,8 @@ impl TryFrom<String> for GpsSource {
     }
 }
 
-/// `url` with any password replaced by `***`.
-pub fn redact(url: &Url) -> String {
-    let mut url = url.clone();
-    if url.password().is_some() {
-        // Cannot fail: the URL already has a host, since it has credentials.
-        let _ = url.set_password(Some("***"));
-    }
-    url.to_string()
-}
-
-/// Like [`redact`] for a string that may not parse as a URL.
-pub fn redact_str(s: &str) -> String {
-    match Url::parse(s) {
-        Ok(url) => redact(&url),
-        Err(_) => match (s.find("://"), s.rfind('@')) {
-            (Some(start), Some(at)) if at > start => format!("{}***{}", &s[..start + 3], &s[at..]),
-            _ => s.to_owned(),
-        },
-    }
-}
+// The redactor is the one the shore uses too (`seaframe_http::redact`).
+pub use seaframe_http::{redact_url as redact, redact_url_str as redact_str};
 
 impl fmt::Display for CameraSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,7 +3,8 @@
 //! fed through a real Mosquitto by a real agent (two test-pattern cameras,
 //! the replayed GPS track) and by a publisher of 199 more vessels that
 //! replays the agent's own first thumbnail (a real JPEG in the wire
-//! envelope). The browser checks the 200 cards and their thumbnails, first
+//! envelope). The browser signs in on the page's form (as an operator; a
+//! viewer, who cannot push, on a tablet), then checks the 200 cards and their thumbnails, first
 //! paint, a thumbnail arriving live, the timeline scrubbed by keyboard and
 //! pointer with the frame's position on the track, and a config pushed from
 //! the panel that the agent applies and acks. Screenshots go to
@@ -23,15 +24,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{agent_config, get, start_shore};
+use common::{add_account, agent_config, get, shore_token_for, start_shore};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
+use seaframe_shore::auth::Role;
 use seaframe_testkit::{MosquittoServer, thumb_position, wait_for};
 use seaframe_wire::message::{CameraHealth, Fix, Health, LinkState, PositionReport, Status};
 use seaframe_wire::{CameraId, ThumbPosition};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-const TOKEN: &str = "fleet-page-test-token";
+/// The operator the browser signs in as (the page's form), and a viewer.
+const OPERATOR: (&str, &str) = ("fleet-operator", "fleet-page-operator-pw");
+const VIEWER: (&str, &str) = ("fleet-viewer", "fleet-page-viewer-pw");
 const FLEET: usize = 200;
 const CAMERAS: [&str; 4] = ["cam-0", "cam-1", "cam-2", "cam-3"];
 
@@ -256,9 +260,11 @@ async fn the_fleet_page_in_chromium_shows_the_fleet_live_and_pushes_a_config() {
         &broker.url(),
         shore_dir.path(),
         "page-shore",
-        &format!("[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n"),
+        "[api]\nlisten = \"127.0.0.1:0\"\n",
     )
     .await;
+    add_account(&shore, OPERATOR.0, Role::Operator, OPERATOR.1).await;
+    add_account(&shore, VIEWER.0, Role::Viewer, VIEWER.1).await;
     let shore_url = format!("http://{}", shore.addr);
     let api = format!("{shore_url}/api/v1");
 
@@ -301,7 +307,10 @@ height = 180"#,
         },
     )
     .await;
-    let jpeg = reqwest::get(format!("{shore_url}{image_url}"))
+    let jpeg = reqwest::Client::new()
+        .get(format!("{shore_url}{image_url}"))
+        .bearer_auth(shore_token_for(&shore_url).unwrap())
+        .send()
         .await
         .unwrap()
         .bytes()
@@ -349,7 +358,10 @@ height = 180"#,
         .arg(browser_dir.join("fleet.spec.mjs"))
         .current_dir(&browser_dir)
         .env("SHORE_URL", &shore_url)
-        .env("SHORE_TOKEN", TOKEN)
+        .env("SHORE_USER", OPERATOR.0)
+        .env("SHORE_PASSWORD", OPERATOR.1)
+        .env("SHORE_VIEWER", VIEWER.0)
+        .env("SHORE_VIEWER_PASSWORD", VIEWER.1)
         .env("ARTIFACTS_DIR", &artifacts)
         .env("CHROMIUM", &chromium)
         .env("FLEET_SIZE", FLEET.to_string())
@@ -428,7 +440,7 @@ height = 180"#,
         "the browser test failed ({status}):\n{}\n{errors}",
         output.join("\n")
     );
-    for shot in ["fleet.png", "vessel.png", "config.png"] {
+    for shot in ["sign-in.png", "fleet.png", "vessel.png", "config.png"] {
         assert!(artifacts.join(shot).is_file(), "screenshot {shot}");
     }
 

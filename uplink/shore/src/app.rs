@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use crate::alerts;
 use crate::api::{self, ApiState};
+use crate::auth::Auth;
 use crate::blobs::Blobs;
 use crate::config::Config;
 use crate::feed::{self, Feed};
@@ -81,6 +82,8 @@ impl Shore {
             .index_url()
             .map_err(|e| anyhow::anyhow!("index.url: {e}"))?;
         let index = index::open(&index_url).await.context("opening the index")?;
+        let addr = listener.local_addr()?;
+        refuse_open_without_accounts(addr, &*index).await?;
         let blobs = Blobs::new(&cfg.data_dir);
         let metrics = Arc::new(Metrics::default());
         let options = ingest::connect_options(&cfg.mqtt)?;
@@ -121,12 +124,12 @@ impl Shore {
             index: index.clone(),
             blobs,
             metrics: metrics.clone(),
-            token: cfg.api.token.clone().map(Arc::new),
             mqtt: client,
             push_order: Arc::default(),
             subscribed: subscribed.clone(),
             events,
             shutdown: shutdown.clone(),
+            auth: Auth::new(cfg.auth.clone(), cfg.api.token.clone()),
         };
         let evaluator = alerts::task::Evaluator {
             index: index.clone(),
@@ -148,7 +151,11 @@ impl Shore {
             "retention",
             retention.run(shutdown.clone()),
         );
-        let addr = listener.local_addr()?;
+        if cfg.api.token.is_some() {
+            tracing::warn!(
+                "[api] token is deprecated: it acts as an operator without an account; use `seaframe-shore account token`"
+            );
+        }
         spawn_stage(&tracker, &shutdown, "writer", writer.run(shutdown.clone()));
         spawn_stage(
             &tracker,
@@ -202,6 +209,27 @@ impl Shore {
             .await
             .context("the shore's stages did not stop in time")
     }
+}
+
+/// The shore answers nobody without an account; listening beyond
+/// loopback with none would only be an open door waiting for a mistake, so
+/// it is refused with what to do.
+async fn refuse_open_without_accounts(addr: SocketAddr, index: &dyn Index) -> Result<()> {
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    let accounts = index
+        .count_accounts()
+        .await
+        .context("counting the accounts")?;
+    if accounts == 0 {
+        anyhow::bail!(
+            "refusing to listen on {addr} (beyond loopback) with no account: add one first with \
+             `seaframe-shore account add <name> --role admin --config <file>`, \
+             or listen on 127.0.0.1"
+        );
+    }
+    Ok(())
 }
 
 /// Runs until `shutdown`, then stops in order.

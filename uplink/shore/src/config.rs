@@ -30,6 +30,8 @@ pub struct Config {
     /// the defaults of [`crate::retention::config`]).
     #[serde(default)]
     pub retention: crate::retention::RetentionConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,7 +73,8 @@ pub struct IndexConfig {
 pub struct ApiConfig {
     #[serde(default = "defaults::listen")]
     pub listen: SocketAddr,
-    /// Guards `PATCH` and `PUT /vessels/<v>/config` when set.
+    /// Deprecated: a break-glass bearer token with the operator's rights
+    /// and no account (see [`AuthConfig`]).
     pub token: Option<Secret>,
 }
 
@@ -85,6 +88,33 @@ impl Default for ApiConfig {
 }
 
 pub use seaframe_http::Secret;
+
+/// Sign-in on the fleet page ([`crate::auth`]). Accounts themselves are
+/// in the index (`seaframe-shore account …`), not here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How long a sign-in lasts (then the page asks again).
+    #[serde(default = "defaults::session_ttl_s")]
+    pub session_ttl_s: u64,
+    /// Marks the session cookie `Secure` (sent over HTTPS only). Set it
+    /// when the shore is reached through a TLS proxy; a request that says
+    /// `X-Forwarded-Proto: https` gets a `Secure` cookie either way.
+    #[serde(default)]
+    pub secure_cookie: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_s: defaults::session_ttl_s(),
+            secure_cookie: false,
+        }
+    }
+}
+
+/// The longest a sign-in may last.
+pub const MAX_SESSION_TTL_S: u64 = 30 * 24 * 3600;
 
 /// Where the index lives, read from `[index] url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,9 +263,43 @@ impl Config {
         {
             bad("api.token", "must be at least 8 characters".into());
         }
+        if !(60..=MAX_SESSION_TTL_S).contains(&self.auth.session_ttl_s) {
+            bad(
+                "auth.session_ttl_s",
+                format!(
+                    "{} must be 60–{MAX_SESSION_TTL_S} seconds",
+                    self.auth.session_ttl_s
+                ),
+            );
+        }
         problems.extend(self.alerts.problems());
         problems.extend(self.retention.validate());
         problems
+    }
+
+    /// What is allowed but unwise, for `check-config` (the index is not
+    /// looked at here: whether it holds an account is checked apart).
+    pub fn warnings(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if self.api.token.is_some() {
+            out.push(Problem {
+                key: "api.token",
+                message: "deprecated: a break-glass operator token without an account; \
+                          use accounts (`seaframe-shore account add`, `account token`) instead"
+                    .into(),
+            });
+        }
+        if !self.api.listen.ip().is_loopback() && !self.auth.secure_cookie {
+            out.push(Problem {
+                key: "auth.secure_cookie",
+                message: format!(
+                    "the API listens on {} but the session cookie is not marked Secure: \
+                     serve it through a TLS proxy and set auth.secure_cookie = true",
+                    self.api.listen
+                ),
+            });
+        }
+        out
     }
 
     /// The index location, with the default applied. Call after `validate`.
@@ -259,6 +323,9 @@ mod defaults {
     }
     pub fn listen() -> SocketAddr {
         SocketAddr::from((Ipv4Addr::LOCALHOST, 8781))
+    }
+    pub fn session_ttl_s() -> u64 {
+        12 * 3600
     }
 }
 

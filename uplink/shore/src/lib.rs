@@ -4,12 +4,15 @@
 //! the rows (SQLite or PostgreSQL), [`api`] serves them and pushes configs
 //! (each vessel's [`desired`] overlay),
 //! [`feed`] follows the index for the live `/events` stream, [`web`] is the
-//! fleet page, [`app`] starts and stops it all. [`alerts`] raises and
-//! clears the fleet's health alerts from what the index holds.
+//! fleet page, [`auth`] holds the accounts and credentials every route but
+//! the health check asks for, [`logging`] what the log may hold, [`app`]
+//! starts and stops it all. [`alerts`] raises and clears the fleet's health
+//! alerts from what the index holds.
 
 pub mod alerts;
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod desired;
@@ -17,6 +20,7 @@ pub mod enroll;
 pub mod feed;
 pub mod index;
 pub mod ingest;
+pub mod logging;
 pub mod metrics;
 pub mod pki;
 pub mod tls;

@@ -1,11 +1,15 @@
 //! `seaframe-shore`: tracing → config → runtime → [`seaframe_shore::app::run`].
 //! The first SIGTERM/SIGINT stops the shore in order; a second exits at once.
+//! `account …` manages the accounts in the index the config names.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use seaframe_shore::auth::Role;
+use seaframe_shore::auth::accounts;
 use seaframe_shore::config::Config;
+use seaframe_shore::index::Index;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -66,13 +70,62 @@ enum Command {
         #[arg(long)]
         broker_only: bool,
     },
+    /// Manage the accounts (kept in the index the config names).
+    Account {
+        #[command(subcommand)]
+        action: AccountCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Add an account. Prints a generated password (once), or reads the
+    /// password from the first line of stdin with --password-stdin (never
+    /// from the command line, where other users could read it).
+    Add {
+        name: String,
+        /// viewer (reads), operator (also pushes configs) or admin (also
+        /// manages accounts).
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// List the accounts with their roles, API tokens and live sessions.
+    List {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Remove an account with its API tokens and sessions.
+    Remove {
+        name: String,
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Issue a new API token for an account and print it (once).
+    Token {
+        name: String,
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+impl AccountCommand {
+    fn config(&self) -> &PathBuf {
+        match self {
+            Self::Add { config, .. }
+            | Self::List { config }
+            | Self::Remove { config, .. }
+            | Self::Token { config, .. } => config,
+        }
+    }
 }
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(seaframe_shore::logging::filter())
         .init();
     let cli = Cli::parse();
     match cli.command {
@@ -92,6 +145,12 @@ fn main() -> Result<()> {
                     config.display(),
                     problems.len()
                 );
+            }
+            for w in cfg.warnings() {
+                eprintln!("warning: {w}");
+            }
+            if !cfg.api.listen.ip().is_loopback() {
+                small_runtime()?.block_on(warn_without_accounts(&cfg));
             }
             println!("{}: ok", config.display());
             Ok(())
@@ -134,11 +193,7 @@ fn main() -> Result<()> {
                 );
             }
             if !files_only {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .context("building the runtime")?;
-                runtime
+                small_runtime()?
                     .block_on(seaframe_shore::enroll::add_to_broker(&pki, &broker_url, &vessel))
                     .context("adding the vessel at the broker (its files are written: retry this step with --broker-only)")?;
                 println!(
@@ -147,6 +202,10 @@ fn main() -> Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Account { action } => {
+            let cfg = Config::load(action.config())?;
+            small_runtime()?.block_on(account(&cfg, action))
         }
         Command::Serve { config } => {
             let cfg = Config::load(&config)?;
@@ -158,6 +217,99 @@ fn main() -> Result<()> {
             runtime.block_on(serve(cfg))
         }
     }
+}
+
+fn small_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the runtime")
+}
+
+async fn open_index(cfg: &Config) -> Result<std::sync::Arc<dyn Index>> {
+    let url = cfg
+        .index_url()
+        .map_err(|e| anyhow::anyhow!("index.url: {e}"))?;
+    seaframe_shore::index::open(&url)
+        .await
+        .context("opening the index")
+}
+
+/// `check-config` with a listen address beyond loopback: the shore will
+/// not start without an account, so say so now.
+async fn warn_without_accounts(cfg: &Config) {
+    let listen = cfg.api.listen;
+    let count = match open_index(cfg).await {
+        Ok(index) => index.count_accounts().await.map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    match count {
+        Ok(0) => eprintln!(
+            "warning: api.listen: {listen} is beyond loopback and the index holds no account: \
+             the shore will refuse to start; add one with \
+             `seaframe-shore account add <name> --role admin --config <file>`"
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!(
+            "warning: api.listen: {listen} is beyond loopback, and the accounts could not be \
+             counted ({e:#}); the shore refuses to start without one"
+        ),
+    }
+}
+
+async fn account(cfg: &Config, action: AccountCommand) -> Result<()> {
+    let index = open_index(cfg).await?;
+    match action {
+        AccountCommand::Add {
+            name,
+            role,
+            password_stdin,
+            ..
+        } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let generated = accounts::add(&*index, &name, role, password).await?;
+            println!("added account {name} ({role})");
+            if let Some(p) = generated {
+                println!("password (shown once): {p}");
+            }
+        }
+        AccountCommand::List { .. } => {
+            println!(
+                "{:<32} {:<9} {:>6} {:>8}  created",
+                "name", "role", "tokens", "sessions"
+            );
+            for a in accounts::list(&*index).await? {
+                println!(
+                    "{:<32} {:<9} {:>6} {:>8}  {}",
+                    a.name,
+                    a.role,
+                    a.tokens,
+                    a.sessions,
+                    seaframe_shore::when::rfc3339_ns(a.created_at_ns)
+                );
+            }
+        }
+        AccountCommand::Remove { name, .. } => {
+            accounts::remove(&*index, &name).await?;
+            println!("removed account {name} with its tokens and sessions");
+        }
+        AccountCommand::Token { name, .. } => {
+            let token = accounts::new_token(&*index, &name).await?;
+            eprintln!(
+                "a new API token for {name} (shown once; send it as Authorization: Bearer …):"
+            );
+            println!("{token}");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(cfg: Config) -> Result<()> {

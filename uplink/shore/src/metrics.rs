@@ -43,6 +43,33 @@ pub struct Metrics {
     pub alerts_cleared: AtomicU64,
     /// What retention deleted (its own block of counters).
     pub retention: crate::retention::RetentionMetrics,
+    /// Sign-ins by outcome, in the order of [`SignIn::ALL`].
+    sign_ins: [AtomicU64; 3],
+    /// Requests the auth guard refused: 401 (no or bad credentials), 403
+    /// (a role too low, or a cookie without its CSRF token).
+    auth_refused: [AtomicU64; 2],
+}
+
+/// How a sign-in (`POST /api/v1/session`) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    Ok,
+    /// A wrong name or password.
+    Failed,
+    /// Refused unchecked: too many failures (429).
+    Throttled,
+}
+
+impl SignIn {
+    pub const ALL: [SignIn; 3] = [SignIn::Ok, SignIn::Failed, SignIn::Throttled];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Throttled => "throttled",
+        }
+    }
 }
 
 /// Every ack status, in the order of [`Metrics::config_acks`].
@@ -80,6 +107,19 @@ impl Metrics {
     pub fn dropped(&self, reason: &str) -> u64 {
         let map = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
         map.get(reason).copied().unwrap_or(0)
+    }
+
+    pub fn count_sign_in(&self, outcome: SignIn) {
+        add(&self.sign_ins[outcome as usize], 1);
+    }
+
+    pub fn sign_ins(&self, outcome: SignIn) -> u64 {
+        self.sign_ins[outcome as usize].load(Ordering::Relaxed)
+    }
+
+    /// Counts a request the guard refused (`forbidden`: 403, else 401).
+    pub fn count_refused(&self, forbidden: bool) {
+        add(&self.auth_refused[usize::from(forbidden)], 1);
     }
 
     /// The Prometheus text exposition.
@@ -176,6 +216,7 @@ impl Metrics {
         drop(map);
         self.render_alert_counters(&mut out);
         self.retention.render(&mut out);
+        self.render_auth(&mut out);
         out
     }
 
@@ -205,6 +246,38 @@ impl Metrics {
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+    }
+
+    /// Sign-ins by outcome and refusals by status.
+    fn render_auth(&self, out: &mut String) {
+        let name = "seaframe_shore_sign_ins_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Sign-ins on the fleet page, by outcome.\n# TYPE {name} counter"
+        );
+        for outcome in SignIn::ALL {
+            let _ = writeln!(
+                out,
+                "{name}{{outcome=\"{}\"}} {}",
+                outcome.label(),
+                self.sign_ins(outcome)
+            );
+        }
+        let name = "seaframe_shore_auth_refused_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests refused for want of credentials (401) or rights (403).\n# TYPE {name} counter"
+        );
+        for (status, n) in [
+            ("401", &self.auth_refused[0]),
+            ("403", &self.auth_refused[1]),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name}{{status=\"{status}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
         }
     }
 }

@@ -2,16 +2,17 @@
 //! from `uplink/shore/web/`, embedded in the binary (no CDN, no runtime
 //! download: ships and many offices have no Internet). The page uses the
 //! public API only (`/api/v1/…`, live changes from `/api/v1/events`).
+//! These files are public (routed in [`crate::api`]'s public group): they
+//! hold no data, and the page shows a sign-in form and loads nothing else
+//! until it is signed in.
 //!
 //! Each file's ETag is a hash of its bytes taken at compile time; responses
 //! say `Cache-Control: no-cache`, so a browser revalidates and gets a 304
 //! until the binary changes.
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 use crate::api::ApiError;
 
@@ -127,27 +128,21 @@ fn find(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.name == name)
 }
 
-async fn index(headers: HeaderMap) -> Response {
+/// `/` and `/index.html`: the page shell.
+pub(crate) async fn index(headers: HeaderMap) -> Response {
     match find("index.html") {
         Some(a) => serve(a, &headers),
         None => ApiError::NotFound("the page is not built in".into()).into_response(),
     }
 }
 
-async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+/// `/assets/<file>`.
+pub(crate) async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     // Only the names in the table: nothing from the request reaches a path.
     match find(&name).filter(|a| a.name != "index.html") {
         Some(a) => serve(a, &headers),
         None => ApiError::NotFound(format!("no such asset: {name}")).into_response(),
     }
-}
-
-/// `/`, `/index.html` and `/assets/<file>`.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(index))
-        .route("/index.html", get(index))
-        .route("/assets/{name}", get(asset))
 }
 
 #[cfg(test)]

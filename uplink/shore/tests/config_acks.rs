@@ -25,9 +25,8 @@ async fn config_of(addr: SocketAddr) -> Value {
 }
 
 async fn metrics(addr: SocketAddr) -> String {
-    reqwest::get(format!("http://{addr}/metrics"))
+    get(&format!("http://{addr}/metrics"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap()
@@ -82,14 +81,13 @@ async fn rolled_back(index_url: &str) {
     ))
     .await;
     let addr = shore.addr;
-    let events = reqwest::get(format!("http://{addr}/api/v1/events"))
-        .await
-        .unwrap();
+    let events = get(&format!("http://{addr}/api/v1/events")).await;
     let mut events = events.bytes_stream();
     let vessel = Publisher::connect(broker.port(), "aurora", None).await;
 
     let r = reqwest::Client::new()
         .patch(format!("http://{addr}/api/v1/vessels/aurora/config"))
+        .bearer_auth(token(addr))
         .body(r#"{"uplink": {"mqtt_url": "mqtts://shore.example:8883"}}"#)
         .send()
         .await

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use common::{Publisher, T0_NS, config, index_urls, start, thumb, thumb_topic};
 use futures_util::StreamExt;
 use seaframe_shore::api::{self, ApiState};
+use seaframe_shore::auth::{Auth, Role};
 use seaframe_shore::blobs::Blobs;
-use seaframe_shore::config::IndexUrl;
+use seaframe_shore::config::{AuthConfig, IndexUrl};
 use seaframe_shore::feed::FeedEvent;
 use seaframe_shore::index;
 use seaframe_shore::metrics::Metrics;
@@ -38,7 +39,7 @@ struct SseReader {
 
 impl SseReader {
     async fn open(url: &str) -> Self {
-        let r = reqwest::get(url).await.unwrap();
+        let r = common::get(url).await;
         assert_eq!(r.status(), 200);
         assert_eq!(
             r.headers()["content-type"].to_str().unwrap(),
@@ -149,6 +150,7 @@ async fn a_thumbnail_ingested_reaches_open_event_streams_at_once() {
                 "http://{}/api/v1/vessels/aurora/config",
                 shore.addr
             ))
+            .bearer_auth(common::token(shore.addr))
             .body(r#"{"retention": {"max_age_s": 60}}"#)
             .send()
             .await
@@ -267,15 +269,17 @@ async fn bare_api(
         index,
         blobs: Blobs::new(dir.path()),
         metrics: Arc::new(Metrics::default()),
-        token: None,
         mqtt,
         push_order: Arc::default(),
         subscribed,
         events: events.clone(),
         shutdown: shutdown.clone(),
+        auth: Auth::new(AuthConfig::default(), None),
     };
+    let token = common::account_token(&*state.index, "bare", Role::Viewer).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    common::remember_token(addr, token);
     let task = tokio::spawn(api::serve(listener, state, shutdown.clone()));
     (addr, events, shutdown, task, dir)
 }

@@ -110,7 +110,7 @@ async fn thumbnails_are_indexed_once_and_served() {
         assert_eq!(t["lat"], 59.5);
         assert_eq!(t["bytes"], sent.jpeg.len());
         let url = format!("http://{}{}", shore.addr, t["image_url"].as_str().unwrap());
-        let r = reqwest::get(url).await.unwrap();
+        let r = get(&url).await;
         assert_eq!(r.headers()["content-type"], "image/jpeg");
         assert_eq!(r.bytes().await.unwrap().as_ref(), sent.jpeg.as_slice());
     }
@@ -182,9 +182,8 @@ async fn malformed_payloads_are_counted_and_ingest_goes_on() {
         async move { m.thumbs_indexed.load(std::sync::atomic::Ordering::SeqCst) == 1 }
     })
     .await;
-    let text = reqwest::get(format!("http://{}/metrics", shore.addr))
+    let text = get(&format!("http://{}/metrics", shore.addr))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -1,5 +1,7 @@
 // The fleet page: the fleet (cards + plot) and a vessel view, both built
-// from the shore's public API, kept live by /api/v1/events.
+// from the shore's public API, kept live by /api/v1/events. Nothing is
+// loaded before sign-in: a page without a session shows the sign-in form
+// only (the shell itself holds no data).
 
 import * as api from './api.js';
 import { connect } from './events.js';
@@ -79,7 +81,6 @@ function route() {
 }
 
 async function main() {
-  $('vessel-h').tabIndex = -1;
   let vessels = [];
   try {
     vessels = await loadFleet();
@@ -106,4 +107,71 @@ async function main() {
   setTimeout(() => loadTracks(vessels), 0);
 }
 
-main();
+let started = false;
+
+function showSignIn(message) {
+  $('main').hidden = true;
+  $('live').hidden = true;
+  $('who').hidden = true;
+  $('sign-in-view').hidden = false;
+  $('sign-in-result').textContent = message || '';
+  document.title = 'Sign in · seaframe';
+  delete document.body.dataset.role;
+  $('sign-in-name').focus();
+}
+
+function signedIn(me) {
+  $('sign-in-view').hidden = true;
+  $('main').hidden = false;
+  $('live').hidden = false;
+  $('who').hidden = false;
+  $('who-name').textContent = `${me.name} (${me.role})`;
+  document.body.dataset.role = me.role;
+  configPanel.setRole(me.role);
+  if (!started) {
+    started = true;
+    main();
+  }
+}
+
+$('sign-in-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const name = $('sign-in-name').value.trim();
+  const password = $('sign-in-password').value;
+  $('sign-in-submit').disabled = true;
+  $('sign-in-result').textContent = 'Signing in…';
+  try {
+    const me = await api.signIn(name, password);
+    $('sign-in-password').value = '';
+    // Signed out mid-way (the session ended): start again, signed in.
+    if (started) { location.reload(); return; }
+    signedIn(me);
+  } catch (err) {
+    $('sign-in-result').textContent = err.status === 429
+      ? `Too many failed sign-ins: ${err.message.replace(/^429: /, '')}.`
+      : `Could not sign in: ${err.message.replace(/^\d+: /, '')}.`;
+  } finally {
+    $('sign-in-submit').disabled = false;
+  }
+});
+
+$('sign-out').addEventListener('click', async () => {
+  try { await api.signOut(); } catch { /* signed out anyway */ }
+  location.reload();
+});
+
+api.onSignedOut(() => { if (started) showSignIn('Your session has ended: sign in again.'); });
+
+async function boot() {
+  $('vessel-h').tabIndex = -1;
+  let me = null;
+  try {
+    me = await api.session();
+  } catch (e) {
+    showSignIn(`The shore did not answer: ${e.message}`);
+    return;
+  }
+  if (me) signedIn(me); else showSignIn('');
+}
+
+boot();

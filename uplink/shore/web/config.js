@@ -1,13 +1,13 @@
 // The config panel: the vessel's desired overlay (what shore wants laid
 // over the vessel's own config file), its version, the last ack and the
 // recent acks; a change pushed as a merge patch (PATCH, the default) or a
-// whole overlay (PUT) with the API token (kept in sessionStorage only when
-// asked, never in localStorage).
+// whole overlay (PUT) by an operator or admin (signed in: the session's
+// cookie and CSRF token go with it). The shore shows passwords as ***;
+// a value sent back as shown keeps its password.
 
 import * as api from './api.js';
 import { parseTs, relative, utc } from './time.js';
 
-const TOKEN_KEY = 'seaframe.token';
 const SAMPLE = '{\n  "retention": { "max_age_s": 86400 }\n}';
 const STATUS_TEXT = { applied: 'applied', rejected: 'rejected', rolled_back: 'rolled back' };
 /** Recent acks shown (the shore keeps 20). */
@@ -47,13 +47,18 @@ export class ConfigPanel {
     this.pushed = null;
     this.desired = null;
     this.$ = (id) => root.querySelector(`#${id}`);
-    const token = sessionStorage.getItem(TOKEN_KEY);
-    if (token) { this.$('cfg-token').value = token; this.$('cfg-remember').checked = true; }
     this.$('config-form').addEventListener('submit', (e) => { e.preventDefault(); this.push(); });
     for (const radio of root.querySelectorAll('input[name="cfg-mode"]')) {
       radio.addEventListener('change', () => this.setMode(radio.value));
     }
     this.setMode(this.mode());
+  }
+
+  /** Who is signed in decides whether the push form shows. */
+  setRole(role) {
+    const may = api.can(role, 'operator');
+    this.$('config-form').hidden = !may;
+    this.$('cfg-readonly').hidden = may;
   }
 
   mode() {
@@ -177,14 +182,11 @@ export class ConfigPanel {
       result.textContent = `Not JSON: ${e.message}`;
       return;
     }
-    const token = this.$('cfg-token').value.trim();
-    if (this.$('cfg-remember').checked && token) sessionStorage.setItem(TOKEN_KEY, token);
-    else sessionStorage.removeItem(TOKEN_KEY);
     const mode = this.mode();
     result.textContent = 'Pushing…';
     try {
       const send = mode === 'put' ? api.putConfig : api.patchConfig;
-      const { version } = await send(vessel, text, token);
+      const { version } = await send(vessel, text);
       this.pushed = version;
       result.textContent = `Pushed version ${version}; waiting for ${vessel} to ack…`;
       this.show(await api.config(vessel));

@@ -1,24 +1,54 @@
 //! What the end-to-end tests share: an in-process shore on a port-0
 //! listener against a test broker, a real agent's config (test-pattern
 //! cameras, a GPS track replayed from `tests/data/nmea/`, uplink to the broker)
-//! and small HTTP helpers.
+//! and small HTTP helpers (a shore's admin token sent along).
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use seaframe_shore::app::Shore;
+use seaframe_shore::auth::{Role, accounts};
 use seaframe_testkit::nmea_log;
 use serde_json::Value;
 
+/// GET `url` as JSON; a request to a shore started by [`start_shore`]
+/// carries its admin's API token (every shore endpoint but `/healthz`
+/// needs one), any other (the agent's API) none.
 pub async fn get(url: &str) -> Value {
-    let r = reqwest::get(url).await.unwrap();
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(token) = shore_token_for(url) {
+        req = req.bearer_auth(token);
+    }
+    let r = req.send().await.unwrap();
     assert!(r.status().is_success(), "{url}: {}", r.status());
     serde_json::from_str(&r.text().await.unwrap()).unwrap()
 }
 
-/// Starts a shore (data in `dir`, `extra` appended to its TOML) and waits
-/// until it is subscribed.
+fn shore_tokens() -> &'static Mutex<HashMap<SocketAddr, String>> {
+    static TOKENS: OnceLock<Mutex<HashMap<SocketAddr, String>>> = OnceLock::new();
+    TOKENS.get_or_init(Mutex::default)
+}
+
+/// The admin token of the shore `url` points at, if it is one of ours.
+pub fn shore_token_for(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let addr: SocketAddr = rest.split('/').next()?.parse().ok()?;
+    shore_tokens().lock().unwrap().get(&addr).cloned()
+}
+
+/// Adds an account to `shore` with `password` (at least 12 characters).
+pub async fn add_account(shore: &Shore, name: &str, role: Role, password: &str) {
+    accounts::add(&*shore.index, name, role, Some(password.to_owned()))
+        .await
+        .unwrap();
+}
+
+/// Starts a shore (data in `dir`, `extra` appended to its TOML), waits
+/// until it is subscribed, and gives it an admin whose token [`get`] sends.
 pub async fn start_shore(broker_url: &str, dir: &Path, client_id: &str, extra: &str) -> Shore {
     let cfg = seaframe_shore::config::Config::from_toml(
         &format!(
@@ -33,6 +63,12 @@ pub async fn start_shore(broker_url: &str, dir: &Path, client_id: &str, extra: &
     tokio::time::timeout(Duration::from_secs(20), shore.subscribed())
         .await
         .unwrap();
+    let name = format!("e2e-admin-{}", shore.addr.port());
+    accounts::add(&*shore.index, &name, Role::Admin, None)
+        .await
+        .unwrap();
+    let token = accounts::new_token(&*shore.index, &name).await.unwrap();
+    shore_tokens().lock().unwrap().insert(shore.addr, token);
     shore
 }
 

@@ -6,11 +6,19 @@
 //! only ever sees the last message. `GET` shows the overlay, its version,
 //! the vessel's last ack and its recent acks. The agent validates the
 //! contents when it applies them.
+//!
+//! Secrets never leave: every answer (and the feed's `config` event, built
+//! here) shows the overlay and the acks' errors redacted
+//! ([`seaframe_http::redact_json`]); the vessel gets them whole over MQTT.
+//! A body that sends back a value exactly as it was shown redacted keeps
+//! the stored secret ([`seaframe_http::restore_redacted`]), so a page that
+//! edits what it was shown never pushes `***` in place of a password.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use rumqttc::QoS;
+use seaframe_http::{redact_json, restore_redacted};
 use seaframe_wire::message::ConfigPush;
 use seaframe_wire::{Topic, VesselName};
 use serde_json::{Value, json};
@@ -31,6 +39,7 @@ pub async fn patch(
 ) -> Result<Json<Value>, ApiError> {
     let patch = check_patch(&body).map_err(|e| ApiError::bad("body", e))?;
     let _order = state.push_order.lock().await;
+    let patch = restore_redacted(&patch, &stored_overlay(&state, &vessel).await?);
     let change = state
         .index
         .patch_config(&vessel, &patch)
@@ -50,12 +59,26 @@ pub async fn put(
 ) -> Result<Json<Value>, ApiError> {
     let desired = check_whole(&body).map_err(|e| ApiError::bad("body", e))?;
     let _order = state.push_order.lock().await;
+    let desired = restore_redacted(&desired, &stored_overlay(&state, &vessel).await?);
     let version = state
         .index
         .put_config(&vessel, &desired)
         .await
         .map_err(ApiError::index)?;
     publish(&state, &vessel, ConfigChange { version, desired }).await
+}
+
+/// The overlay stored now (`{}` when none), what a body's redacted values
+/// are restored from. Read outside the push's transaction: a push from
+/// elsewhere in between makes a value sent back redacted stay `***`
+/// rather than take a secret it was not shown.
+async fn stored_overlay(state: &ApiState, vessel: &VesselName) -> Result<Value, ApiError> {
+    Ok(state
+        .index
+        .config(vessel)
+        .await
+        .map_err(ApiError::index)?
+        .map_or_else(|| json!({}), |c| c.desired))
 }
 
 /// Publishes a stored change (the caller holds `push_order`, so that the
@@ -89,7 +112,9 @@ async fn publish(
         })?;
     add(&state.metrics.config_pushes, 1);
     tracing::info!(%vessel, version, "config pushed");
-    Ok(Json(json!({ "version": version, "desired": push.config })))
+    Ok(Json(
+        json!({ "version": version, "desired": redact_json(&push.config) }),
+    ))
 }
 
 pub async fn get(
@@ -111,21 +136,21 @@ pub async fn get(
 }
 
 /// A config state as `GET …/config` shows it (and the feed's `config`
-/// event): `history` newest first.
+/// event): `history` newest first, secrets redacted.
 pub(crate) fn config_json(config: &ConfigState, history: &[ReceivedAck]) -> Value {
     let mut v = config_key(config);
-    v["history"] = history.iter().map(ack_json).collect();
+    v["history"] = redact_json(&history.iter().map(ack_json).collect());
     v
 }
 
 /// A config state without its history: what tells the feed that it changed
 /// (every ack stored changes the last ack and its time).
 pub(crate) fn config_key(config: &ConfigState) -> Value {
-    json!({
+    redact_json(&json!({
         "desired": config.desired,
         "version": config.version,
         "ack": config.ack.as_ref().map(ack_json),
-    })
+    }))
 }
 
 fn ack_json(a: &ReceivedAck) -> Value {

@@ -1,20 +1,33 @@
 //! `ApiError`: every failure of the shore API as `{"error": "..."}` with
 //! the right status — 400 for a user's mistake (naming the parameter), 401
-//! without the token, 404 for nothing there, 405 for a method a route does
-//! not take, 503 when the index, the disk or the broker fails (cause logged,
-//! not shown).
+//! without credentials, 403 with a role too low (or a cookie without its
+//! CSRF token), 404 for nothing there, 405 for a method a route does not
+//! take, 409 for a name taken, 429 for sign-ins too fast, 503 when the
+//! index, the disk or the broker fails (cause logged, not shown). Every
+//! message and logged cause goes through the redactor: a URL with a
+//! password quoted back from a body never leaves whole.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use seaframe_http::redact_text;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
-    #[error("missing or wrong bearer token")]
+    #[error("sign in, or send Authorization: Bearer <API token>")]
     Unauthorized,
+    #[error("wrong name or password")]
+    SignInFailed,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Sign-ins refused for this long.
+    #[error("too many failed sign-ins: try again in {0} s")]
+    TooManyRequests(u64),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -41,19 +54,31 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::SignInFailed => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable { what, cause } => {
-                tracing::error!(what, cause = %cause, "API: answering 503");
+                tracing::error!(what, cause = %redact_text(cause), "API: answering 503");
                 StatusCode::SERVICE_UNAVAILABLE
             }
         };
-        let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
-        if matches!(self, Self::Unauthorized) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let message = redact_text(&self.to_string());
+        let mut response = (status, Json(json!({ "error": message }))).into_response();
+        match self {
+            Self::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::TooManyRequests(s) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(s));
+            }
+            _ => {}
         }
         response
     }

@@ -1,31 +1,40 @@
 //! The shore's HTTP API (axum): JSON under `/api/v1`, `/metrics` in the
 //! Prometheus format, `/healthz`. One file per resource; `error` and
 //! `params` hold what they share. The listener is bound by the caller
-//! (tests bind port 0). Reading is open; `PATCH`/`PUT …/config` need the
-//! bearer token when one is configured. `/api/v1/events` streams changes (SSE);
-//! the fleet page (`/`, `/assets/…`) is [`crate::web`].
+//! (tests bind port 0). `/api/v1/events` streams changes (SSE); the fleet
+//! page (`/`, `/assets/…`) is [`crate::web`].
+//!
+//! Every route sits in one group by who may call it — [`public_routes`]
+//! (the health check, the page shell, sign-in), [`viewer_routes`] (every
+//! read), [`operator_routes`] (config pushes), [`admin_routes`] (accounts)
+//! — and every group but the public one is behind the [`guard`] for its
+//! role. Adding a route is one line in its group; [`route_table`] lists
+//! them all (the auth test tries each one with each role).
 
+mod accounts;
 mod config;
 mod error;
 mod events;
 mod fleet_health;
 mod fleet_metrics;
+mod guard;
 mod health;
 mod params;
+mod session;
 mod thumbs;
 mod track;
 mod vessels;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{Method, Uri};
-use axum::middleware::{self, Next};
+use axum::handler::Handler;
+use axum::http::{HeaderValue, Method, Uri, header};
+use axum::middleware;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{self, MethodRouter};
 use rumqttc::AsyncClient;
-use seaframe_http::bearer_matches;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -35,8 +44,8 @@ pub(crate) use fleet_health::{FleetHealthView, alert_json};
 pub(crate) use thumbs::thumb_json;
 pub(crate) use vessels::vessel_json;
 
+use crate::auth::{Auth, Role};
 use crate::blobs::Blobs;
-use crate::config::Secret;
 use crate::feed::FeedEvent;
 use crate::index::Index;
 use crate::metrics::Metrics;
@@ -47,7 +56,6 @@ pub struct ApiState {
     pub index: Arc<dyn Index>,
     pub blobs: Blobs,
     pub metrics: Arc<Metrics>,
-    pub token: Option<Arc<Secret>>,
     /// Publishes pushed configs (the ingest's client).
     pub mqtt: AsyncClient,
     /// Held from storing a push to queueing its message, so that this
@@ -59,62 +67,181 @@ pub struct ApiState {
     pub events: broadcast::Sender<FeedEvent>,
     /// Ends the event streams at shutdown.
     pub shutdown: CancellationToken,
+    /// Sign-in settings, the break-glass token and the sign-in backoff.
+    pub auth: Arc<Auth>,
 }
 
 impl std::fmt::Debug for ApiState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiState")
             .field("index", &self.index)
-            .field("token", &self.token)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
 
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// An account with this role or a higher one.
+    Role(Role),
+}
+
+/// One route of the API, as [`route_table`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// A group of routes with one access rule, and the list of what it holds.
+struct Routes {
+    access: Access,
+    router: Router<ApiState>,
+    table: Vec<RouteInfo>,
+}
+
+impl Routes {
+    fn new(access: Access) -> Self {
+        Self {
+            access,
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+
+    fn add(mut self, method: Method, path: &'static str, route: MethodRouter<ApiState>) -> Self {
+        self.router = self.router.route(path, route);
+        self.table.push(RouteInfo {
+            method,
+            path,
+            access: self.access,
+        });
+        self
+    }
+
+    fn get<H: Handler<T, ApiState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::GET, path, routing::get(h))
+    }
+
+    fn post<H: Handler<T, ApiState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::POST, path, routing::post(h))
+    }
+
+    fn put<H: Handler<T, ApiState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::PUT, path, routing::put(h))
+    }
+
+    fn patch<H: Handler<T, ApiState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::PATCH, path, routing::patch(h))
+    }
+
+    fn delete<H: Handler<T, ApiState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::DELETE, path, routing::delete(h))
+    }
+
+    /// The group's router, behind the guard for its role.
+    fn into_router(self, state: &ApiState) -> Router<ApiState> {
+        match self.access {
+            Access::Public => self.router,
+            Access::Role(role) => self.router.route_layer(middleware::from_fn_with_state(
+                (state.clone(), role),
+                guard::require,
+            )),
+        }
+    }
+}
+
+/// Open to anyone: the health check, the page shell (it holds no data and
+/// shows a sign-in form until signed in) and signing in.
+fn public_routes() -> Routes {
+    Routes::new(Access::Public)
+        .get("/healthz", health::healthz)
+        .get("/api/v1/healthz", health::healthz)
+        .post("/api/v1/session", session::sign_in)
+        .get("/", crate::web::index)
+        .get("/index.html", crate::web::index)
+        .get("/assets/{name}", crate::web::asset)
+}
+
+/// Every read: viewers and up.
+fn viewer_routes() -> Routes {
+    Routes::new(Access::Role(Role::Viewer))
+        .get("/metrics", health::metrics)
+        .get("/api/v1/metrics", health::metrics)
+        .get("/api/v1/events", events::events)
+        .get("/api/v1/vessels", vessels::list)
+        .get("/api/v1/vessels/{v}/thumbs", thumbs::by_vessel)
+        .get("/api/v1/vessels/{v}/track", track::get)
+        .get("/api/v1/vessels/{v}/config", config::get)
+        .get("/api/v1/vessels/{v}/health", fleet_health::vessel)
+        .get("/api/v1/alerts", fleet_health::list)
+        .get("/api/v1/thumbs", thumbs::search)
+        .get("/api/v1/thumbs/{id}", thumbs::one)
+        .get("/api/v1/thumbs/{id}/image", thumbs::image)
+        .get("/api/v1/session", session::whoami)
+        .delete("/api/v1/session", session::sign_out)
+}
+
+/// Pushing configs: operators and up.
+fn operator_routes() -> Routes {
+    Routes::new(Access::Role(Role::Operator))
+        .put("/api/v1/vessels/{v}/config", config::put)
+        .patch("/api/v1/vessels/{v}/config", config::patch)
+}
+
+/// Managing accounts: admins.
+fn admin_routes() -> Routes {
+    Routes::new(Access::Role(Role::Admin))
+        .get("/api/v1/accounts", accounts::list)
+        .post("/api/v1/accounts", accounts::add)
+        .delete("/api/v1/accounts/{name}", accounts::remove)
+        .post("/api/v1/accounts/{name}/tokens", accounts::new_token)
+        .delete("/api/v1/accounts/{name}/tokens", accounts::revoke_tokens)
+}
+
+fn groups() -> [Routes; 4] {
+    [
+        public_routes(),
+        viewer_routes(),
+        operator_routes(),
+        admin_routes(),
+    ]
+}
+
+/// Every route with who may call it.
+pub fn route_table() -> Vec<RouteInfo> {
+    groups().into_iter().flat_map(|g| g.table).collect()
+}
+
+/// Every answer says `nosniff`: a browser never takes a body for another
+/// type than the one declared (a JPEG for a script, JSON for HTML).
+async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
 /// All routes.
 pub fn router(state: ApiState) -> Router {
-    let guarded = Router::new()
-        .route(
-            "/api/v1/vessels/{v}/config",
-            axum::routing::put(config::put).patch(config::patch),
-        )
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/api/v1/healthz", get(health::healthz))
-        .route("/metrics", get(health::metrics))
-        .route("/api/v1/metrics", get(health::metrics))
-        .route("/api/v1/events", get(events::events))
-        .route("/api/v1/vessels", get(vessels::list))
-        .route("/api/v1/vessels/{v}/thumbs", get(thumbs::by_vessel))
-        .route("/api/v1/vessels/{v}/track", get(track::get))
-        .route("/api/v1/vessels/{v}/config", get(config::get))
-        .route("/api/v1/vessels/{v}/health", get(fleet_health::vessel))
-        .route("/api/v1/alerts", get(fleet_health::list))
-        .route("/api/v1/thumbs", get(thumbs::search))
-        .route("/api/v1/thumbs/{id}", get(thumbs::one))
-        .route("/api/v1/thumbs/{id}/image", get(thumbs::image))
-        .merge(guarded)
-        .merge(crate::web::router())
+    let mut router = Router::new();
+    for group in groups() {
+        router = router.merge(group.into_router(&state));
+    }
+    router
         .fallback(|uri: Uri| async move {
             ApiError::NotFound(format!("no such endpoint: {}", uri.path()))
         })
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
             ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
         })
+        .layer(middleware::map_response(nosniff))
         .with_state(state)
-}
-
-async fn require_token(
-    State(state): State<ApiState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    if let Some(token) = &state.token
-        && !bearer_matches(req.headers(), token)
-    {
-        return Err(ApiError::Unauthorized);
-    }
-    Ok(next.run(req).await)
 }
 
 /// Serves until `shutdown` (graceful: requests in progress finish).
@@ -123,7 +250,8 @@ pub async fn serve(
     state: ApiState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())

@@ -2,18 +2,23 @@
 //! JPEG in a real envelope), an in-process shore on a port-0 listener, an
 //! MQTT publisher that waits for its PUBACKs, the index backends to run a
 //! story against (SQLite always, PostgreSQL when `SEAFRAME_TEST_PG_URL` is
-//! set), and a wait on an observable condition (never a blind sleep).
+//! set), a wait on an observable condition (never a blind sleep), and the
+//! API token of an admin for every shore started here.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_shore::app::Shore;
+use seaframe_shore::auth::{Role, accounts};
 use seaframe_shore::config::{Config, Secret};
+use seaframe_shore::index::Index;
 use seaframe_wire::{Thumb, ThumbPosition};
 
 /// A real (tiny) JPEG with a pattern that depends on `seed`.
@@ -59,13 +64,60 @@ pub fn config(broker_url: &str, dir: &Path, client_id: &str, index_url: Option<&
 }
 
 /// Starts a shore on a port-0 listener and waits until it is subscribed.
+/// It gets an admin account whose API token [`get`], [`get_json`] and
+/// [`token`] use (every endpoint but `/healthz` needs one).
 pub async fn start(cfg: Config) -> Shore {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shore = Shore::start(cfg, listener).await.unwrap();
     tokio::time::timeout(Duration::from_secs(20), shore.subscribed())
         .await
         .expect("the shore subscribes");
+    let token = account_token(
+        &*shore.index,
+        &format!("test-admin-{}", shore.addr.port()),
+        Role::Admin,
+    )
+    .await;
+    remember_token(shore.addr, token);
     shore
+}
+
+/// Adds an account (a random password) and returns a new API token of it.
+pub async fn account_token(index: &dyn Index, name: &str, role: Role) -> String {
+    accounts::add(index, name, role, None).await.unwrap();
+    accounts::new_token(index, name).await.unwrap()
+}
+
+fn tokens() -> &'static Mutex<HashMap<SocketAddr, String>> {
+    static TOKENS: OnceLock<Mutex<HashMap<SocketAddr, String>>> = OnceLock::new();
+    TOKENS.get_or_init(Mutex::default)
+}
+
+/// The token requests to the API at `addr` are sent with.
+pub fn remember_token(addr: SocketAddr, token: String) {
+    tokens().lock().unwrap().insert(addr, token);
+}
+
+/// The admin token of the shore at `addr` (started by [`start`]).
+pub fn token(addr: SocketAddr) -> String {
+    tokens()
+        .lock()
+        .unwrap()
+        .get(&addr)
+        .cloned()
+        .expect("a shore started by common::start")
+}
+
+/// GET `url` (`http://<shore addr>/…`) with the shore's admin token.
+pub async fn get(url: &str) -> reqwest::Response {
+    let u = url::Url::parse(url).unwrap();
+    let addr = u.socket_addrs(|| None).unwrap()[0];
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token(addr))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Waits until `cond` holds (checked every 20 ms), failing after `secs`.
@@ -259,8 +311,8 @@ impl Drop for PgDb {
     }
 }
 
-pub async fn get_json(addr: std::net::SocketAddr, path: &str) -> (u16, serde_json::Value) {
-    let r = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+pub async fn get_json(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
+    let r = get(&format!("http://{addr}{path}")).await;
     let status = r.status().as_u16();
     let body = r.bytes().await.unwrap();
     (
