@@ -18,7 +18,6 @@ use tracing::Instrument;
 
 use crate::alerts;
 use crate::api::{self, ApiState};
-use crate::blobs::Blobs;
 use crate::config::Config;
 use crate::feed::{self, Feed};
 use crate::index::{self, Index};
@@ -81,7 +80,10 @@ impl Shore {
             .index_url()
             .map_err(|e| anyhow::anyhow!("index.url: {e}"))?;
         let index = index::open(&index_url).await.context("opening the index")?;
-        let blobs = Blobs::new(&cfg.data_dir);
+        let blobs = cfg
+            .blobs
+            .open(&cfg.data_dir)
+            .map_err(|e| anyhow::anyhow!("blobs.url: {e}"))?;
         let metrics = Arc::new(Metrics::default());
         let options = ingest::connect_options(&cfg.mqtt)?;
         let (client, eventloop) = rumqttc::AsyncClient::new(options, ingest::REQUEST_CAPACITY);
@@ -119,7 +121,7 @@ impl Shore {
         };
         let state = ApiState {
             index: index.clone(),
-            blobs,
+            blobs: blobs.clone(),
             metrics: metrics.clone(),
             token: cfg.api.token.clone().map(Arc::new),
             mqtt: client,
@@ -137,7 +139,7 @@ impl Shore {
         };
         let retention = Retention {
             index: index.clone(),
-            blobs: Blobs::new(&cfg.data_dir),
+            blobs: blobs.clone(),
             config: cfg.retention.clone(),
             metrics: metrics.clone(),
             clock: Arc::new(crate::when::now_ns),
@@ -170,7 +172,7 @@ impl Shore {
             api::serve(listener, state, shutdown.clone()),
         );
         tracker.close();
-        tracing::info!(%addr, index = ?index_url, "shore started");
+        tracing::info!(%addr, index = ?index_url, %blobs, "shore started");
         Ok(Self {
             addr,
             metrics,

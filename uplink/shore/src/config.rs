@@ -30,6 +30,9 @@ pub struct Config {
     /// the defaults of [`crate::retention::config`]).
     #[serde(default)]
     pub retention: crate::retention::RetentionConfig,
+    /// Where the thumbnails' JPEGs are kept (absent: `<data_dir>/thumbs`).
+    #[serde(default)]
+    pub blobs: crate::blobs::BlobsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,6 +238,7 @@ impl Config {
         }
         problems.extend(self.alerts.problems());
         problems.extend(self.retention.validate());
+        problems.extend(self.blobs.problems());
         problems
     }
 
