@@ -2,10 +2,10 @@
 //! S3-compatible server (moto), a Signal K server), the kit's own fake
 //! peers (an HTTP camera, ffmpeg's MJPEG server, an RTSP camera on
 //! GStreamer, NMEA feeds over TCP, UDP and a pseudo-terminal, a real gpsd
-//! fed by gpsfake, a fake ONVIF device and the ONVIF simulator in a network namespace), each on a free loopback
-//! port (or a socket in its own temp dir), ready before it is returned,
-//! killed on drop. A missing binary fails loudly, naming the Debian
-//! package. Also: certificates made with openssl, the NMEA captures checked
+//! fed by gpsfake, a fake ONVIF device and the ONVIF simulator in a
+//! network namespace), each on a free loopback port (or a socket in its
+//! own temp dir), ready before it is returned, killed on drop. A missing
+//! binary fails loudly, naming the Debian package. Also: certificates made with openssl, the NMEA captures checked
 //! in under `tests/data/`, and thumbnails as an agent sends them, for the
 //! shore's tests and bench.
 //!
