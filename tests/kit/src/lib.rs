@@ -5,9 +5,9 @@
 //! fed by gpsfake, a fake ONVIF device and the ONVIF simulator in a
 //! network namespace), each on a free loopback port (or a socket in its
 //! own temp dir), ready before it is returned, killed on drop. A missing
-//! binary fails loudly, naming the Debian package. Also: certificates made with openssl, the NMEA captures checked
-//! in under `tests/data/`, and thumbnails as an agent sends them, for the
-//! shore's tests and bench.
+//! binary fails loudly, naming the Debian package. Also: certificates
+//! made with openssl, the NMEA captures checked in under `tests/data/`,
+//! and thumbnails as an agent sends them, for the shore's tests and bench.
 //!
 //! Nothing here reaches outside the checkout: every peer is code of this
 //! crate or a Debian/PyPI package it starts.
