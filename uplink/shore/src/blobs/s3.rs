@@ -90,12 +90,13 @@ impl S3Blobs {
     /// `settings` come from the environment as the AWS tools read it
     /// (`AWS_ACCESS_KEY_ID`…, then the instance's role).
     pub fn new(settings: &S3Settings) -> Result<Self, object_store::Error> {
+        // The client options hold allow_http too: set as one.
         let client = ClientOptions::new()
+            .with_allow_http(settings.allow_http)
             .with_timeout(REQUEST_TIMEOUT)
             .with_connect_timeout(CONNECT_TIMEOUT);
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&settings.bucket)
-            .with_allow_http(settings.allow_http)
             .with_virtual_hosted_style_request(false)
             .with_client_options(client)
             .with_retry(retry());
