@@ -286,6 +286,7 @@ mod tests {
         assert_eq!(c.mqtt.client_id(), "seaframe-shore-shore");
         assert_eq!(c.api.listen, defaults::listen());
         assert_eq!(c.retention, crate::retention::RetentionConfig::default());
+        assert_eq!(c.blobs, crate::blobs::BlobsConfig::default());
         assert_eq!(
             c.index_url().unwrap(),
             IndexUrl::Sqlite("/var/lib/seaframe-shore/index.db".into())
@@ -306,6 +307,10 @@ mod tests {
         let aurora = c.retention.policy("aurora");
         assert_eq!(aurora.max_bytes, Some(50_000_000_000));
         assert_eq!(aurora.thin, [(3 * 86_400_000_000_000, 60_000_000_000)]);
+        assert!(matches!(
+            c.blobs.open(&c.data_dir),
+            Ok(crate::blobs::Blobs::S3(_))
+        ));
     }
 
     #[test]
