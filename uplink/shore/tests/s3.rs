@@ -5,12 +5,14 @@
 //! one object each under the key layout, and served back byte for byte;
 //! with the store down for a while, ingest backs off, indexes nothing
 //! without its object, acks nothing it did not store, and catches up once
-//! the store is back (sent = indexed = objects, each once).
+//! the store is back (sent = indexed = objects, each once). A retention
+//! pass deletes rows and their objects together.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use common::*;
@@ -23,6 +25,8 @@ use seaframe_shore::blobs::s3::S3Settings;
 use seaframe_shore::blobs::{BlobKey, BlobsConfig, S3Blobs};
 use seaframe_shore::config::{Config, Secret};
 use seaframe_shore::index::ThumbQuery;
+use seaframe_shore::metrics::Metrics;
+use seaframe_shore::retention::Retention;
 use seaframe_testkit::{MosquittoServer, MotoServer};
 use seaframe_wire::Thumb;
 
@@ -207,6 +211,20 @@ async fn thumbnails_are_stored_once_in_s3_and_served_back() {
         assert!(aurora_mast > 0);
         // Nothing went to the local disk.
         assert!(!data.path().join("thumbs").exists());
+
+        // A retention pass a day after the 24th: the first 24 go, rows and
+        // objects together.
+        let retention = Retention {
+            index: shore.index.clone(),
+            blobs: blobs_config(&moto).open(data.path()).unwrap(),
+            config: toml::from_str("max_age_days = 1\nthin = []").unwrap(),
+            metrics: Arc::new(Metrics::default()),
+            clock: Arc::new(|| T0_NS + 24 * 1_000_000_000 + 86_400_000_000_000),
+        };
+        let report = retention.pass().await.unwrap().unwrap();
+        assert_eq!(report.files_removed, 24);
+        assert!(shore.index.garbage(10).await.unwrap().is_empty());
+        all_there_once(&shore, &moto, &sent[24..]).await;
         eprintln!(
             "s3: {} sent, indexed and stored once ({index_url})",
             sent.len()
