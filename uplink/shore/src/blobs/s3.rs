@@ -177,10 +177,11 @@ impl S3Blobs {
         while let Some(done) = results.next().await {
             match done {
                 Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                // The error names the key that failed.
                 Err(source) => {
                     return Err(BlobError::Store {
                         op: "DELETE",
-                        key: String::new(),
+                        key: format!("(one of {} keys)", names.len()),
                         source,
                     });
                 }
