@@ -1,13 +1,13 @@
-//! seaframe-testkit: real services for tests (redis-server, mosquitto, a
-//! Signal K server), the kit's own fake peers (an HTTP camera, ffmpeg's
-//! MJPEG server, an RTSP camera on GStreamer, NMEA feeds over TCP, UDP and
-//! a pseudo-terminal, a real gpsd fed by gpsfake, a fake ONVIF device and
-//! the ONVIF simulator in a network namespace), each on a free loopback
-//! port (or a socket in its own temp dir), ready before it is returned,
-//! killed on drop. A missing binary fails loudly, naming the Debian
-//! package. Also: certificates made with openssl, the NMEA captures checked
-//! in under `tests/data/`, and thumbnails as an agent sends them, for the
-//! shore's tests and bench.
+//! seaframe-testkit: real services for tests (redis-server, mosquitto, an
+//! S3-compatible server (moto), a Signal K server), the kit's own fake
+//! peers (an HTTP camera, ffmpeg's MJPEG server, an RTSP camera on
+//! GStreamer, NMEA feeds over TCP, UDP and a pseudo-terminal, a real gpsd
+//! fed by gpsfake, a fake ONVIF device and the ONVIF simulator in a
+//! network namespace), each on a free loopback port (or a socket in its
+//! own temp dir), ready before it is returned, killed on drop. A missing
+//! binary fails loudly, naming the Debian package. Also: certificates
+//! made with openssl, the NMEA captures checked in under `tests/data/`,
+//! and thumbnails as an agent sends them, for the shore's tests and bench.
 //!
 //! Nothing here reaches outside the checkout: every peer is code of this
 //! crate or a Debian/PyPI package it starts.
@@ -18,6 +18,7 @@ mod gpsd;
 mod http_camera;
 mod jpeg_feed;
 mod mosquitto;
+mod moto;
 mod nmea_feed;
 mod nmea_pty;
 mod nmea_schedule;
@@ -39,6 +40,7 @@ pub use ffmpeg_mjpeg::FfmpegMjpegServer;
 pub use gpsd::Gpsd;
 pub use http_camera::{HttpCamera, HttpCameraOptions};
 pub use mosquitto::{MosquittoOptions, MosquittoServer};
+pub use moto::{MotoServer, require_moto};
 pub use nmea_feed::{NmeaTcpServer, NmeaUdpSender};
 pub use nmea_pty::NmeaPty;
 pub use nmea_schedule::Replay;

@@ -19,7 +19,6 @@ use tracing::Instrument;
 use crate::alerts;
 use crate::api::{self, ApiState};
 use crate::auth::Auth;
-use crate::blobs::Blobs;
 use crate::config::Config;
 use crate::feed::{self, Feed};
 use crate::index::{self, Index};
@@ -84,7 +83,10 @@ impl Shore {
         let index = index::open(&index_url).await.context("opening the index")?;
         let addr = listener.local_addr()?;
         refuse_open_without_accounts(addr, &*index).await?;
-        let blobs = Blobs::new(&cfg.data_dir);
+        let blobs = cfg
+            .blobs
+            .open(&cfg.data_dir)
+            .map_err(|e| anyhow::anyhow!("blobs.url: {e}"))?;
         let metrics = Arc::new(Metrics::default());
         let options = ingest::connect_options(&cfg.mqtt)?;
         let (client, eventloop) = rumqttc::AsyncClient::new(options, ingest::REQUEST_CAPACITY);
@@ -122,7 +124,7 @@ impl Shore {
         };
         let state = ApiState {
             index: index.clone(),
-            blobs,
+            blobs: blobs.clone(),
             metrics: metrics.clone(),
             mqtt: client,
             push_order: Arc::default(),
@@ -140,7 +142,7 @@ impl Shore {
         };
         let retention = Retention {
             index: index.clone(),
-            blobs: Blobs::new(&cfg.data_dir),
+            blobs: blobs.clone(),
             config: cfg.retention.clone(),
             metrics: metrics.clone(),
             clock: Arc::new(crate::when::now_ns),
@@ -177,7 +179,7 @@ impl Shore {
             api::serve(listener, state, shutdown.clone()),
         );
         tracker.close();
-        tracing::info!(%addr, index = ?index_url, "shore started");
+        tracing::info!(%addr, index = ?index_url, %blobs, "shore started");
         Ok(Self {
             addr,
             metrics,

@@ -32,6 +32,9 @@ pub struct Config {
     pub retention: crate::retention::RetentionConfig,
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Where the thumbnails' JPEGs are kept (absent: `<data_dir>/thumbs`).
+    #[serde(default)]
+    pub blobs: crate::blobs::BlobsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -274,6 +277,7 @@ impl Config {
         }
         problems.extend(self.alerts.problems());
         problems.extend(self.retention.validate());
+        problems.extend(self.blobs.problems());
         problems
     }
 
@@ -349,6 +353,7 @@ mod tests {
         assert_eq!(c.mqtt.client_id(), "seaframe-shore-shore");
         assert_eq!(c.api.listen, defaults::listen());
         assert_eq!(c.retention, crate::retention::RetentionConfig::default());
+        assert_eq!(c.blobs, crate::blobs::BlobsConfig::default());
         assert_eq!(
             c.index_url().unwrap(),
             IndexUrl::Sqlite("/var/lib/seaframe-shore/index.db".into())
@@ -369,6 +374,10 @@ mod tests {
         let aurora = c.retention.policy("aurora");
         assert_eq!(aurora.max_bytes, Some(50_000_000_000));
         assert_eq!(aurora.thin, [(3 * 86_400_000_000_000, 60_000_000_000)]);
+        assert!(matches!(
+            c.blobs.open(&c.data_dir),
+            Ok(crate::blobs::Blobs::S3(_))
+        ));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //!   persistent session, manual acks) and hands each PUBLISH on;
 //! - [`Writer`] takes them in batches, decodes them (whatever is malformed is
 //!   counted by reason and dropped, and so is a [`crate::poison`]
-//!   thumbnail), writes the JPEGs, commits the batch to
+//!   thumbnail), stores the JPEGs ([`crate::blobs`]: on disk or in
+//!   object storage; a JPEG that cannot be stored fails the batch, which
+//!   is retried with back-off and not acked meanwhile), commits the batch to
 //!   the index in one transaction, and only then acks every message of the
 //!   batch. A crash before the ack leaves the messages with the broker,
 //!   which redelivers them; the index ignores what it already has, so each
@@ -22,11 +24,11 @@ use std::time::Duration;
 use anyhow::Result;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS};
 use seaframe_wire::message::{ConfigAck, Fix, Health, LinkState, PositionReport, Status};
-use seaframe_wire::{DecodeError, Thumb, Topic, VesselName};
+use seaframe_wire::{DecodeError, Thumb, ThumbMeta, Topic, VesselName};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::blobs::{BlobKey, Blobs};
+use crate::blobs::{BlobName, Blobs, NewBlob};
 use crate::config::MqttConfig;
 use crate::index::{Index, NewThumb, StatusUpdate};
 use crate::metrics::{Metrics, add};
@@ -224,7 +226,8 @@ impl Receiver {
 /// What one message asks of the index, once decoded.
 #[derive(Debug)]
 enum Work {
-    Thumb(Thumb),
+    /// The JPEG's bytes shared, so that a batch retried is not copied.
+    Thumb(Box<ThumbMeta>, bytes::Bytes),
     /// With the health it carried (kept as the vessel's latest status).
     Status(VesselName, StatusUpdate, Option<Box<Health>>),
     Fixes(VesselName, Vec<Fix>),
@@ -312,32 +315,22 @@ impl Writer {
     /// Stores everything in `work`; on error hands `work` back for a retry.
     async fn apply(&self, work: Vec<Work>) -> Result<(), (Vec<Work>, anyhow::Error)> {
         let (thumbs, rest): (Vec<_>, Vec<_>) =
-            work.into_iter().partition(|w| matches!(w, Work::Thumb(_)));
-        let blobs = self.blobs.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let items: Vec<_> = thumbs
-                .iter()
-                .filter_map(|w| match w {
-                    Work::Thumb(t) => Some((
-                        BlobKey {
-                            vessel: &t.meta.vessel,
-                            camera: &t.meta.camera,
-                            captured_at_ns: t.meta.captured_at_ns,
-                        },
-                        t.jpeg.as_slice(),
-                    )),
-                    _ => None,
-                })
-                .collect();
-            let written = blobs.write_batch(&items);
-            (thumbs, written)
-        })
-        .await;
-        let (thumbs, written) = match joined {
-            Ok(v) => v,
-            // A panic there is a bug, not bad input: let it take the task down.
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        };
+            work.into_iter().partition(|w| matches!(w, Work::Thumb(..)));
+        let items: Vec<NewBlob> = thumbs
+            .iter()
+            .filter_map(|w| match w {
+                Work::Thumb(meta, jpeg) => Some(NewBlob {
+                    name: BlobName {
+                        vessel: meta.vessel.clone(),
+                        camera: meta.camera.clone(),
+                        captured_at_ns: meta.captured_at_ns,
+                    },
+                    jpeg: jpeg.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let written = self.blobs.write_batch(&items).await;
         let give_back = |thumbs: Vec<Work>, rest: Vec<Work>, e: anyhow::Error| {
             let mut all = thumbs;
             all.extend(rest);
@@ -350,7 +343,7 @@ impl Writer {
         let rows: Vec<NewThumb> = thumbs
             .iter()
             .filter_map(|w| match w {
-                Work::Thumb(t) => Some(new_thumb(t, received_at_ns)),
+                Work::Thumb(meta, jpeg) => Some(new_thumb(meta, jpeg.len(), received_at_ns)),
                 _ => None,
             })
             .collect();
@@ -386,7 +379,7 @@ impl Writer {
                     .store_ack(v, a, *received_at_ns)
                     .await
                     .map(|()| self.metrics.count_ack(a.status)),
-                Work::Thumb(_) => Ok(()),
+                Work::Thumb(..) => Ok(()),
             };
             if let Err(e) = stored {
                 return give_back(Vec::new(), rest.into_iter().skip(i).collect(), e.into());
@@ -413,8 +406,7 @@ impl Writer {
     }
 }
 
-fn new_thumb(t: &Thumb, received_at_ns: i64) -> NewThumb {
-    let m = &t.meta;
+fn new_thumb(m: &ThumbMeta, bytes: usize, received_at_ns: i64) -> NewThumb {
     NewThumb {
         vessel: m.vessel.clone(),
         camera: m.camera.clone(),
@@ -424,7 +416,7 @@ fn new_thumb(t: &Thumb, received_at_ns: i64) -> NewThumb {
         lon: m.position.as_ref().map(|p| p.lon),
         width_px: m.width,
         height_px: m.height,
-        bytes: t.jpeg.len() as u64,
+        bytes: bytes as u64,
         received_at_ns,
     }
 }
@@ -439,7 +431,7 @@ fn decode_one(p: &Publish) -> Result<Work, &'static str> {
                 return Err("topic_mismatch");
             }
             crate::poison::check(&thumb, now_ns())?;
-            Ok(Work::Thumb(thumb))
+            Ok(Work::Thumb(Box::new(thumb.meta), thumb.jpeg.into()))
         }
         Topic::Status { vessel } => {
             if p.payload.len() > MAX_STATUS_BYTES {

@@ -9,7 +9,7 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use seaframe_shore::blobs::{BlobKey, Blobs};
+use seaframe_shore::blobs::{BlobKey, DiskBlobs};
 use seaframe_shore::index::NewThumb;
 use seaframe_testkit::MosquittoServer;
 use seaframe_wire::{CameraId, VesselName};
@@ -50,7 +50,7 @@ async fn new_thumbnails_go_to_hour_folders_and_old_ones_stay_servable() {
     let broker = MosquittoServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let shore = start(config(&broker.url(), dir.path(), "shore-layout", None)).await;
-    let blobs = Blobs::new(dir.path());
+    let blobs = DiskBlobs::new(dir.path());
     let (vessel, camera) = (
         VesselName::parse("aurora").unwrap(),
         CameraId::parse("mast").unwrap(),

@@ -14,7 +14,7 @@ use common::{Publisher, T0_NS, config, index_urls, start, thumb, thumb_topic};
 use futures_util::StreamExt;
 use seaframe_shore::api::{self, ApiState};
 use seaframe_shore::auth::{Auth, Role};
-use seaframe_shore::blobs::Blobs;
+use seaframe_shore::blobs::{Blobs, DiskBlobs};
 use seaframe_shore::config::{AuthConfig, IndexUrl};
 use seaframe_shore::feed::FeedEvent;
 use seaframe_shore::index;
@@ -267,7 +267,7 @@ async fn bare_api(
     let (_, subscribed) = tokio::sync::watch::channel(true);
     let state = ApiState {
         index,
-        blobs: Blobs::new(dir.path()),
+        blobs: Blobs::Disk(DiskBlobs::new(dir.path())),
         metrics: Arc::new(Metrics::default()),
         mqtt,
         push_order: Arc::default(),

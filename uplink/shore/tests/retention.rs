@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use common::*;
-use seaframe_shore::blobs::{BlobKey, Blobs};
+use seaframe_shore::blobs::{BlobKey, Blobs, DiskBlobs};
 use seaframe_shore::config::IndexUrl;
 use seaframe_shore::index::{self, Index, NewThumb, ThumbQuery, ThumbRow};
 use seaframe_shore::metrics::Metrics;
@@ -71,7 +71,7 @@ fn row(vessel: &str, camera: &str, ns: i64, bytes: usize) -> NewThumb {
 }
 
 /// Ingests `[from, to)` of traffic as the writer does: files, then rows.
-async fn traffic(index: &dyn Index, blobs: &Blobs, from: i64, to: i64) -> u64 {
+async fn traffic(index: &dyn Index, blobs: &DiskBlobs, from: i64, to: i64) -> u64 {
     let mut rows = Vec::new();
     let mut jpegs = Vec::new();
     for (v, c) in CAMERAS {
@@ -151,7 +151,7 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, u64> {
 }
 
 /// The index and the files agree; returns the bytes on disk per vessel.
-async fn agree(index: &dyn Index, blobs: &Blobs) -> (Vec<ThumbRow>, BTreeMap<String, u64>) {
+async fn agree(index: &dyn Index, blobs: &DiskBlobs) -> (Vec<ThumbRow>, BTreeMap<String, u64>) {
     let rows = all_rows(index).await;
     let on_disk = files(blobs.root());
     let named: BTreeSet<PathBuf> = rows
@@ -203,14 +203,14 @@ async fn agree(index: &dyn Index, blobs: &Blobs) -> (Vec<ThumbRow>, BTreeMap<Str
 
 fn retention(
     index: Arc<dyn Index>,
-    blobs: &Blobs,
+    blobs: &DiskBlobs,
     config: RetentionConfig,
     now: &Arc<AtomicI64>,
 ) -> Retention {
     let now = now.clone();
     Retention {
         index,
-        blobs: blobs.clone(),
+        blobs: Blobs::Disk(blobs.clone()),
         config,
         metrics: Arc::new(Metrics::default()),
         clock: Arc::new(move || now.load(Ordering::SeqCst)),
@@ -228,7 +228,7 @@ async fn a_day_of_fleet_traffic_stays_in_budget_and_thinned_as_configured() {
 
 async fn a_day(url: &str, data: &Path) {
     let index = index::open(&IndexUrl::parse(url).unwrap()).await.unwrap();
-    let blobs = Blobs::new(data);
+    let blobs = DiskBlobs::new(data);
     let avg = (0..251u8).map(|s| jpeg(s).len() as u64).sum::<u64>() / 251;
     // At these rules a camera holds 360 (full rate, 2 h) + 240 (one a
     // minute, 2–6 h) + 72 (ten minutes apart, 6–18 h; boreas 36 to 12 h)
@@ -337,7 +337,7 @@ async fn a_pass_cut_short_is_finished_by_the_next() {
     for (url, _db) in index_urls(dir.path(), "retention-crash").await {
         let data = tempfile::tempdir().unwrap();
         let index = index::open(&IndexUrl::parse(&url).unwrap()).await.unwrap();
-        let blobs = Blobs::new(data.path());
+        let blobs = DiskBlobs::new(data.path());
         let n = traffic(&*index, &blobs, START, START + 10 * MIN).await;
         let rows = all_rows(&*index).await;
         // Crash after step 1 (rows to the garbage), before any file went.
@@ -390,7 +390,7 @@ async fn two_shores_running_retention_at_once_delete_what_one_would() {
     let dir = tempfile::tempdir().unwrap();
     for (url, _db) in index_urls(dir.path(), "retention-two").await {
         let data = tempfile::tempdir().unwrap();
-        let blobs = Blobs::new(data.path());
+        let blobs = DiskBlobs::new(data.path());
         let a = index::open(&IndexUrl::parse(&url).unwrap()).await.unwrap();
         let b = index::open(&IndexUrl::parse(&url).unwrap()).await.unwrap();
         let n = traffic(&*a, &blobs, START, START + HOUR).await;

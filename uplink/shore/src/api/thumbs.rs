@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::params::{self, QueryParams, ThumbId, VesselPath};
 use super::{ApiState, image_url};
-use crate::blobs::BlobKey;
+use crate::blobs::BlobName;
 use crate::index::{ThumbQuery, ThumbRow};
 use crate::when::rfc3339_ns;
 
@@ -111,23 +111,19 @@ pub async fn image(
     ThumbId(id): ThumbId,
 ) -> Result<Response, ApiError> {
     let t = find(&state, id).await?;
-    let blobs = state.blobs.clone();
-    let jpeg = tokio::task::spawn_blocking(move || {
-        blobs.read(BlobKey {
-            vessel: &t.vessel,
-            camera: &t.camera,
-            captured_at_ns: t.captured_at_ns,
-        })
-    })
-    .await
-    .map_err(|e| ApiError::Unavailable {
-        what: "the thumbnail store",
-        cause: e.to_string(),
-    })?
-    .map_err(|e| ApiError::Unavailable {
-        what: "the thumbnail store",
-        cause: e.to_string(),
-    })?;
+    let name = BlobName {
+        vessel: t.vessel,
+        camera: t.camera,
+        captured_at_ns: t.captured_at_ns,
+    };
+    let jpeg = state
+        .blobs
+        .read(&name)
+        .await
+        .map_err(|e| ApiError::Unavailable {
+            what: "the thumbnail store",
+            cause: e.to_string(),
+        })?;
     Ok((
         [
             (header::CONTENT_TYPE, served_type(&jpeg)),

@@ -14,8 +14,8 @@
 //! - a vessel's ack history holds its newest [`ACK_HISTORY_LEN`] acks, a
 //!   repeat of the newest one (a redelivery) not kept twice.
 
-pub mod health;
 pub mod geo;
+pub mod health;
 pub mod postgres;
 pub mod retention;
 pub mod sqlite;

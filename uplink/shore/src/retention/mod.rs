@@ -29,7 +29,7 @@ pub use config::{Policy, RetentionConfig, ThinStep, VesselRetention};
 pub use metrics::{RetentionMetrics, Why};
 use thin::Thinner;
 
-use crate::blobs::{BlobKey, Blobs};
+use crate::blobs::{BlobName, Blobs};
 use crate::index::retention::CameraUsage;
 use crate::index::{Index, ThumbQuery, ThumbRow};
 use crate::metrics::{Metrics, add};
@@ -251,7 +251,9 @@ impl Retention {
         }
         if self.config.min_free_percent > 0.0 {
             self.collect_garbage(report).await?;
-            if let Some(short) = disk_short_bytes(self.blobs.root(), self.config.min_free_percent)?
+            // Object storage has no filesystem to keep free.
+            if let Some(root) = self.blobs.disk_root()
+                && let Some(short) = disk_short_bytes(root, self.config.min_free_percent)?
             {
                 self.delete_oldest(None, short, Why::DiskFree, report)
                     .await?;
@@ -338,20 +340,20 @@ impl Retention {
             if rows.is_empty() {
                 return Ok(());
             }
-            let blobs = self.blobs.clone();
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            let removed = tokio::task::spawn_blocking(move || {
-                for r in &rows {
-                    blobs.remove(BlobKey {
-                        vessel: &r.vessel,
-                        camera: &r.camera,
-                        captured_at_ns: r.captured_at_ns,
-                    })?;
-                }
-                Ok::<_, crate::blobs::BlobError>(rows.len() as u64)
-            })
-            .await
-            .context("the file removal task")??;
+            let names = rows
+                .into_iter()
+                .map(|r| BlobName {
+                    vessel: r.vessel,
+                    camera: r.camera,
+                    captured_at_ns: r.captured_at_ns,
+                })
+                .collect();
+            let removed = self
+                .blobs
+                .remove_batch(names)
+                .await
+                .context("removing the garbage's blobs")?;
             add(&self.metrics.retention.files_removed, removed);
             report.files_removed += removed;
             self.index.drop_garbage(&ids).await?;

@@ -1,10 +1,9 @@
-//! The thumbnails' JPEGs on disk, one folder per camera and hour:
+//! The thumbnails' JPEGs on the local filesystem (the embedded default
+//! back end of [`super::Blobs`]), one folder per camera and hour:
 //! `<data_dir>/thumbs/<vessel>/<camera>/<YYYY>/<MM>/<DD>/<HH>/<mm>-<ss>.<ns9>.jpg`
-//! (UTC; `<ns9>` the nine digits of the nanoseconds), with every path
-//! component built from a validated name or a number, never from a
-//! request's text. At 1 thumbnail/s a folder holds at most 3,600 files
-//! (the older layout, `…/<DD>/<captured_at_ns>.jpg`, piled 86,400 a day
-//! into one); a file is still found under the older layout when the
+//! ([`super::layout`]). At 1 thumbnail/s a folder holds at most 3,600
+//! files (the older layout, `…/<DD>/<captured_at_ns>.jpg`, piled 86,400 a
+//! day into one); a file is still found under the older layout when the
 //! hour folder has none, so what an older shore wrote stays servable and
 //! deletable without a migration.
 //!
@@ -14,61 +13,42 @@
 //! is rewritten or reused by the redelivery; one already there is never
 //! overwritten, so a later duplicate cannot replace an indexed image.
 //! Files are removed only by [`crate::retention`], after their rows left
-//! the `thumbs` table.
+//! the `thumbs` table. Everything here blocks: [`super::Blobs`] calls it
+//! from blocking threads.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use seaframe_wire::{CameraId, VesselName};
+use super::{BlobError, BlobKey, layout};
 
-#[derive(Debug, thiserror::Error)]
-pub enum BlobError {
-    #[error("writing {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
-    #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
-    #[error("removing {path}: {source}")]
-    Remove { path: PathBuf, source: io::Error },
-}
-
-/// One JPEG to store.
-#[derive(Debug, Clone, Copy)]
-pub struct BlobKey<'a> {
-    pub vessel: &'a VesselName,
-    pub camera: &'a CameraId,
-    pub captured_at_ns: i64,
-}
-
-/// The thumbnail store under `<data_dir>/thumbs`.
+/// The thumbnail store in a folder (by default `<data_dir>/thumbs`).
 #[derive(Debug, Clone)]
-pub struct Blobs {
+pub struct DiskBlobs {
     root: PathBuf,
 }
 
-impl Blobs {
+impl DiskBlobs {
+    /// The store under `<data_dir>/thumbs`.
     pub fn new(data_dir: &Path) -> Self {
-        Self {
-            root: data_dir.join("thumbs"),
-        }
+        Self::at(data_dir.join("thumbs"))
     }
 
-    /// The folder holding every thumbnail (`<data_dir>/thumbs`).
+    /// The store in the folder `root` (`[blobs] url = "file:/…"`).
+    pub fn at(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    /// The folder holding every thumbnail.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
     /// Where a thumbnail's JPEG is written: its hour folder.
     pub fn path(&self, key: BlobKey<'_>) -> PathBuf {
-        let dt = crate::when::datetime(key.captured_at_ns);
-        self.day_dir(key)
-            .join(format!("{:02}", dt.hour()))
-            .join(format!(
-                "{:02}-{:02}.{:09}.jpg",
-                dt.minute(),
-                dt.second(),
-                dt.nanosecond()
-            ))
+        let mut path = self.root.clone();
+        path.extend(layout(key));
+        path
     }
 
     /// Where a shore before the hour folders wrote it (`…/<DD>/<ns>.jpg`).
@@ -184,6 +164,7 @@ impl Blobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use seaframe_wire::{CameraId, VesselName};
 
     fn names() -> (VesselName, CameraId) {
         (
@@ -195,7 +176,7 @@ mod tests {
     #[test]
     fn paths_are_made_of_names_and_dates_and_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::new(dir.path());
+        let blobs = DiskBlobs::new(dir.path());
         let (vessel, camera) = names();
         let key = BlobKey {
             vessel: &vessel,
@@ -223,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_day_at_one_per_second_fills_no_folder_beyond_3600() {
-        let blobs = Blobs::new(Path::new("/d"));
+        let blobs = DiskBlobs::new(Path::new("/d"));
         let (vessel, camera) = names();
         let mut per_folder: std::collections::HashMap<PathBuf, usize> = Default::default();
         let mut files = std::collections::HashSet::new();
@@ -245,7 +226,7 @@ mod tests {
     #[test]
     fn what_an_older_shore_wrote_is_read_and_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::new(dir.path());
+        let blobs = DiskBlobs::new(dir.path());
         let (vessel, camera) = names();
         let key = BlobKey {
             vessel: &vessel,
