@@ -1,18 +1,22 @@
 // The fleet page shows a vessel's alerts, in headless Chromium, against a
 // running shore. Driven by the alert test of tests/e2e/tests/fleet_page.rs
 // (which starts Mosquitto, the shore and publishes the vessel's statuses);
-// run alone it needs SHORE_URL, ARTIFACTS_DIR, VESSEL, [CHROMIUM].
+// run alone it needs SHORE_URL, SHORE_USER, SHORE_PASSWORD (a viewer's),
+// ARTIFACTS_DIR, VESSEL, [CHROMIUM]. It signs in through the page's form.
 // Asks the driver to break and mend the vessel's camera with a line on
 // stdout ("CAMERA-FAIL <camera>", "CAMERA-BACK <camera>") and waits for
 // its answer on stdin ("DONE").
 // Exits non-zero with a message on the first failed check.
 
 import { chromium } from 'playwright-core';
+import { signIn } from './sign-in.mjs';
 import { createInterface } from 'node:readline';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SHORE = need('SHORE_URL');
+const USER = need('SHORE_USER');
+const PASSWORD = need('SHORE_PASSWORD');
 const ARTIFACTS = need('ARTIFACTS_DIR');
 const VESSEL = need('VESSEL');
 const CAMERA = 'mast';
@@ -43,10 +47,12 @@ const browser = await chromium.launch({
 let page;
 try {
   page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
+  // Signed in first: before it, the page's own GET /api/v1/session is a
+  // 401 that the browser logs as an error.
+  await signIn(page, SHORE, USER, PASSWORD);
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  await page.goto(SHORE);
   const card = `#fleet li[data-vessel="${VESSEL}"]`;
   await page.waitForSelector(`${card}[data-alerts="0"]`, { timeout: 10_000 });
   check(await page.locator(`${card} .alert-badge`).isHidden(), 'a healthy vessel: no alert badge');

@@ -11,6 +11,7 @@
 // Exits non-zero with a message on the first failed check.
 
 import { chromium } from 'playwright-core';
+import { signIn as signInAs } from './sign-in.mjs';
 import { createInterface } from 'node:readline';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,20 +49,8 @@ async function ask(line) {
   return value;
 }
 
-/**
- * Signs `page` in through the fleet page's form (a new browser context
- * has no session): opens the page, which shows only the form, fills it and
- * waits until the page is signed in. Returns `{name, role}` as shown.
- */
-async function signIn(page, name = USER, password = PASSWORD) {
-  await page.goto(SHORE);
-  await page.waitForSelector('#sign-in-form', { state: 'visible', timeout: 10_000 });
-  await page.fill('#sign-in-name', name);
-  await page.fill('#sign-in-password', password);
-  await page.click('#sign-in-submit');
-  await page.waitForSelector('#main:not([hidden])', { timeout: 10_000 });
-  return { name, role: await page.getAttribute('body', 'data-role') };
-}
+/** Signs `page` in (as the operator unless told otherwise). */
+const signIn = (page, name = USER, password = PASSWORD) => signInAs(page, SHORE, name, password);
 
 mkdirSync(ARTIFACTS, { recursive: true });
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: false });

@@ -504,6 +504,7 @@ async fn the_fleet_page_shows_a_camera_alert_and_clears_it() {
         "[api]\nlisten = \"127.0.0.1:0\"\n[alerts]\nevaluate_every_s = 1\ncamera_down_after_s = 0\n",
     )
     .await;
+    add_account(&shore, VIEWER.0, Role::Viewer, VIEWER.1).await;
     let shore_url = format!("http://{}", shore.addr);
     let mut vessel = Publisher::connect(broker.port()).await;
     let topic = "seaframe/v1/sea-otter/status".to_owned();
@@ -515,7 +516,11 @@ async fn the_fleet_page_shows_a_camera_alert_and_clears_it() {
         Duration::from_secs(20),
         // 404 until the shore has applied it (the PUBACK is the broker's).
         || async {
-            let bytes = reqwest::get(&health).await.ok()?.bytes().await.ok()?;
+            let mut req = reqwest::Client::new().get(&health);
+            if let Some(token) = shore_token_for(&health) {
+                req = req.bearer_auth(token);
+            }
+            let bytes = req.send().await.ok()?.bytes().await.ok()?;
             let body: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
             (body["status"]["version"] == "2.0.0").then_some(())
         },
@@ -526,6 +531,8 @@ async fn the_fleet_page_shows_a_camera_alert_and_clears_it() {
         .arg(browser_dir.join("alerts.spec.mjs"))
         .current_dir(&browser_dir)
         .env("SHORE_URL", &shore_url)
+        .env("SHORE_USER", VIEWER.0)
+        .env("SHORE_PASSWORD", VIEWER.1)
         .env("ARTIFACTS_DIR", &artifacts)
         .env("CHROMIUM", &chromium)
         .env("VESSEL", "sea-otter")
@@ -579,7 +586,11 @@ async fn the_fleet_page_shows_a_camera_alert_and_clears_it() {
         "screenshot alert.png"
     );
     // What the page showed, the API agrees with: raised once, cleared once.
-    let metrics = reqwest::get(format!("{shore_url}/metrics"))
+    let metrics_url = format!("{shore_url}/metrics");
+    let metrics = reqwest::Client::new()
+        .get(&metrics_url)
+        .bearer_auth(shore_token_for(&metrics_url).unwrap())
+        .send()
         .await
         .unwrap()
         .text()

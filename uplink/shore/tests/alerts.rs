@@ -54,6 +54,7 @@ async fn start_at(cfg: Config, offset_ns: &Arc<AtomicI64>) -> Shore {
     tokio::time::timeout(Duration::from_secs(20), shore.subscribed())
         .await
         .expect("the shore subscribes");
+    common::admit(&shore).await;
     shore
 }
 
@@ -158,9 +159,8 @@ async fn until_alerts(shore: &Shore, want: &[&str], what: &str) {
 }
 
 async fn metrics(shore: &Shore) -> String {
-    reqwest::get(format!("http://{}/metrics", shore.addr))
+    common::get(&format!("http://{}/metrics", shore.addr))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap()
@@ -174,9 +174,7 @@ struct AlertEvents {
 
 impl AlertEvents {
     async fn open(shore: &Shore) -> Self {
-        let r = reqwest::get(format!("http://{}/api/v1/events", shore.addr))
-            .await
-            .unwrap();
+        let r = common::get(&format!("http://{}/api/v1/events", shore.addr)).await;
         let mut me = Self {
             body: r.bytes_stream().boxed(),
             buf: String::new(),

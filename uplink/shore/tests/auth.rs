@@ -327,6 +327,22 @@ fn cases(thumb_id: i64) -> Vec<Case> {
         ),
         case(
             Method::GET,
+            "/api/v1/vessels/{v}/health",
+            R(Role::Viewer),
+            "/api/v1/vessels/aurora/health",
+            None,
+            200,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/alerts",
+            R(Role::Viewer),
+            "/api/v1/alerts",
+            None,
+            200,
+        ),
+        case(
+            Method::GET,
             "/api/v1/vessels/{v}/config",
             R(Role::Viewer),
             "/api/v1/vessels/aurora/config",

@@ -31,9 +31,7 @@ fn row(ns: i64, bytes: usize) -> NewThumb {
 
 /// The image of thumbnail `id`: its type, `nosniff` header and bytes.
 async fn image(addr: std::net::SocketAddr, id: i64) -> (String, String, Vec<u8>) {
-    let r = reqwest::get(format!("http://{addr}/api/v1/thumbs/{id}/image"))
-        .await
-        .unwrap();
+    let r = get(&format!("http://{addr}/api/v1/thumbs/{id}/image")).await;
     assert_eq!(r.status(), 200);
     let header = |name: &str| {
         r.headers()

@@ -221,6 +221,7 @@ async fn attacks(index_url: &str) {
 async fn put_config(addr: std::net::SocketAddr, vessel: &str) -> (u16, String) {
     let r = reqwest::Client::new()
         .put(format!("http://{addr}/api/v1/vessels/{vessel}/config"))
+        .bearer_auth(token(addr))
         .header("content-type", "application/json")
         .body(r#"{"retention": {"max_age_s": 86400}}"#)
         .send()

@@ -82,9 +82,8 @@ async fn poison_thumbnails_are_acked_counted_and_not_stored() {
     .await;
     assert_eq!(m.thumbs_indexed.load(Ordering::SeqCst), good);
     assert_eq!(shore.index.count_thumbs().await.unwrap(), good);
-    let text = reqwest::get(format!("http://{}/metrics", shore.addr))
+    let text = get(&format!("http://{}/metrics", shore.addr))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

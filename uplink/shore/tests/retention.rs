@@ -451,9 +451,8 @@ async fn the_shore_runs_retention_by_itself_and_counts_it() {
         20,
         "the old ones deleted, counted on /metrics",
         || async move {
-            let text = reqwest::get(format!("http://{addr}/metrics"))
+            let text = get(&format!("http://{addr}/metrics"))
                 .await
-                .unwrap()
                 .text()
                 .await
                 .unwrap();

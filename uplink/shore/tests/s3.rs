@@ -158,12 +158,11 @@ async fn all_there_once(shore: &Shore, moto: &MotoServer, sent: &[Thumb]) {
                     && t.meta.captured_at_ns == row.captured_at_ns
             })
             .unwrap();
-        let r = reqwest::get(format!(
+        let r = common::get(&format!(
             "http://{}/api/v1/thumbs/{}/image",
             shore.addr, row.id
         ))
-        .await
-        .unwrap();
+        .await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.bytes().await.unwrap(), t.jpeg, "served byte for byte");
     }

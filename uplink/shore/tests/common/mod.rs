@@ -72,6 +72,13 @@ pub async fn start(cfg: Config) -> Shore {
     tokio::time::timeout(Duration::from_secs(20), shore.subscribed())
         .await
         .expect("the shore subscribes");
+    admit(&shore).await;
+    shore
+}
+
+/// Gives the test an admin account on `shore`, whose API token [`get`],
+/// [`get_json`] and [`token`] then use.
+pub async fn admit(shore: &Shore) {
     let token = account_token(
         &*shore.index,
         &format!("test-admin-{}", shore.addr.port()),
@@ -79,7 +86,6 @@ pub async fn start(cfg: Config) -> Shore {
     )
     .await;
     remember_token(shore.addr, token);
-    shore
 }
 
 /// Adds an account (a random password) and returns a new API token of it.
