@@ -158,7 +158,7 @@ async fn all_there_once(shore: &Shore, moto: &MotoServer, sent: &[Thumb]) {
                     && t.meta.captured_at_ns == row.captured_at_ns
             })
             .unwrap();
-        let r = common::get(&format!(
+        let r = get(&format!(
             "http://{}/api/v1/thumbs/{}/image",
             shore.addr, row.id
         ))
