@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use common::{frame_time, frames_in, get_json, wait_for};
 use seaframe_shore::app::Shore;
+use seaframe_shore::auth::{Role, accounts};
 use seaframe_testkit::{Child, MosquittoServer, TestPki, free_port};
 use serde_json::{Value, json};
 
@@ -128,7 +129,28 @@ impl Drop for Installed {
     }
 }
 
-async fn start_shore(broker: &MosquittoServer, dir: &Path) -> (Shore, String) {
+/// The shore's API as its operator uses it: the base URL
+/// (`http://…/api/v1`) and an operator's API token.
+struct Ashore {
+    base: String,
+    token: String,
+}
+
+impl Ashore {
+    /// GET `path` (under `/api/v1`) as JSON.
+    async fn get(&self, path: &str) -> Value {
+        let r = reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        serde_json::from_str(&r.text().await.unwrap()).unwrap()
+    }
+}
+
+async fn start_shore(broker: &MosquittoServer, dir: &Path) -> (Shore, Ashore) {
     let cfg = seaframe_shore::config::Config::from_toml(
         &format!(
             "data_dir = \"{}\"\n[mqtt]\nurl = \"{}\"\nclient_id = \"installed-shore\"\n",
@@ -144,14 +166,21 @@ async fn start_shore(broker: &MosquittoServer, dir: &Path) -> (Shore, String) {
     tokio::time::timeout(Duration::from_secs(20), shore.subscribed())
         .await
         .unwrap();
-    (shore, base)
+    accounts::add(&*shore.index, "fleet-ops", Role::Operator, None)
+        .await
+        .unwrap();
+    let token = accounts::new_token(&*shore.index, "fleet-ops")
+        .await
+        .unwrap();
+    (shore, Ashore { base, token })
 }
 
 /// PATCHes the vessel's config ashore (the keys named, nothing else);
 /// returns the version.
-async fn push(shore: &str, patch: Value) -> u64 {
+async fn push(shore: &Ashore, patch: Value) -> u64 {
     let r = reqwest::Client::new()
-        .patch(format!("{shore}/vessels/{VESSEL}/config"))
+        .patch(format!("{}/vessels/{VESSEL}/config", shore.base))
+        .bearer_auth(&shore.token)
         .body(patch.to_string())
         .send()
         .await
@@ -163,24 +192,24 @@ async fn push(shore: &str, patch: Value) -> u64 {
 }
 
 /// The vessel's ack of `version`, as the shore shows it.
-async fn ack(shore: &str, version: u64, within: Duration) -> Value {
+async fn ack(shore: &Ashore, version: u64, within: Duration) -> Value {
     wait_for(
         &format!("the ack of config {version} ashore"),
         within,
         || async {
-            let (_, c) = get_json(&format!("{shore}/vessels/{VESSEL}/config")).await;
+            let c = shore.get(&format!("/vessels/{VESSEL}/config")).await;
             (c["ack"]["version"] == version).then(|| c["ack"].clone())
         },
     )
     .await
 }
 
-async fn online(shore: &str) {
+async fn online(shore: &Ashore) {
     wait_for(
         "the vessel online ashore",
         Duration::from_secs(30),
         || async {
-            let (_, v) = get_json(&format!("{shore}/vessels")).await;
+            let v = shore.get("/vessels").await;
             v["vessels"]
                 .as_array()?
                 .iter()
@@ -323,7 +352,7 @@ link_confirm_s = {CONFIRM_S}
     let a = ack(&shore, v3, Duration::from_secs(CONFIRM_S + 40)).await;
     let acked_at = now_ms();
     assert_eq!(a["status"], "rolled_back", "{a}");
-    let (_, ashore) = get_json(&format!("{shore}/vessels/{VESSEL}/config")).await;
+    let ashore = shore.get(&format!("/vessels/{VESSEL}/config")).await;
     let history: Vec<(u64, &str)> = ashore["history"]
         .as_array()
         .unwrap()
