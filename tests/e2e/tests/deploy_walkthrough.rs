@@ -87,10 +87,7 @@ impl Localize {
                 &format!("127.0.0.1:{}", self.broker_port),
             )
             .replace("broker.example.com", "127.0.0.1")
-            .replace(
-                "127.0.0.1:8781",
-                &format!("127.0.0.1:{}", self.shore_port),
-            )
+            .replace("127.0.0.1:8781", &format!("127.0.0.1:{}", self.shore_port))
             .replace("v4l2:/dev/video0", "testpattern");
         drop_absent_owners(&under_root(&text, &self.root))
     }
@@ -140,6 +137,47 @@ fn drop_absent_owners(text: &str) -> String {
         }
     }
     out
+}
+
+/// The machine's own paths that the walkthrough names, and which of them
+/// existed before it ran: a command that falls back on a default path
+/// (not in the doc's text, so never put under the root) would write there.
+struct RealPaths {
+    existed: Vec<(PathBuf, bool)>,
+}
+
+impl RealPaths {
+    fn of(blocks: &[Vec<String>]) -> Self {
+        let mut paths: Vec<PathBuf> = blocks
+            .iter()
+            .flatten()
+            .flat_map(|l| l.split(|c: char| c.is_whitespace() || "\"'=:".contains(c)))
+            .filter(|w| {
+                ["/etc/", "/var/", "/root/"]
+                    .iter()
+                    .any(|p| w.starts_with(p))
+            })
+            .map(|w| PathBuf::from(w.trim_end_matches(['/', ';', ')'])))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        let existed = paths.into_iter().map(|p| (p.clone(), p.exists())).collect();
+        Self { existed }
+    }
+
+    /// Panics naming every path the walkthrough made on the machine itself.
+    fn unchanged(&self) {
+        let made: Vec<&PathBuf> = self
+            .existed
+            .iter()
+            .filter(|(p, before)| !before && p.exists())
+            .map(|(p, _)| p)
+            .collect();
+        assert!(
+            made.is_empty(),
+            "the walkthrough wrote outside its temp root (a default path?): {made:?}"
+        );
+    }
 }
 
 /// The services the walkthrough started, stopped in reverse order.
@@ -196,7 +234,8 @@ impl Walkthrough {
     /// `apt-get install …`: what the named packages would put on the disk.
     fn install_packages(&mut self, line: &str) {
         let root = self.loc.root.clone();
-        for word in line.split_whitespace().skip(2) {
+        let words = line.split('#').next().unwrap_or_default();
+        for word in words.split_whitespace().skip(2) {
             if word.starts_with('-') {
                 continue;
             }
@@ -235,6 +274,9 @@ impl Walkthrough {
     /// started in the background and waited for.
     fn start_unit(&mut self, line: &str) {
         let unit = line
+            .split('#')
+            .next()
+            .unwrap_or_default()
             .split_whitespace()
             .filter(|w| !w.starts_with('-'))
             .nth(2)
@@ -397,7 +439,11 @@ async fn the_deploy_walkthrough_brings_the_first_vessel_onto_the_fleet_page() {
     w.stage("seaframe-agent", &w.agent_bin.clone());
 
     let blocks = walkthrough_blocks(DOC);
-    assert!(blocks.len() >= 5, "the doc's walkthrough blocks: {blocks:?}");
+    assert!(
+        blocks.len() >= 5,
+        "the doc's walkthrough blocks: {blocks:?}"
+    );
+    let outside = RealPaths::of(&blocks);
     for block in blocks {
         let mut pending = Vec::new();
         for line in block {
@@ -415,6 +461,8 @@ async fn the_deploy_walkthrough_brings_the_first_vessel_onto_the_fleet_page() {
         }
         w.bash(&pending);
     }
+
+    outside.unchanged();
 
     // The admin the doc made, with the password it printed.
     let admin_line = DOC
