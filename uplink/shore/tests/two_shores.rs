@@ -208,6 +208,12 @@ async fn two_instances_share_the_fleet_serve_each_other_and_stream_live() {
         worst < Duration::from_secs(2),
         "live across instances within 2 s: {worst:?}"
     );
+    // Woken by B's commit (LISTEN/NOTIFY), not by A's 500 ms poll.
+    let median = percentile(across, 0.5);
+    assert!(
+        median < seaframe_shore::feed::POLL / 2,
+        "across instances, woken by the commit: p50 {median:?}"
+    );
 
     // A burst: split between the two, each thumbnail once on A's page.
     const BURST: i64 = 200;
