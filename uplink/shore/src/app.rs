@@ -165,6 +165,18 @@ impl Shore {
             "receiver",
             receiver.run(shutdown.clone()),
         );
+        if let crate::config::IndexUrl::Postgres(url) = &index_url {
+            let listener = feed::listen::Listener {
+                url: url.clone(),
+                wake: feed.wake.clone(),
+            };
+            spawn_stage(
+                &tracker,
+                &shutdown,
+                "feed-listen",
+                listener.run(shutdown.clone()),
+            );
+        }
         spawn_stage(&tracker, &shutdown, "feed", feed.run(shutdown.clone()));
         spawn_stage(
             &tracker,

@@ -7,7 +7,10 @@
 //! shared subscription each one ingests only its share of the fleet, but
 //! every client must see the whole fleet. The local writer wakes the feed
 //! after each commit (a [`Notify`]), so what this process ingests goes out
-//! at once; a poll every [`POLL`] picks up what the other instances wrote.
+//! at once; on PostgreSQL, [`listen`] wakes it when another instance
+//! commits (LISTEN/NOTIFY); a poll every [`POLL`] picks up whatever no
+//! wake-up announced (a listening connection lost, SQLite shared by
+//! instances on one machine).
 //!
 //! PostgreSQL hands out ids in `BIGSERIAL` order but commits need not land
 //! in that order (and a conflict burns an id): an id skipped over is
@@ -28,8 +31,10 @@ use crate::index::{Index, ThumbRow};
 use crate::metrics::{Metrics, add};
 
 mod health;
+pub mod listen;
 
-/// How often the index is read when nothing woke the feed.
+/// How often the index is read when nothing woke the feed (the fallback
+/// for what no wake-up announced).
 pub const POLL: Duration = Duration::from_millis(500);
 /// How long an id skipped over is waited for.
 pub const GAP_WAIT: Duration = Duration::from_secs(5);

@@ -15,37 +15,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use common::s3::{PREFIX, blobs_config, key_of, objects};
 use common::*;
-use futures_util::TryStreamExt;
-use object_store::ObjectStore;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::path::Path;
 use seaframe_shore::app::Shore;
-use seaframe_shore::blobs::s3::S3Settings;
-use seaframe_shore::blobs::{BlobKey, BlobsConfig, S3Blobs};
-use seaframe_shore::config::{Config, Secret};
+use seaframe_shore::config::Config;
 use seaframe_shore::index::ThumbQuery;
 use seaframe_shore::metrics::Metrics;
 use seaframe_shore::retention::Retention;
 use seaframe_testkit::{MosquittoServer, MotoServer};
 use seaframe_wire::Thumb;
-
-const BUCKET: &str = "seaframe-fleet";
-const PREFIX: &str = "shore";
-const ACCESS_KEY_ID: &str = "seaframe-test";
-const SECRET: &str = "seaframe-test-secret";
-
-/// The `[blobs]` of a shore on `moto`.
-fn blobs_config(moto: &MotoServer) -> BlobsConfig {
-    BlobsConfig {
-        url: Some(format!("s3://{BUCKET}/{PREFIX}")),
-        endpoint: Some(moto.endpoint()),
-        region: Some("us-east-1".into()),
-        access_key_id: Some(ACCESS_KEY_ID.into()),
-        secret_access_key: Some(Secret::new(SECRET)),
-        allow_http: true,
-    }
-}
 
 fn shore_config(
     broker: &MosquittoServer,
@@ -57,53 +35,6 @@ fn shore_config(
     cfg.blobs = blobs_config(moto);
     assert_eq!(cfg.validate(), [], "the S3 config is valid");
     cfg
-}
-
-/// The test's own client of the bucket, to look at what the shore stored.
-fn bucket(moto: &MotoServer) -> AmazonS3 {
-    AmazonS3Builder::new()
-        .with_endpoint(moto.endpoint())
-        .with_allow_http(true)
-        .with_bucket_name(BUCKET)
-        .with_region("us-east-1")
-        .with_access_key_id(ACCESS_KEY_ID)
-        .with_secret_access_key(SECRET)
-        .build()
-        .unwrap()
-}
-
-/// Every key under `prefix` with how often it is listed.
-async fn objects(moto: &MotoServer, prefix: &str) -> BTreeMap<String, usize> {
-    let listed: Vec<_> = bucket(moto)
-        .list(Some(&Path::from(prefix)))
-        .try_collect()
-        .await
-        .unwrap();
-    let mut out = BTreeMap::new();
-    for o in listed {
-        *out.entry(o.location.to_string()).or_insert(0) += 1;
-    }
-    out
-}
-
-/// The key the shore must have stored `t` under.
-fn key_of(moto: &MotoServer, t: &Thumb) -> String {
-    let s3 = S3Blobs::new(&S3Settings {
-        bucket: BUCKET.into(),
-        prefix: PREFIX.into(),
-        endpoint: Some(moto.endpoint()),
-        region: Some("us-east-1".into()),
-        access_key_id: None,
-        secret_access_key: None,
-        allow_http: true,
-    })
-    .unwrap();
-    s3.path(BlobKey {
-        vessel: &t.meta.vessel,
-        camera: &t.meta.camera,
-        captured_at_ns: t.meta.captured_at_ns,
-    })
-    .to_string()
 }
 
 /// Thumbnail `i` of a small fleet: two vessels, two cameras each, one
@@ -174,7 +105,7 @@ async fn thumbnails_are_stored_once_in_s3_and_served_back() {
     let dir = tempfile::tempdir().unwrap();
     for (index_url, _db) in index_urls(dir.path(), "s3_once").await {
         let moto = MotoServer::start().unwrap();
-        moto.create_bucket(BUCKET).unwrap();
+        moto.create_bucket(s3::BUCKET).unwrap();
         let broker = MosquittoServer::start().unwrap();
         let data = tempfile::tempdir().unwrap();
         let shore = start(shore_config(&broker, &moto, data.path(), &index_url)).await;
@@ -243,7 +174,7 @@ async fn the_store_down_for_a_while_loses_nothing() {
 
 async fn store_down(index_url: &str) {
     let mut moto = MotoServer::start().unwrap();
-    moto.create_bucket(BUCKET).unwrap();
+    moto.create_bucket(s3::BUCKET).unwrap();
     let broker = MosquittoServer::start().unwrap();
     let data = tempfile::tempdir().unwrap();
     let shore = start(shore_config(&broker, &moto, data.path(), index_url)).await;

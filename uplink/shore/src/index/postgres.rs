@@ -31,6 +31,8 @@ use crate::index::{AccountSummary, account_row};
 use crate::when::now_ns;
 
 mod health;
+#[path = "postgres_notify.rs"]
+mod notify;
 #[path = "postgres_retention.rs"]
 mod retention;
 
@@ -145,6 +147,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_account ON sessions (account);
 CREATE INDEX sessions_by_expiry ON sessions (expires_at_ns);
 ",
+    notify::MIGRATION,
 ];
 
 /// An arbitrary constant: the advisory lock migrations run under.

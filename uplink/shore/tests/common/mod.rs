@@ -6,6 +6,9 @@
 //! API token of an admin for every shore started here.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod s3;
+pub mod sse;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -234,6 +237,22 @@ pub async fn index_urls(dir: &Path, name: &str) -> Vec<(String, Option<PgDb>)> {
         _ => eprintln!("NOTE: SEAFRAME_TEST_PG_URL is not set; PostgreSQL not tested ({name})"),
     }
     out
+}
+
+/// A fresh PostgreSQL database for a story that needs PostgreSQL (several
+/// instances on one index), or `None` with a printed notice when
+/// `SEAFRAME_TEST_PG_URL` is not set (the test then passes without running).
+pub async fn pg_only(name: &str) -> Option<PgDb> {
+    match std::env::var("SEAFRAME_TEST_PG_URL") {
+        Ok(admin) if !admin.is_empty() => Some(PgDb::create(&admin, name).await),
+        _ => {
+            eprintln!(
+                "NOTE: SEAFRAME_TEST_PG_URL is not set; {name} needs PostgreSQL and was skipped \
+                 (run it with scripts/private-postgres cargo test -p seaframe-shore --test …)"
+            );
+            None
+        }
+    }
 }
 
 /// A uniquely named PostgreSQL database, dropped on drop.
