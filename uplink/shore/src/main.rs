@@ -70,9 +70,9 @@ enum Command {
         #[arg(long)]
         broker_only: bool,
     },
-    /// Copy a shore's blobs and index to another shore's stores (e.g. disk
-    /// + SQLite to S3 + PostgreSQL). Stop the source shore first; running
-    /// it again copies only what is new. Exits non-zero when the counts
+    /// Copy a shore's blobs and index to another shore's stores (e.g. from
+    /// disk and SQLite to S3 and PostgreSQL). Stop the source shore first;
+    /// running it again copies only what is new. Exits non-zero when the counts
     /// differ at the end, naming what.
     Migrate {
         /// The config of the shore to copy from.
