@@ -168,7 +168,7 @@ async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
     std::fs::write(
         &to,
         format!(
-            "data_dir = \"{}\"\n[mqtt]\nurl = \"{}\"\nclient_id = \"shore-new\"\n\
+            "data_dir = \"{}\"\n[mqtt]\nurl = \"{}\"\nclient_id = \"shore-old\"\n\
              [index]\nurl = \"{target_index}\"\n\
              [blobs]\nurl = \"s3://{BUCKET}/{PREFIX}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
              access_key_id = \"{ACCESS_KEY_ID}\"\nsecret_access_key = \"{SECRET}\"\nallow_http = true\n",
@@ -219,11 +219,13 @@ async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
         assert_eq!(*source, t[name][2], "{name}");
     }
 
-    // A shore on the target serves what the old one did.
+    // A shore on the target serves what the old one did. It takes over the
+    // old one's client id, and with it the broker's session (what arrived
+    // while no shore ran, and its share of the subscription).
     let mut cfg = config(
         &broker.url(),
         dst_dir.path(),
-        "shore-new",
+        "shore-old",
         Some(&target_index),
     );
     cfg.blobs = blobs_config(&moto);
