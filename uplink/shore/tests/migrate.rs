@@ -11,7 +11,8 @@
 //!   under the same id, lists the vessels, shows the config and its ack,
 //!   signs the account in; a thumbnail it ingests afterwards gets an id
 //!   after the copied ones (PostgreSQL's sequence moved);
-//! - the same config as source and target is refused.
+//! - the same config as source and target is refused; a run whose counts
+//!   differ at the end exits non-zero naming the tables.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -77,7 +78,13 @@ fn report(out: &Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let pg = pg_only("migrate").await;
+    let pg = match std::env::var("SEAFRAME_TEST_PG_URL") {
+        Ok(admin) if !admin.is_empty() => Some(PgDb::create(&admin, "migrate").await),
+        _ => {
+            eprintln!("NOTE: SEAFRAME_TEST_PG_URL is not set; migrating to SQLite + S3 instead");
+            None
+        }
+    };
     let moto = MotoServer::start().unwrap();
     moto.create_bucket(BUCKET).unwrap();
     let broker = MosquittoServer::start().unwrap();
@@ -96,6 +103,33 @@ async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
     until(20, "every thumbnail indexed", || {
         let index = index.clone();
         async move { index.count_thumbs().await.unwrap() == SENT as u64 }
+    })
+    .await;
+    let status = serde_json::json!({
+        "state": "online", "version": "0.1.0", "uptime_s": 5, "sent_at_ms": 1_764_460_800_000i64,
+        "cameras": [{"id": "mast", "state": "running", "fps": 1.0, "last_frame_ms": null}],
+        "fix": null, "clock": "gps", "clock_offset_ms": 0, "disk_used_bytes": 1,
+        "disk_free_bytes": 2, "outbox_backlog": 0, "outbox_bytes": 0, "config_version": 0
+    });
+    vessel
+        .publish("seaframe/v1/aurora/status", status.to_string().into_bytes())
+        .await;
+    let fixes = serde_json::json!({"fixes": [
+        {"at_ms": 1_764_460_800_000i64, "lat": 59.5, "lon": 10.25, "fix": "3d", "speed_kn": 12.5,
+         "course_deg": 270.0, "heading_deg": null},
+        {"at_ms": 1_764_460_801_000i64, "lat": 59.501, "lon": 10.25, "fix": "3d",
+         "speed_kn": 12.5, "course_deg": 270.0, "heading_deg": null}
+    ]});
+    vessel
+        .publish(
+            "seaframe/v1/aurora/position",
+            fixes.to_string().into_bytes(),
+        )
+        .await;
+    let m = src.metrics.clone();
+    until(20, "status and fixes applied", || {
+        let m = m.clone();
+        async move { m.position_fixes.load(std::sync::atomic::Ordering::SeqCst) >= 2 }
     })
     .await;
     let r = reqwest::Client::new()
@@ -198,6 +232,8 @@ async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
     assert_eq!(t["thumbs"], [n, 0, n, n]);
     assert_eq!(t["vessels"], [2, 0, 2, 2]);
     assert_eq!(t["cameras"], [4, 0, 4, 4]);
+    assert_eq!(t["fixes"], [2, 0, 2, 2]);
+    assert_eq!(t["vessel_status"], [1, 0, 1, 1]);
     assert_eq!(t["configs"], [1, 0, 1, 1]);
     assert_eq!(t["config_acks"], [1, 0, 1, 1]);
     // The test's admin and the skipper, with the admin's token.
@@ -237,14 +273,18 @@ async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
     }
     let (code, vessels) = get_json(dst.addr, "/api/v1/vessels").await;
     assert_eq!(code, 200);
-    let names: Vec<&str> = vessels
+    let names: Vec<&str> = vessels["vessels"]
         .as_array()
-        .or_else(|| vessels["vessels"].as_array())
         .unwrap()
         .iter()
         .map(|v| v["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["aurora", "boreas"], "{vessels}");
+    assert_eq!(vessels["vessels"][0]["online"], true, "{vessels}");
+    assert_eq!(
+        vessels["vessels"][0]["last_position"]["lat"], 59.501,
+        "{vessels}"
+    );
     let (_, cfg) = get_json(dst.addr, "/api/v1/vessels/aurora/config").await;
     assert_eq!(cfg["version"], 1, "{cfg}");
     assert_eq!(cfg["ack"]["status"], "applied", "{cfg}");
@@ -272,6 +312,19 @@ async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
     })
     .await;
     assert_eq!(dst.index.last_thumb_id().await.unwrap(), max_id + 1);
+
+    // The target moved on (a thumbnail, the test's admin): a run now
+    // copies nothing, and fails naming what differs.
+    let third = migrate(&from, &to).await;
+    assert!(!third.status.success(), "{}", report(&third));
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        stderr.contains("thumbs: 24 on the source, 25 on the target"),
+        "{}",
+        report(&third)
+    );
+    assert!(stderr.contains("accounts: 2 on the source, 3 on the target"));
+    assert!(tallies(&third).values().all(|[copied, ..]| *copied == 0));
     dst.stop().await.unwrap();
     drop(pg);
 }
