@@ -22,6 +22,7 @@ pub mod index;
 pub mod ingest;
 pub mod logging;
 pub mod metrics;
+pub mod migrate;
 pub mod pki;
 pub mod poison;
 pub mod retention;

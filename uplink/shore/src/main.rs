@@ -70,6 +70,18 @@ enum Command {
         #[arg(long)]
         broker_only: bool,
     },
+    /// Copy a shore's blobs and index to another shore's stores (e.g. from
+    /// disk and SQLite to S3 and PostgreSQL). Stop the source shore first;
+    /// running it again copies only what is new. Exits non-zero when the counts
+    /// differ at the end, naming what.
+    Migrate {
+        /// The config of the shore to copy from.
+        #[arg(long)]
+        from: PathBuf,
+        /// The config of the shore to copy to.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Manage the accounts (kept in the index the config names).
     Account {
         #[command(subcommand)]
@@ -203,6 +215,17 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Migrate { from, to } => {
+            let from = Config::load(&from)?;
+            let to = Config::load(&to)?;
+            seaframe_shore::migrate::refuse_same(&from, &to)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("building the runtime")?;
+            runtime.block_on(migrate(&from, &to))
+        }
         Command::Account { action } => {
             let cfg = Config::load(action.config())?;
             small_runtime()?.block_on(account(&cfg, action))
@@ -255,6 +278,27 @@ async fn warn_without_accounts(cfg: &Config) {
              counted ({e:#}); the shore refuses to start without one"
         ),
     }
+}
+
+async fn migrate(from: &Config, to: &Config) -> Result<()> {
+    use seaframe_shore::migrate::{Side, run};
+    let source = Side::open(from, "--from").await?;
+    let target = Side::open(to, "--to").await?;
+    println!("copying {} → {}", source.blobs, target.blobs);
+    let report = run(&source, &target).await?;
+    print!("{report}");
+    let mismatches = report.mismatches();
+    if !mismatches.is_empty() {
+        for m in &mismatches {
+            eprintln!("differs: {m}");
+        }
+        anyhow::bail!(
+            "{} count(s) differ (was the source shore still running? run migrate again)",
+            mismatches.len()
+        );
+    }
+    println!("verified: every count matches");
+    Ok(())
 }
 
 async fn account(cfg: &Config, action: AccountCommand) -> Result<()> {

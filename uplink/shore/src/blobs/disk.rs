@@ -133,6 +133,11 @@ impl DiskBlobs {
         }
     }
 
+    /// Whether a thumbnail's JPEG is stored, under either layout (blocking).
+    pub fn exists(&self, key: BlobKey<'_>) -> bool {
+        self.path(key).is_file() || self.legacy_path(key).is_file()
+    }
+
     /// Deletes a thumbnail's JPEG, under either layout (blocking).
     /// Idempotent: a file already gone is fine. Folders left empty are
     /// removed up to the camera's (one in use by a writer at that instant

@@ -162,6 +162,17 @@ impl Blobs {
         }
     }
 
+    /// Whether a JPEG is stored under `name` (what `migrate` verifies by).
+    pub async fn exists(&self, name: &BlobName) -> Result<bool, BlobError> {
+        match self {
+            Self::Disk(disk) => {
+                let (disk, name) = (disk.clone(), name.clone());
+                blocking(move || Ok(disk.exists(name.key()))).await
+            }
+            Self::S3(s3) => s3.exists(name).await,
+        }
+    }
+
     /// Deletes the blobs of `names`; idempotent (one already gone is fine).
     /// Returns how many were asked for.
     pub async fn remove_batch(&self, names: Vec<BlobName>) -> Result<u64, BlobError> {

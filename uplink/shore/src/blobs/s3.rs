@@ -169,6 +169,20 @@ impl S3Blobs {
         got.bytes().await.map_err(failed)
     }
 
+    /// Whether an object is stored under `name` (a HEAD request).
+    pub async fn exists(&self, name: &BlobName) -> Result<bool, BlobError> {
+        let path = self.path(name.key());
+        match self.store.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(source) => Err(BlobError::Store {
+                op: "HEAD",
+                key: path.to_string(),
+                source,
+            }),
+        }
+    }
+
     /// Deletes the objects of `names` (multi-object deletes); one already
     /// gone is fine.
     pub async fn remove_batch(&self, names: Vec<BlobName>) -> Result<(), BlobError> {

@@ -14,6 +14,7 @@
 //! - a vessel's ack history holds its newest [`ACK_HISTORY_LEN`] acks, a
 //!   repeat of the newest one (a redelivery) not kept twice.
 
+pub mod bulk;
 pub mod geo;
 pub mod health;
 pub mod postgres;
@@ -248,9 +249,10 @@ pub struct StatusUpdate {
 }
 
 /// The index, whichever database holds it (fleet health: [`health::FleetHealth`];
-/// retention: [`retention::RetentionStore`]).
+/// retention: [`retention::RetentionStore`]; whole tables, for `migrate`:
+/// [`bulk::BulkRows`]).
 pub trait Index:
-    health::FleetHealth + retention::RetentionStore + Send + Sync + std::fmt::Debug
+    health::FleetHealth + retention::RetentionStore + bulk::BulkRows + Send + Sync + std::fmt::Debug
 {
     /// Inserts a batch in one transaction, ignoring thumbnails already
     /// indexed. Returns, per input, whether it was new. Idempotent.

@@ -30,6 +30,8 @@ use crate::desired;
 use crate::index::{AccountSummary, account_row};
 use crate::when::now_ns;
 
+#[path = "postgres_bulk.rs"]
+mod bulk;
 mod health;
 #[path = "postgres_notify.rs"]
 mod notify;

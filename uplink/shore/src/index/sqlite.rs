@@ -21,6 +21,8 @@ use crate::desired;
 use crate::index::{AccountSummary, account_row};
 use crate::when::now_ns;
 
+#[path = "sqlite_bulk.rs"]
+mod bulk;
 mod health;
 #[path = "sqlite_retention.rs"]
 mod retention;

@@ -1,0 +1,330 @@
+//! `seaframe-shore migrate`, run as the binary: a shore on SQLite + disk
+//! (the embedded default) ingests thumbnails through mosquitto, gets a
+//! config pushed (and acked) and an account; it is stopped and migrated to
+//! S3 (moto) + PostgreSQL (SQLite in a second file when
+//! `SEAFRAME_TEST_PG_URL` is not set, so the copy is still tested).
+//!
+//! - the first run copies every blob and row (counts printed per table),
+//!   verifies, exits 0; a second run copies nothing and says everything
+//!   was already there; source = target everywhere;
+//! - a shore started on the target serves every thumbnail byte for byte
+//!   under the same id, lists the vessels, shows the config and its ack,
+//!   signs the account in; a thumbnail it ingests afterwards gets an id
+//!   after the copied ones (PostgreSQL's sequence moved);
+//! - the same config as source and target is refused; a run whose counts
+//!   differ at the end exits non-zero naming the tables.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use common::s3::{ACCESS_KEY_ID, BUCKET, PREFIX, SECRET, blobs_config, objects};
+use common::*;
+use seaframe_shore::auth::{Role, accounts};
+use seaframe_shore::index::ThumbQuery;
+use seaframe_testkit::{MosquittoServer, MotoServer};
+use seaframe_wire::Thumb;
+
+const PASSWORD: &str = "a sailor's long passphrase";
+const SENT: i64 = 24;
+
+fn fleet_thumb(i: i64) -> Thumb {
+    let vessel = ["aurora", "boreas"][(i % 2) as usize];
+    let camera = ["mast", "bow"][(i / 2 % 2) as usize];
+    thumb(vessel, camera, T0_NS + i * 1_000_000_000)
+}
+
+/// Runs `seaframe-shore migrate`, bounded in time.
+async fn migrate(from: &Path, to: &Path) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seaframe-shore"));
+    cmd.arg("migrate")
+        .arg("--from")
+        .arg(from)
+        .arg("--to")
+        .arg(to)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .expect("migrate ends")
+        .unwrap()
+}
+
+/// The printed tallies: name → [copied, already there, source, target].
+fn tallies(out: &Output) -> BTreeMap<String, [u64; 4]> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let n: Vec<u64> = f.get(1..)?.iter().filter_map(|x| x.parse().ok()).collect();
+            (f.len() == 5 && n.len() == 4).then(|| (f[0].to_owned(), [n[0], n[1], n[2], n[3]]))
+        })
+        .collect()
+}
+
+fn report(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let pg = match std::env::var("SEAFRAME_TEST_PG_URL") {
+        Ok(admin) if !admin.is_empty() => Some(PgDb::create(&admin, "migrate").await),
+        _ => {
+            eprintln!("NOTE: SEAFRAME_TEST_PG_URL is not set; migrating to SQLite + S3 instead");
+            None
+        }
+    };
+    let moto = MotoServer::start().unwrap();
+    moto.create_bucket(BUCKET).unwrap();
+    let broker = MosquittoServer::start().unwrap();
+    let (src_dir, dst_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+
+    // The old shore: SQLite + disk, thumbnails through the broker, a
+    // config pushed and acked, an account.
+    let src = start(config(&broker.url(), src_dir.path(), "shore-old", None)).await;
+    let vessel = Publisher::connect(broker.port(), "fleet", None).await;
+    let sent: Vec<Thumb> = (0..SENT).map(fleet_thumb).collect();
+    for t in &sent {
+        let topic = thumb_topic(t.meta.vessel.as_str(), t.meta.camera.as_str());
+        vessel.publish(&topic, t.encode().unwrap()).await;
+    }
+    let index = src.index.clone();
+    until(20, "every thumbnail indexed", || {
+        let index = index.clone();
+        async move { index.count_thumbs().await.unwrap() == SENT as u64 }
+    })
+    .await;
+    let status = serde_json::json!({
+        "state": "online", "version": "0.1.0", "uptime_s": 5, "sent_at_ms": 1_764_460_800_000i64,
+        "cameras": [{"id": "mast", "state": "running", "fps": 1.0, "last_frame_ms": null}],
+        "fix": null, "clock": "gps", "clock_offset_ms": 0, "disk_used_bytes": 1,
+        "disk_free_bytes": 2, "outbox_backlog": 0, "outbox_bytes": 0, "config_version": 0
+    });
+    vessel
+        .publish("seaframe/v1/aurora/status", status.to_string().into_bytes())
+        .await;
+    let fixes = serde_json::json!({"fixes": [
+        {"at_ms": 1_764_460_800_000i64, "lat": 59.5, "lon": 10.25, "fix": "3d", "speed_kn": 12.5,
+         "course_deg": 270.0, "heading_deg": null},
+        {"at_ms": 1_764_460_801_000i64, "lat": 59.501, "lon": 10.25, "fix": "3d",
+         "speed_kn": 12.5, "course_deg": 270.0, "heading_deg": null}
+    ]});
+    vessel
+        .publish(
+            "seaframe/v1/aurora/position",
+            fixes.to_string().into_bytes(),
+        )
+        .await;
+    let m = src.metrics.clone();
+    until(20, "status and fixes applied", || {
+        let m = m.clone();
+        async move { m.position_fixes.load(std::sync::atomic::Ordering::SeqCst) >= 2 }
+    })
+    .await;
+    let r = reqwest::Client::new()
+        .put(format!("http://{}/api/v1/vessels/aurora/config", src.addr))
+        .bearer_auth(token(src.addr))
+        .body(r#"{"gps": {"source": "none"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    vessel
+        .publish(
+            "seaframe/v1/aurora/config/ack",
+            br#"{"version": 1, "status": "applied"}"#.to_vec(),
+        )
+        .await;
+    let addr = src.addr;
+    until(20, "the ack kept", || async move {
+        get_json(addr, "/api/v1/vessels/aurora/config").await.1["ack"]["status"] == "applied"
+    })
+    .await;
+    accounts::add(
+        &*src.index,
+        "skipper",
+        Role::Viewer,
+        Some(PASSWORD.to_owned()),
+    )
+    .await
+    .unwrap();
+    // What the old shore serves: every image by id.
+    let page = src
+        .index
+        .thumbs(&ThumbQuery {
+            vessel: None,
+            camera: None,
+            from_ns: i64::MIN,
+            to_ns: i64::MAX,
+            place: None,
+            after: None,
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.rows.len(), SENT as usize);
+    let mut images = BTreeMap::new();
+    for row in &page.rows {
+        let r = get(&format!("http://{addr}/api/v1/thumbs/{}/image", row.id)).await;
+        assert_eq!(r.status(), 200);
+        images.insert(row.id, r.bytes().await.unwrap());
+    }
+    let max_id = *images.keys().max().unwrap();
+    src.stop().await.unwrap();
+
+    // The two configs, as an operator writes them.
+    let target_index = match &pg {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite:{}", dst_dir.path().join("index.db").display()),
+    };
+    let from = src_dir.path().join("old.toml");
+    std::fs::write(
+        &from,
+        format!(
+            "data_dir = \"{}\"\n[mqtt]\nurl = \"{}\"\nclient_id = \"shore-old\"\n",
+            src_dir.path().display(),
+            broker.url()
+        ),
+    )
+    .unwrap();
+    let to = dst_dir.path().join("new.toml");
+    std::fs::write(
+        &to,
+        format!(
+            "data_dir = \"{}\"\n[mqtt]\nurl = \"{}\"\nclient_id = \"shore-old\"\n\
+             [index]\nurl = \"{target_index}\"\n\
+             [blobs]\nurl = \"s3://{BUCKET}/{PREFIX}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+             access_key_id = \"{ACCESS_KEY_ID}\"\nsecret_access_key = \"{SECRET}\"\nallow_http = true\n",
+            dst_dir.path().display(),
+            broker.url(),
+            moto.endpoint()
+        ),
+    )
+    .unwrap();
+
+    let same = migrate(&from, &from).await;
+    assert!(!same.status.success(), "{}", report(&same));
+    assert!(
+        String::from_utf8_lossy(&same.stderr).contains("same index"),
+        "{}",
+        report(&same)
+    );
+
+    // First run: everything copied, verified.
+    let started = std::time::Instant::now();
+    let first = migrate(&from, &to).await;
+    eprintln!("first migrate: {:?}\n{}", started.elapsed(), report(&first));
+    assert!(first.status.success(), "{}", report(&first));
+    let t = tallies(&first);
+    let n = SENT as u64;
+    assert_eq!(t["blobs"], [n, 0, n, n], "{}", report(&first));
+    assert_eq!(t["thumbs"], [n, 0, n, n]);
+    assert_eq!(t["vessels"], [2, 0, 2, 2]);
+    assert_eq!(t["cameras"], [4, 0, 4, 4]);
+    assert_eq!(t["fixes"], [2, 0, 2, 2]);
+    assert_eq!(t["vessel_status"], [1, 0, 1, 1]);
+    assert_eq!(t["configs"], [1, 0, 1, 1]);
+    assert_eq!(t["config_acks"], [1, 0, 1, 1]);
+    // The test's admin and the skipper, with the admin's token.
+    assert_eq!(t["accounts"], [2, 0, 2, 2]);
+    assert_eq!(t["api_tokens"], [1, 0, 1, 1]);
+    for (name, [copied, already, source, target]) in &t {
+        assert_eq!((copied + already, source), (*source, target), "{name}");
+    }
+    assert_eq!(objects(&moto, PREFIX).await.len(), SENT as usize);
+
+    // Second run: nothing new.
+    let second = migrate(&from, &to).await;
+    assert!(second.status.success(), "{}", report(&second));
+    let t2 = tallies(&second);
+    assert_eq!(t2.len(), t.len());
+    for (name, [copied, already, source, target]) in &t2 {
+        assert_eq!(*copied, 0, "{name}: {}", report(&second));
+        assert_eq!((already, source), (source, target), "{name}");
+        assert_eq!(*source, t[name][2], "{name}");
+    }
+
+    // A shore on the target serves what the old one did. It takes over the
+    // old one's client id, and with it the broker's session (what arrived
+    // while no shore ran, and its share of the subscription).
+    let mut cfg = config(
+        &broker.url(),
+        dst_dir.path(),
+        "shore-old",
+        Some(&target_index),
+    );
+    cfg.blobs = blobs_config(&moto);
+    let dst = start(cfg).await;
+    for (id, bytes) in &images {
+        let r = get(&format!("http://{}/api/v1/thumbs/{id}/image", dst.addr)).await;
+        assert_eq!(r.status(), 200, "thumbnail {id}");
+        assert_eq!(&r.bytes().await.unwrap(), bytes, "thumbnail {id}");
+    }
+    let (code, vessels) = get_json(dst.addr, "/api/v1/vessels").await;
+    assert_eq!(code, 200);
+    let names: Vec<&str> = vessels["vessels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["aurora", "boreas"], "{vessels}");
+    assert_eq!(vessels["vessels"][0]["online"], true, "{vessels}");
+    assert_eq!(
+        vessels["vessels"][0]["last_position"]["lat"], 59.501,
+        "{vessels}"
+    );
+    let (_, cfg) = get_json(dst.addr, "/api/v1/vessels/aurora/config").await;
+    assert_eq!(cfg["version"], 1, "{cfg}");
+    assert_eq!(cfg["ack"]["status"], "applied", "{cfg}");
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/session", dst.addr))
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"name": "skipper", "password": PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the account signs in on the target");
+
+    // New thumbnails on the target get ids after the copied ones.
+    let new = fleet_thumb(SENT);
+    vessel
+        .publish(
+            &thumb_topic(new.meta.vessel.as_str(), new.meta.camera.as_str()),
+            new.encode().unwrap(),
+        )
+        .await;
+    let index = dst.index.clone();
+    until(20, "the new thumbnail indexed", || {
+        let index = index.clone();
+        async move { index.count_thumbs().await.unwrap() == SENT as u64 + 1 }
+    })
+    .await;
+    assert_eq!(dst.index.last_thumb_id().await.unwrap(), max_id + 1);
+
+    // The target moved on (a thumbnail, the test's admin): a run now
+    // copies nothing, and fails naming what differs.
+    let third = migrate(&from, &to).await;
+    assert!(!third.status.success(), "{}", report(&third));
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        stderr.contains("thumbs: 24 on the source, 25 on the target"),
+        "{}",
+        report(&third)
+    );
+    assert!(stderr.contains("accounts: 2 on the source, 3 on the target"));
+    assert!(tallies(&third).values().all(|[copied, ..]| *copied == 0));
+    dst.stop().await.unwrap();
+    drop(pg);
+}
