@@ -1,173 +1,604 @@
-//! Ingest benchmark: a load generator publishing as a fleet (default 200
-//! vessels × 4 cameras, 10 KB thumbnails, QoS 1) to a real mosquitto, and an
-//! in-process shore indexing them; prints thumbnails/s indexed.
+//! Fleet load benchmark: simulated vessels (200 × 4 cameras, ~10 KB
+//! JPEG thumbnails, QoS 1, 8 MQTT clients) publish through a real mosquitto to 1
+//! or 2 shore instances in one share group, on SQLite + disk (the embedded
+//! default) or PostgreSQL + S3 (moto); prints the offered rate, thumbnails/s
+//! indexed, p50/p99 publish→queryable latency and CPU per thumbnail.
 //!
 //! ```text
-//! cargo run -p seaframe-shore --profile bench-fast --example bench -- [sqlite | postgres://…] [per_camera]
+//! cargo run --release -p seaframe-shore --example bench -- \
+//!     [--index sqlite|postgres] [--blobs disk|s3] [--instances 1|2] [--rate N] [--seconds S]
 //! ```
-//! With a `postgres://` URL a fresh database is created in it and dropped.
+//! - `--rate N` paces the fleet at N thumbnails/s for `--seconds`; without
+//!   it the fleet publishes as fast as the broker takes it (saturation).
+//! - `--index postgres` takes the server from `SEAFRAME_TEST_PG_URL` (e.g.
+//!   under `scripts/private-postgres`), creates a fresh database and drops it.
+//! - `--blobs s3` starts moto (`scripts/install-moto`) on a free port.
+//!
+//! Latency is sampled: a probe vessel publishes 50 thumbnails/s besides the
+//! load, and a poller asks the index (as the API does) every 5 ms for the
+//! probes not yet seen; publish→queryable is from just before the publish
+//! call to the first poll that returns the row.
+//!
+//! CPU: each instance runs in this process on a tokio runtime of its own
+//! whose threads carry its name, so its CPU is the sum over those threads
+//! in `/proc/self/task` (the load generator's threads are not counted);
+//! mosquitto, moto and PostgreSQL (the postmaster's children) are read from
+//! `/proc/<pid>/stat`. Ends by checking sent = indexed.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_shore::app::Shore;
+use seaframe_shore::blobs::BlobsConfig;
 use seaframe_shore::config::{Config, Secret};
-use seaframe_testkit::{MosquittoOptions, MosquittoServer, thumb, thumb_position};
-use seaframe_wire::ThumbPosition;
+use seaframe_shore::index::{Index, ThumbQuery};
+use seaframe_testkit::{MosquittoOptions, MosquittoServer, MotoServer, thumb, thumb_position};
+use seaframe_wire::{CameraId, ThumbPosition, VesselName};
 
 const VESSELS: usize = 200;
 const CAMERAS: usize = 4;
-const THUMB_BYTES: usize = 10_000;
 const PUBLISHERS: usize = 8;
+const PROBES_PER_S: u64 = 50;
+const PROBE_VESSEL: &str = "probe";
+const T0_NS: i64 = 1_764_460_800_000_000_000;
+const BUCKET: &str = "seaframe-bench";
+/// Clock ticks per second in `/proc/*/stat`: Linux's USER_HZ, 100 on every
+/// architecture it exports to user space.
+const USER_HZ: f64 = 100.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum IndexKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum BlobsKind {
+    Disk,
+    S3,
+}
+
+#[derive(Parser, Debug)]
+struct Args {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    index: IndexKind,
+    #[arg(long, value_enum, default_value = "disk")]
+    blobs: BlobsKind,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    instances: u8,
+    /// Thumbnails/s offered by the fleet (the probes come on top); none:
+    /// as fast as the broker takes them.
+    #[arg(long)]
+    rate: Option<u64>,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+}
+
+/// CPU seconds (user + system) from a `/proc/…/stat` line: fields 14 and 15,
+/// counted after the `)` that closes the command name.
+fn stat_cpu_s(stat: &str) -> Option<f64> {
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / USER_HZ)
+}
+
+fn pid_cpu_s(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| stat_cpu_s(&s))
+        .unwrap_or(0.0)
+}
+
+/// CPU seconds of this process's threads, by thread name.
+fn threads_cpu_s() -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten() {
+        let Ok(task) = task else { continue };
+        let path = task.path();
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("stat")),
+        ) else {
+            continue;
+        };
+        *out.entry(name.trim().to_owned()).or_insert(0.0) += stat_cpu_s(&stat).unwrap_or(0.0);
+    }
+    out
+}
+
+/// CPU seconds of the live children of `parent` (PostgreSQL's backends and
+/// helpers under its postmaster) plus the parent's own.
+fn tree_cpu_s(parent: u32) -> f64 {
+    let mut total = pid_cpu_s(parent);
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 2..].split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            total += stat_cpu_s(&stat).unwrap_or(0.0);
+        }
+    }
+    total
+}
+
+/// The CPU seconds of everything the benchmark measures, at one instant.
+#[derive(Debug, Default, Clone)]
+struct Cpu {
+    instances: Vec<f64>,
+    broker: f64,
+    moto: Option<f64>,
+    postgres: Option<f64>,
+}
+
+struct Peers {
+    broker_pid: Option<u32>,
+    moto_pid: Option<u32>,
+    postmaster_pid: Option<u32>,
+    instance_names: Vec<String>,
+}
+
+impl Peers {
+    fn sample(&self) -> Cpu {
+        let threads = threads_cpu_s();
+        Cpu {
+            instances: self
+                .instance_names
+                .iter()
+                .map(|n| threads.get(n).copied().unwrap_or(0.0))
+                .collect(),
+            broker: self.broker_pid.map_or(0.0, pid_cpu_s),
+            moto: self.moto_pid.map(pid_cpu_s),
+            postgres: self.postmaster_pid.map(tree_cpu_s),
+        }
+    }
+}
+
+/// A real 320×180 JPEG (the shore checks that a thumbnail is one), noisy
+/// enough to weigh about what a camera's does (~10 KB).
+fn thumbnail_jpeg() -> anyhow::Result<Vec<u8>> {
+    let (w, h) = (320u16, 180u16);
+    let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h) * 3)
+        .map(|i| ((i * 7 + i / 961 * 13) % 251) as u8)
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 25).encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)?;
+    Ok(out)
+}
 
 fn payload(vessel: &str, camera: &str, ns: i64, jpeg: &[u8]) -> Vec<u8> {
     let position = ThumbPosition {
         speed_kn: Some(10.0),
-        ..thumb_position(59.0 + (ns % 1000) as f64 / 1000.0, 10.0)
+        ..thumb_position(59.0 + (ns / 1_000_000 % 1000) as f64 / 1000.0, 10.0)
     };
     thumb(vessel, camera, ns, (320, 180), position, jpeg.to_vec())
         .encode()
-        .unwrap()
+        .expect("a thumbnail the benchmark made encodes")
+}
+
+/// An MQTT client whose PUBACKs are counted.
+fn client(port: u16, id: &str) -> (AsyncClient, Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
+    opts.set_max_packet_size(1 << 20, 1 << 20)
+        .set_inflight(200)
+        .set_request_channel_capacity(256);
+    let (client, mut eventloop) = AsyncClient::new(opts, 256);
+    let acked = Arc::new(AtomicU64::new(0));
+    let counter = acked.clone();
+    let poller = tokio::spawn(async move {
+        while let Ok(ev) = eventloop.poll().await {
+            if let Event::Incoming(Packet::PubAck(_)) = ev {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    (client, acked, poller)
+}
+
+/// How many messages are due `elapsed` into the run at `per_s` (all of them
+/// when unpaced, until the time is up).
+fn due(elapsed: Duration, per_s: Option<f64>, end: Duration) -> u64 {
+    let t = elapsed.min(end);
+    match per_s {
+        Some(r) => (t.as_secs_f64() * r) as u64,
+        None if elapsed < end => u64::MAX,
+        None => 0,
+    }
+}
+
+/// One publisher of the fleet: its share of the vessels, round-robin over
+/// their cameras, paced at `per_s`, until `end`; returns how many it sent
+/// once all are PUBACKed.
+async fn publish_share(
+    p: usize,
+    port: u16,
+    jpeg: Arc<Vec<u8>>,
+    per_s: Option<f64>,
+    end: Duration,
+    t0: Instant,
+) -> anyhow::Result<u64> {
+    let (client, acked, poller) = client(port, &format!("bench-pub-{p}"));
+    let slots: Vec<(String, String)> = (p..VESSELS)
+        .step_by(PUBLISHERS)
+        .flat_map(|v| (0..CAMERAS).map(move |c| (format!("vessel-{v}"), format!("cam-{c}"))))
+        .collect();
+    let mut sent = 0u64;
+    loop {
+        let elapsed = t0.elapsed();
+        if elapsed >= end {
+            break;
+        }
+        let due = due(elapsed, per_s, end);
+        while sent < due && t0.elapsed() < end {
+            let (vessel, camera) = &slots[(sent % slots.len() as u64) as usize];
+            let round = (sent / slots.len() as u64) as i64;
+            let topic = format!("seaframe/v1/{vessel}/thumb/{camera}");
+            let body = payload(vessel, camera, T0_NS + round * 1_000_000, &jpeg);
+            client
+                .publish(topic, QoS::AtLeastOnce, false, body)
+                .await
+                .context("publish")?;
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    wait_acked(&acked, sent).await;
+    poller.abort();
+    Ok(sent)
+}
+
+async fn wait_acked(acked: &AtomicU64, sent: u64) {
+    while acked.load(Ordering::Relaxed) < sent {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The probe vessel: publishes one thumbnail every 1/`PROBES_PER_S` s until
+/// `end`, noting when each was handed to the client, by its capture time.
+async fn probe(
+    port: u16,
+    jpeg: Arc<Vec<u8>>,
+    end: Duration,
+    t0: Instant,
+    sent_at: Arc<Mutex<BTreeMap<i64, Instant>>>,
+) -> anyhow::Result<u64> {
+    let (client, acked, poller) = client(port, "bench-probe");
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / PROBES_PER_S));
+    let mut sent = 0u64;
+    while t0.elapsed() < end {
+        tick.tick().await;
+        let ns = T0_NS + sent as i64 * 1_000_000;
+        let body = payload(PROBE_VESSEL, "cam-0", ns, &jpeg);
+        let topic = format!("seaframe/v1/{PROBE_VESSEL}/thumb/cam-0");
+        sent_at
+            .lock()
+            .expect("no panic under the lock")
+            .insert(ns, Instant::now());
+        client
+            .publish(topic, QoS::AtLeastOnce, false, body)
+            .await
+            .context("publish a probe")?;
+        sent += 1;
+    }
+    wait_acked(&acked, sent).await;
+    poller.abort();
+    Ok(sent)
+}
+
+/// Polls the index for the probes not yet seen until all `expected` are;
+/// returns each one's publish→queryable latency.
+async fn poll_probes(
+    index: Arc<dyn Index>,
+    sent_at: Arc<Mutex<BTreeMap<i64, Instant>>>,
+    probes_done: Arc<AtomicU64>,
+) -> anyhow::Result<Vec<Duration>> {
+    let vessel = VesselName::parse(PROBE_VESSEL)?;
+    let camera = CameraId::parse("cam-0")?;
+    let mut latencies = Vec::new();
+    loop {
+        let oldest = sent_at
+            .lock()
+            .expect("no panic under the lock")
+            .keys()
+            .next()
+            .copied();
+        let Some(from_ns) = oldest else {
+            if probes_done.load(Ordering::Relaxed) == u64::MAX {
+                return Ok(latencies);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        let page = index
+            .thumbs(&ThumbQuery {
+                vessel: Some(vessel.clone()),
+                camera: Some(camera.clone()),
+                from_ns,
+                to_ns: i64::MAX,
+                place: None,
+                after: None,
+                limit: 10_000,
+            })
+            .await?;
+        let now = Instant::now();
+        {
+            let mut pending = sent_at.lock().expect("no panic under the lock");
+            for r in page.rows {
+                if let Some(at) = pending.remove(&r.captured_at_ns) {
+                    latencies.push(now - at);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// One shore instance on a runtime of its own, its threads named `name`.
+struct Instance {
+    shore: Shore,
+    runtime: tokio::runtime::Runtime,
+}
+
+async fn start_instance(cfg: Config, name: &str) -> anyhow::Result<Instance> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        // Blocking threads live the whole run, so that none takes its CPU
+        // time away with it before the last sample.
+        .thread_keep_alive(Duration::from_secs(3600))
+        .enable_all()
+        .build()?;
+    let shore = runtime
+        .spawn(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let shore = Shore::start(cfg, listener).await?;
+            tokio::time::timeout(Duration::from_secs(20), shore.subscribed())
+                .await
+                .context("subscribed within 20 s")?;
+            anyhow::Ok(shore)
+        })
+        .await??;
+    Ok(Instance { shore, runtime })
+}
+
+async fn fresh_database(server: &str) -> anyhow::Result<(tokio_postgres::Client, String, String)> {
+    let name = format!("seaframe_bench_{}", std::process::id());
+    let (client, conn) = tokio_postgres::connect(server, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    let mut u = url::Url::parse(server)?;
+    u.set_path(&format!("/{name}"));
+    Ok((client, name, u.to_string()))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let index_arg = args.first().cloned().unwrap_or_else(|| "sqlite".into());
-    let per_camera: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(25);
-    let total = (VESSELS * CAMERAS * per_camera) as u64;
-
+    let args = Args::parse();
+    // The shore's warnings (e.g. a rejected thumbnail), as the service logs them.
+    tracing_subscriber::fmt()
+        .with_env_filter(seaframe_shore::logging::filter())
+        .init();
     let broker = MosquittoServer::start_with(MosquittoOptions {
         persistence: false,
         extra_config:
             "allow_anonymous true\nmax_inflight_messages 1000\nmax_queued_messages 1000000\n".into(),
     })?;
-    let dir = tempfile::tempdir()?;
-    let mut pg_db = None;
-    let index_url = if index_arg.starts_with("postgres") {
-        let name = format!("seaframe_bench_{}", std::process::id());
-        let (client, conn) = tokio_postgres::connect(&index_arg, tokio_postgres::NoTls).await?;
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await?;
-        let mut u = url::Url::parse(&index_arg)?;
-        u.set_path(&format!("/{name}"));
-        pg_db = Some((client, name));
-        u.to_string()
-    } else {
-        format!("sqlite:{}", dir.path().join("index.db").display())
-    };
-    let mut cfg = Config::from_toml(
-        &format!(
-            "[mqtt]\nurl = \"{}\"\nclient_id = \"bench-shore\"\n",
-            broker.url()
-        ),
-        "bench",
-    )?;
-    cfg.data_dir = dir.path().to_owned();
-    cfg.index.url = Some(Secret::new(index_url.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let shore = Shore::start(cfg, listener).await?;
-    tokio::time::timeout(Duration::from_secs(20), shore.subscribed()).await?;
-
-    let mut jpeg = vec![0xFF, 0xD8];
-    jpeg.extend((0..THUMB_BYTES - 4).map(|i| (i * 7 % 251) as u8));
-    jpeg.extend([0xFF, 0xD9]);
-    let jpeg = Arc::new(jpeg);
-
-    println!(
-        "publishing {total} thumbnails ({VESSELS} vessels × {CAMERAS} cameras × {per_camera}, {THUMB_BYTES} B) \
-         from {PUBLISHERS} clients; index {}",
-        if pg_db.is_some() {
-            "postgresql"
-        } else {
-            "sqlite"
+    let moto = match args.blobs {
+        BlobsKind::S3 => {
+            let moto = MotoServer::start()?;
+            moto.create_bucket(BUCKET)?;
+            Some(moto)
         }
+        BlobsKind::Disk => None,
+    };
+    let mut pg = None;
+    let mut postmaster_pid = None;
+    let dir = tempfile::tempdir()?;
+    let index_url = match args.index {
+        IndexKind::Postgres => {
+            let server = std::env::var("SEAFRAME_TEST_PG_URL").context(
+                "--index postgres needs SEAFRAME_TEST_PG_URL (scripts/private-postgres)",
+            )?;
+            let (client, name, url) = fresh_database(&server).await?;
+            let backend: i32 = client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await?
+                .get(0);
+            postmaster_pid = std::fs::read_to_string(format!("/proc/{backend}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let i = s.rfind(')')?;
+                    s[i + 2..].split_whitespace().nth(1)?.parse().ok()
+                });
+            pg = Some((client, name));
+            url
+        }
+        IndexKind::Sqlite => format!("sqlite:{}", dir.path().join("index.db").display()),
+    };
+    anyhow::ensure!(
+        args.instances == 1 || args.index == IndexKind::Postgres,
+        "two instances share one PostgreSQL: --index postgres"
     );
-    let t0 = Instant::now();
-    let published = Arc::new(AtomicU64::new(0));
-    let mut pubs = Vec::new();
-    for p in 0..PUBLISHERS {
-        let (port, jpeg, published) = (broker.port(), jpeg.clone(), published.clone());
-        pubs.push(tokio::spawn(async move {
-            let mut opts = MqttOptions::new(format!("bench-pub-{p}"), "127.0.0.1", port);
-            opts.set_max_packet_size(1 << 20, 1 << 20)
-                .set_inflight(200)
-                .set_request_channel_capacity(256);
-            let (client, mut eventloop) = AsyncClient::new(opts, 256);
-            let acked = Arc::new(AtomicU64::new(0));
-            let counter = acked.clone();
-            let poller = tokio::spawn(async move {
-                while let Ok(ev) = eventloop.poll().await {
-                    if let Event::Incoming(Packet::PubAck(_)) = ev {
-                        counter.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
-            let mut sent = 0u64;
-            for i in 0..per_camera {
-                for v in (p..VESSELS).step_by(PUBLISHERS) {
-                    let vessel = format!("vessel-{v}");
-                    for c in 0..CAMERAS {
-                        let camera = format!("cam-{c}");
-                        let ns = 1_764_460_800_000_000_000 + (i as i64) * 1_000_000_000;
-                        let topic = format!("seaframe/v1/{vessel}/thumb/{camera}");
-                        client
-                            .publish(
-                                topic,
-                                QoS::AtLeastOnce,
-                                false,
-                                payload(&vessel, &camera, ns, &jpeg),
-                            )
-                            .await
-                            .unwrap();
-                        sent += 1;
-                    }
-                }
-            }
-            while acked.load(Ordering::Relaxed) < sent {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            published.fetch_add(sent, Ordering::Relaxed);
-            poller.abort();
-        }));
+
+    let mut instances = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..args.instances {
+        let name = format!("shore-{}", (b'a' + i) as char);
+        let mut cfg = Config::from_toml(
+            &format!(
+                "[mqtt]\nurl = \"{}\"\nclient_id = \"{name}\"\n",
+                broker.url()
+            ),
+            "bench",
+        )?;
+        cfg.data_dir = dir.path().join(&name);
+        std::fs::create_dir_all(&cfg.data_dir)?;
+        cfg.index.url = Some(Secret::new(index_url.clone()));
+        if let Some(moto) = &moto {
+            cfg.blobs = BlobsConfig {
+                url: Some(format!("s3://{BUCKET}/shore")),
+                endpoint: Some(moto.endpoint()),
+                region: Some("us-east-1".into()),
+                access_key_id: Some("bench".into()),
+                secret_access_key: Some(Secret::new("bench-secret")),
+                allow_http: true,
+            };
+        }
+        instances.push(start_instance(cfg, &name).await?);
+        names.push(name);
     }
+    let peers = Peers {
+        broker_pid: broker.pid(),
+        moto_pid: moto.as_ref().and_then(MotoServer::pid),
+        postmaster_pid,
+        instance_names: names,
+    };
+
+    let jpeg = Arc::new(thumbnail_jpeg()?);
+    let end = Duration::from_secs(args.seconds);
+    let offered = args.rate.map_or(
+        "saturation (as fast as the broker takes them)".into(),
+        |r| format!("{r}/s"),
+    );
+    println!(
+        "fleet {VESSELS} vessels × {CAMERAS} cameras, {} B thumbnails, {PUBLISHERS} clients, \
+         offered {offered} for {} s + {PROBES_PER_S}/s probes; index {:?}, blobs {:?}, {} instance(s)",
+        jpeg.len(),
+        args.seconds,
+        args.index,
+        args.blobs,
+        args.instances
+    );
+
+    let cpu0 = peers.sample();
+    let t0 = Instant::now();
+    let per_pub = args.rate.map(|r| r as f64 / PUBLISHERS as f64);
+    let pubs: Vec<_> = (0..PUBLISHERS)
+        .map(|p| {
+            tokio::spawn(publish_share(
+                p,
+                broker.port(),
+                jpeg.clone(),
+                per_pub,
+                end,
+                t0,
+            ))
+        })
+        .collect();
+    let sent_at = Arc::new(Mutex::new(BTreeMap::new()));
+    let probes_done = Arc::new(AtomicU64::new(0));
+    let prober = tokio::spawn(probe(broker.port(), jpeg.clone(), end, t0, sent_at.clone()));
+    let poller = tokio::spawn(poll_probes(
+        instances[0].shore.index.clone(),
+        sent_at,
+        probes_done.clone(),
+    ));
+    let mut sent = 0;
     for p in pubs {
-        p.await?;
+        sent += p.await??;
     }
     let t_pub = t0.elapsed();
-    let m = shore.metrics.clone();
+    let probes = prober.await??;
+    let total = sent + probes;
+
+    let indexed = || -> u64 {
+        instances
+            .iter()
+            .map(|i| i.shore.metrics.thumbs_indexed.load(Ordering::Relaxed))
+            .sum()
+    };
     let mut last_report = Instant::now();
-    while m.thumbs_indexed.load(Ordering::Relaxed) < total {
+    while indexed() < total {
         tokio::time::sleep(Duration::from_millis(10)).await;
         if last_report.elapsed() > Duration::from_secs(5) {
+            let m = &instances[0].shore.metrics;
             println!(
-                "  … {} indexed, {} received, {} duplicates, {} connects",
-                m.thumbs_indexed.load(Ordering::Relaxed),
+                "  … {} of {total} indexed ({} received, {} connects at the first instance)",
+                indexed(),
                 m.mqtt_publishes_received.load(Ordering::Relaxed),
-                m.thumbs_duplicate.load(Ordering::Relaxed),
-                m.mqtt_connects.load(Ordering::Relaxed),
+                m.mqtt_connects.load(Ordering::Relaxed)
             );
             last_report = Instant::now();
         }
-        anyhow::ensure!(t0.elapsed() < Duration::from_secs(600), "timed out");
+        anyhow::ensure!(t0.elapsed() < end + Duration::from_secs(600), "timed out");
     }
     let t_all = t0.elapsed();
+    let cpu1 = peers.sample();
+    probes_done.store(u64::MAX, Ordering::Relaxed);
+    let mut lat = poller.await??;
+    lat.sort();
+
+    let per_thumb_ms = |s0: f64, s1: f64| (s1 - s0) * 1000.0 / total as f64;
     println!(
-        "published (PUBACKed) in {:.2} s = {:.0}/s; all {total} indexed in {:.2} s = {:.0} thumbnails/s ({:.1} MB/s)",
+        "sent {total} ({sent} fleet + {probes} probes), PUBACKed within {:.2} s = {:.0}/s; \
+         all indexed after {:.2} s = {:.0} thumbnails/s indexed ({:.1} MB/s)",
         t_pub.as_secs_f64(),
         total as f64 / t_pub.as_secs_f64(),
         t_all.as_secs_f64(),
         total as f64 / t_all.as_secs_f64(),
-        (total as f64 * THUMB_BYTES as f64) / t_all.as_secs_f64() / 1e6,
+        total as f64 * jpeg.len() as f64 / t_all.as_secs_f64() / 1e6,
     );
-    assert_eq!(shore.index.count_thumbs().await?, total);
-    shore.stop().await?;
-    if let Some((client, name)) = pg_db {
+    println!(
+        "publish→queryable ({} probes): p50 {} ms, p99 {} ms, max {} ms",
+        lat.len(),
+        percentile(&lat, 0.5).as_millis(),
+        percentile(&lat, 0.99).as_millis(),
+        lat.last().copied().unwrap_or_default().as_millis(),
+    );
+    let mut line = String::from("CPU-ms per thumbnail:");
+    for (i, (a, b)) in cpu0.instances.iter().zip(&cpu1.instances).enumerate() {
+        let share = instances[i]
+            .shore
+            .metrics
+            .thumbs_indexed
+            .load(Ordering::Relaxed);
+        line += &format!(
+            " {} {:.3} ({share} indexed there);",
+            peers.instance_names[i],
+            per_thumb_ms(*a, *b)
+        );
+    }
+    let shores: f64 = cpu1.instances.iter().sum::<f64>() - cpu0.instances.iter().sum::<f64>();
+    line += &format!(
+        " all shores {:.3}; mosquitto {:.3}",
+        shores * 1000.0 / total as f64,
+        per_thumb_ms(cpu0.broker, cpu1.broker)
+    );
+    if let (Some(a), Some(b)) = (cpu0.moto, cpu1.moto) {
+        line += &format!("; moto {:.3}", per_thumb_ms(a, b));
+    }
+    if let (Some(a), Some(b)) = (cpu0.postgres, cpu1.postgres) {
+        line += &format!("; postgres {:.3}", per_thumb_ms(a, b));
+    }
+    println!("{line}");
+
+    let rows = instances[0].shore.index.count_thumbs().await?;
+    anyhow::ensure!(rows == total, "sent {total} but {rows} indexed");
+    println!("sent = indexed = {rows}");
+    for Instance { shore, runtime } in instances {
+        runtime.spawn(shore.stop()).await??;
+        runtime.shutdown_background();
+    }
+    if let Some((client, name)) = pg {
         client
             .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
             .await?;
