@@ -67,7 +67,12 @@ async fn outage(index_url: &str) {
         }));
     }
 
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let index = shore.index.clone();
+    until(20, "the fleet's first thumbnails indexed", || {
+        let index = index.clone();
+        async move { index.count_thumbs().await.unwrap() >= 100 }
+    })
+    .await;
     shore.stop().await.unwrap();
     let down_at = sent.load(Ordering::SeqCst);
     let started = Instant::now();
@@ -84,7 +89,14 @@ async fn outage(index_url: &str) {
         "the outage must outgrow mosquitto's default queue: {during}"
     );
     let shore = start(cfg).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The fleet goes on publishing while the shore drains the queue.
+    let resumed_at = sent.load(Ordering::SeqCst);
+    let index = shore.index.clone();
+    until(60, "the queue drained while the fleet publishes", || {
+        let index = index.clone();
+        async move { index.count_thumbs().await.unwrap() >= resumed_at }
+    })
+    .await;
     running.store(false, Ordering::SeqCst);
     for t in tasks {
         t.await.unwrap();
