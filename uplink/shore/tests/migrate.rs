@@ -25,7 +25,6 @@ use std::time::Duration;
 use common::s3::{ACCESS_KEY_ID, BUCKET, PREFIX, SECRET, blobs_config, objects};
 use common::*;
 use seaframe_shore::auth::{Role, accounts};
-use seaframe_shore::index::ThumbQuery;
 use seaframe_testkit::{MosquittoServer, MotoServer};
 use seaframe_wire::Thumb;
 
@@ -160,19 +159,7 @@ async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
     .await
     .unwrap();
     // What the old shore serves: every image by id.
-    let page = src
-        .index
-        .thumbs(&ThumbQuery {
-            vessel: None,
-            camera: None,
-            from_ns: i64::MIN,
-            to_ns: i64::MAX,
-            place: None,
-            after: None,
-            limit: 1000,
-        })
-        .await
-        .unwrap();
+    let page = all_thumbs(&*src.index).await;
     assert_eq!(page.rows.len(), SENT as usize);
     let mut images = BTreeMap::new();
     for row in &page.rows {

@@ -19,7 +19,6 @@ use common::s3::{PREFIX, blobs_config, key_of, objects};
 use common::*;
 use seaframe_shore::app::Shore;
 use seaframe_shore::config::Config;
-use seaframe_shore::index::ThumbQuery;
 use seaframe_shore::metrics::Metrics;
 use seaframe_shore::retention::Retention;
 use seaframe_testkit::{MosquittoServer, MotoServer};
@@ -65,20 +64,7 @@ async fn all_there_once(shore: &Shore, moto: &MotoServer, sent: &[Thumb]) {
     let expected: BTreeMap<String, usize> = sent.iter().map(|t| (key_of(moto, t), 1)).collect();
     assert_eq!(stored, expected, "one object per thumbnail, under its key");
 
-    let rows = shore
-        .index
-        .thumbs(&ThumbQuery {
-            vessel: None,
-            camera: None,
-            from_ns: i64::MIN,
-            to_ns: i64::MAX,
-            place: None,
-            after: None,
-            limit: 10_000,
-        })
-        .await
-        .unwrap()
-        .rows;
+    let rows = all_thumbs(&*shore.index).await.rows;
     assert_eq!(rows.len(), sent.len());
     for row in rows {
         let t = sent

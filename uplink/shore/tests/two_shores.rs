@@ -31,7 +31,6 @@ use futures_util::StreamExt;
 use seaframe_shore::app::Shore;
 use seaframe_shore::auth::Role;
 use seaframe_shore::config::Config;
-use seaframe_shore::index::ThumbQuery;
 use seaframe_testkit::{Child, MosquittoServer, MotoServer, free_port};
 use seaframe_wire::Thumb;
 
@@ -91,19 +90,7 @@ fn processed(shore: &Shore) -> u64 {
 
 /// Every row, by its thumbnail's key.
 async fn rows(shore: &Shore) -> BTreeMap<(String, String, i64), i64> {
-    let page = shore
-        .index
-        .thumbs(&ThumbQuery {
-            vessel: None,
-            camera: None,
-            from_ns: i64::MIN,
-            to_ns: i64::MAX,
-            place: None,
-            after: None,
-            limit: 10_000,
-        })
-        .await
-        .unwrap();
+    let page = all_thumbs(&*shore.index).await;
     let mut out = BTreeMap::new();
     for r in page.rows {
         let k = key(r.vessel.as_str(), r.camera.as_str(), r.captured_at_ns);

@@ -21,7 +21,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_shore::app::Shore;
 use seaframe_shore::auth::{Role, accounts};
 use seaframe_shore::config::{Config, Secret};
-use seaframe_shore::index::Index;
+use seaframe_shore::index::{Index, ThumbPage, ThumbQuery};
 use seaframe_wire::{Thumb, ThumbPosition};
 
 /// A real (tiny) JPEG with a pattern that depends on `seed`.
@@ -344,4 +344,23 @@ pub async fn get_json(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) 
         status,
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
     )
+}
+
+/// Every thumbnail row of `index`, oldest first, in one page (at most
+/// 10 000: a test's whole fleet).
+pub async fn all_thumbs(index: &dyn Index) -> ThumbPage {
+    let page = index
+        .thumbs(&ThumbQuery {
+            vessel: None,
+            camera: None,
+            from_ns: i64::MIN,
+            to_ns: i64::MAX,
+            place: None,
+            after: None,
+            limit: 10_000,
+        })
+        .await
+        .unwrap();
+    assert!(page.next.is_none(), "more than one page of thumbnails");
+    page
 }
