@@ -22,8 +22,9 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::feed::{self, Feed};
 use crate::index::{self, Index};
-use crate::ingest::{self, Receiver, Writer};
+use crate::ingest::{self, Intent, Receiver, Writer};
 use crate::metrics::Metrics;
+use crate::peers;
 use crate::retention::Retention;
 
 /// How long the stages get to stop before `stop` gives up on them.
@@ -88,12 +89,21 @@ impl Shore {
             .open(&cfg.data_dir)
             .map_err(|e| anyhow::anyhow!("blobs.url: {e}"))?;
         let metrics = Arc::new(Metrics::default());
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let lease = match &index_url {
+            crate::config::IndexUrl::Postgres(url) => {
+                let client_id = cfg.mqtt.client_id();
+                peers::own_lease(url, &client_id, &cfg.mqtt.share_group, &shutdown)
+                    .await?
+                    .map(|own| (url.clone(), own))
+            }
+            crate::config::IndexUrl::Sqlite(_) => None,
+        };
         let options = ingest::connect_options(&cfg.mqtt)?;
         let (client, eventloop) = rumqttc::AsyncClient::new(options, ingest::REQUEST_CAPACITY);
         let (tx, rx) = mpsc::channel(ingest::CHANNEL_CAPACITY);
         let (subscribed_tx, subscribed) = watch::channel(false);
-        let tracker = TaskTracker::new();
-        let shutdown = CancellationToken::new();
         let writer_done = CancellationToken::new();
         let committed = Arc::new(Notify::new());
         let (events, _) = broadcast::channel(feed::CHANNEL_CAPACITY);
@@ -104,6 +114,7 @@ impl Shore {
             index: index.clone(),
             blobs: blobs.clone(),
             metrics: metrics.clone(),
+            flow: Arc::default(),
             done: writer_done.clone(),
             committed: committed.clone(),
         };
@@ -117,8 +128,10 @@ impl Shore {
             client: client.clone(),
             eventloop,
             filters: seaframe_wire::shore_filters(&cfg.mqtt.share_group).to_vec(),
+            intent: Intent::Subscribe,
             tx,
             metrics: metrics.clone(),
+            flow: Arc::default(),
             subscribed: subscribed_tx,
             writer_done,
         };
@@ -176,6 +189,18 @@ impl Shore {
                 "feed-listen",
                 listener.run(shutdown.clone()),
             );
+        }
+        if let Some((url, own)) = lease {
+            let peers = peers::Peers {
+                url,
+                mqtt: cfg.mqtt.clone(),
+                own,
+                index: index.clone(),
+                blobs: blobs.clone(),
+                metrics: metrics.clone(),
+                committed: feed.wake.clone(),
+            };
+            spawn_stage(&tracker, &shutdown, "peers", peers.run(shutdown.clone()));
         }
         spawn_stage(&tracker, &shutdown, "feed", feed.run(shutdown.clone()));
         spawn_stage(

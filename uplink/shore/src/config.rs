@@ -53,6 +53,13 @@ pub struct MqttConfig {
     /// one): the shore's certificate and key (PEM), from `pki-init`.
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
+    /// Several instances on one PostgreSQL index: drain a dead peer's
+    /// session under its client id ([`crate::peers`]). Only for a broker
+    /// that lets this instance's identity connect under its peers' client
+    /// ids (not the shipped mosquitto config, which names each client by
+    /// its certificate).
+    #[serde(default)]
+    pub take_over_dead_peers: bool,
 }
 
 impl MqttConfig {

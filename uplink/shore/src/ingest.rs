@@ -13,12 +13,16 @@
 //!   which redelivers them; the index ignores what it already has, so each
 //!   thumbnail is indexed exactly once.
 //!
+//! The same two stages drain a dead peer instance's session
+//! ([`Intent::Drain`], see [`crate::peers`]).
+//!
 //! Shutdown: the writer finishes (and acks) the batch in hand and stops;
 //! then the receiver sends the acks still queued, disconnects, and stops.
 //! Messages left in the channel are not acked: the broker keeps them for
 //! this client's session.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -99,14 +103,46 @@ pub fn connect_options(cfg: &MqttConfig) -> Result<MqttOptions, MqttSetupError> 
     Ok(opts)
 }
 
+/// What a [`Receiver`] does with its session's subscriptions on connecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// Subscribe to the filters: this instance's own session.
+    Subscribe,
+    /// Unsubscribe from them: a dead peer's session, taken over to be
+    /// drained — what it holds is still delivered, nothing new is routed
+    /// to it.
+    Drain,
+}
+
+/// Messages handed to the writer and messages it has settled (acked, or
+/// refused and acked): equal when nothing is in hand.
+#[derive(Debug, Default)]
+pub struct Flow {
+    pub taken: AtomicU64,
+    pub settled: AtomicU64,
+}
+
+impl Flow {
+    /// `(taken, settled)`.
+    pub fn load(&self) -> (u64, u64) {
+        (
+            self.taken.load(Ordering::SeqCst),
+            self.settled.load(Ordering::SeqCst),
+        )
+    }
+}
+
 /// Polls the event loop; hands PUBLISHes to the [`Writer`].
 pub struct Receiver {
     pub client: AsyncClient,
     pub eventloop: EventLoop,
     pub filters: Vec<String>,
+    pub intent: Intent,
     pub tx: mpsc::Sender<Publish>,
     pub metrics: Arc<Metrics>,
-    /// `true` while subscribed (SUBACK seen on the current connection).
+    pub flow: Arc<Flow>,
+    /// `true` once the session's subscriptions are as [`Intent`] asks
+    /// (SUBACK or UNSUBACK seen on the current connection).
     pub subscribed: watch::Sender<bool>,
     /// Cancelled when the writer has stopped: then send the last acks,
     /// disconnect and stop.
@@ -138,13 +174,7 @@ impl Receiver {
                         session_present = ack.session_present,
                         "connected to the broker"
                     );
-                    let subs = self
-                        .filters
-                        .iter()
-                        .map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
-                    if let Err(e) = self.client.try_subscribe_many(subs) {
-                        tracing::error!(error = %e, "could not queue the subscription");
-                    }
+                    self.ask_for_subscriptions();
                 }
                 Ok(Event::Incoming(Packet::SubAck(ack))) => {
                     let refused = ack
@@ -157,8 +187,12 @@ impl Receiver {
                     }
                     self.subscribed.send_replace(true);
                 }
+                Ok(Event::Incoming(Packet::UnsubAck(_))) => {
+                    self.subscribed.send_replace(true);
+                }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     add(&self.metrics.mqtt_publishes_received, 1);
+                    self.flow.taken.fetch_add(1, Ordering::SeqCst);
                     if p.payload.len() > MAX_MESSAGE_BYTES {
                         self.refuse_oversized(&p);
                         continue;
@@ -188,6 +222,24 @@ impl Receiver {
         Ok(())
     }
 
+    /// Queues the SUBSCRIBE (or, draining, the UNSUBSCRIBE) of the filters.
+    fn ask_for_subscriptions(&self) {
+        let asked = match self.intent {
+            Intent::Subscribe => self.client.try_subscribe_many(
+                self.filters
+                    .iter()
+                    .map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce)),
+            ),
+            Intent::Drain => self
+                .filters
+                .iter()
+                .try_for_each(|f| self.client.try_unsubscribe(f)),
+        };
+        if let Err(e) = asked {
+            tracing::error!(error = %e, intent = ?self.intent, "could not queue the (un)subscription");
+        }
+    }
+
     /// Counts an oversized message (`too_large`) and acks it at once: it
     /// is never stored, and holding it in the channel would hold its bytes.
     /// An ack that cannot be queued leaves it to be redelivered, and
@@ -198,6 +250,7 @@ impl Receiver {
         if let Err(e) = self.client.try_ack(p) {
             tracing::warn!(error = %e, "could not queue the ack of an oversized message");
         }
+        self.flow.settled.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Sends what is queued (the writer's last acks), then DISCONNECT, so the
@@ -243,6 +296,7 @@ pub struct Writer {
     pub index: Arc<dyn Index>,
     pub blobs: Blobs,
     pub metrics: Arc<Metrics>,
+    pub flow: Arc<Flow>,
     /// Cancelled when this stage returns, whatever the reason.
     pub done: CancellationToken,
     /// Woken after each commit (the live feed reads what changed).
@@ -267,11 +321,13 @@ impl Writer {
                 break;
             }
             self.committed.notify_one();
+            let settled = batch.len() as u64;
             for p in batch.drain(..) {
                 if let Err(e) = self.client.ack(&p).await {
                     tracing::warn!(error = %e, "could not queue an ack (the broker will redeliver)");
                 }
             }
+            self.flow.settled.fetch_add(settled, Ordering::SeqCst);
         }
         Ok(())
     }

@@ -23,6 +23,7 @@ pub mod ingest;
 pub mod logging;
 pub mod metrics;
 pub mod migrate;
+pub mod peers;
 pub mod pki;
 pub mod poison;
 pub mod retention;

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub index_errors: AtomicU64,
     pub mqtt_connection_errors: AtomicU64,
     pub mqtt_connects: AtomicU64,
+    /// Dead peers' sessions drained under their client ids ([`crate::peers`]).
+    pub peer_sessions_drained: AtomicU64,
     /// PUBLISHes received from the broker (before decoding).
     pub mqtt_publishes_received: AtomicU64,
     /// Live events the feed sent (once each, whatever the number of clients).
@@ -125,7 +127,7 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 12] = [
+        let counters: [(&str, &str, &AtomicU64); 13] = [
             (
                 "seaframe_shore_mqtt_publishes_received_total",
                 "PUBLISHes received from the broker.",
@@ -175,6 +177,11 @@ impl Metrics {
                 "seaframe_shore_mqtt_connects_total",
                 "MQTT connections established.",
                 &self.mqtt_connects,
+            ),
+            (
+                "seaframe_shore_peer_sessions_drained_total",
+                "Dead peer instances' broker sessions drained under their client ids.",
+                &self.peer_sessions_drained,
             ),
             (
                 "seaframe_shore_feed_events_total",

@@ -9,12 +9,14 @@
 //!   page (an SSE client) open on one instance sees live, within a bound,
 //!   what the other ingested (the latency is printed).
 //! - One instance, a `seaframe-shore serve` child process, SIGKILLed in the
-//!   middle of a paced burst: the survivor goes on with what the broker
-//!   routes to it; the dead instance's share waits in its persistent session
-//!   at the broker (mosquitto keeps routing a share to it) until the
-//!   instance is back under its client id, as a service manager restarts
-//!   it; then nothing is lost and nothing doubled (a message committed but
-//!   not acked before the kill comes back and is counted a duplicate).
+//!   middle of a paced burst: the survivor finds the dead instance's lease
+//!   free, drains its broker session under its client id (what mosquitto
+//!   had routed to it, and what it had in flight) and unsubscribes the
+//!   share there, so that every thumbnail is indexed with the dead
+//!   instance still dead, and the broker routes the whole load to the
+//!   survivor; the dead instance, restarted, shares the load again.
+//!   Nothing lost, nothing doubled (a message committed but not acked
+//!   before the kill comes back and is counted a duplicate).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -65,6 +67,7 @@ fn shore_config(
 ) -> Config {
     let mut cfg = config(&broker.url(), dir, client_id, Some(index_url));
     cfg.blobs = blobs_config(moto);
+    cfg.mqtt.take_over_dead_peers = true;
     assert_eq!(cfg.validate(), [], "the config is valid");
     cfg
 }
@@ -260,7 +263,7 @@ fn child_toml(
 ) -> String {
     format!(
         "data_dir = \"{}\"\n\
-         [mqtt]\nurl = \"{}\"\nclient_id = \"{client_id}\"\n\
+         [mqtt]\nurl = \"{}\"\nclient_id = \"{client_id}\"\ntake_over_dead_peers = true\n\
          [index]\nurl = \"{index_url}\"\n\
          [blobs]\nurl = \"s3://{BUCKET}/{PREFIX}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
          access_key_id = \"{ACCESS_KEY_ID}\"\nsecret_access_key = \"{SECRET}\"\nallow_http = true\n",
@@ -356,51 +359,65 @@ async fn an_instance_killed_mid_burst_loses_nothing_and_doubles_nothing() {
     })
     .await;
 
-    // The survivor goes on: it takes what the broker routes to it, and
-    // settles (nothing processed for a second).
-    let mut last = (processed(&b), Instant::now());
-    let settle_by = Instant::now() + Duration::from_secs(30);
-    while last.1.elapsed() < Duration::from_secs(1) {
-        assert!(Instant::now() < settle_by, "B never settles");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = processed(&b);
-        if now != last.0 {
-            last = (now, Instant::now());
-        }
-    }
-    let survivor_after_kill = processed(&b) - b_at_kill;
-    assert!(survivor_after_kill > 0, "B ingests after A died");
-    let waiting = N as u64 - b.index.count_thumbs().await.unwrap();
-    eprintln!(
-        "kill: A indexed ≥ {a_took} then SIGKILL at {queued_at_kill}/{N} sent; B took {survivor_after_kill} \
-         after the kill; {waiting} wait in A's session at the broker"
-    );
-    assert!(
-        waiting > 0,
-        "mosquitto keeps a share for the dead member's persistent session (if this fails, \
-         the broker now hands it to the survivor: update docs/shore.md)"
-    );
-
-    // A comes back under its client id (as systemd restarts it): its
-    // session is drained, every thumbnail is there once.
-    let a = start(shore_config(&broker, &moto, da.path(), &db.url, "shore-a")).await;
+    // The survivor takes the dead instance's share over: it drains A's
+    // session under A's client id (A's lease is free) and unsubscribes it
+    // there, so every thumbnail is indexed with A still dead.
     let index = b.index.clone();
-    until(30, "every thumbnail indexed", || {
+    until(30, "every thumbnail indexed by the survivor alone", || {
         let index = index.clone();
         async move { index.count_thumbs().await.unwrap() >= N as u64 }
     })
     .await;
-    assert_eq!(
-        b.index.count_thumbs().await.unwrap(),
-        N as u64,
-        "sent = indexed"
-    );
+    until(10, "A's session drained", || async {
+        b.metrics.peer_sessions_drained.load(Ordering::SeqCst) == 1
+    })
+    .await;
     all_there_once(&b, &[&b], &moto, &sent).await;
     eprintln!(
-        "kill: {N} sent = indexed = objects; the restarted A took {} ({} of them redeliveries of \
-         what the killed A had committed but not acked)",
-        processed(&a),
-        a.metrics.thumbs_duplicate.load(Ordering::SeqCst)
+        "kill: A indexed ≥ {a_took} then SIGKILL at {queued_at_kill}/{N} sent; B took {} after \
+         the kill, A's session drained by B ({} redeliveries of what A had committed but not acked)",
+        processed(&b) - b_at_kill,
+        b.metrics.thumbs_duplicate.load(Ordering::SeqCst)
+    );
+
+    // From now on the broker routes the whole load to the survivor.
+    const MORE: i64 = 100;
+    let more: Vec<Thumb> = (N..N + MORE).map(fleet_thumb).collect();
+    let b_before = processed(&b);
+    for t in &more {
+        send(&vessel, t).await;
+    }
+    until(20, "the survivor takes the whole load", || async {
+        processed(&b) >= b_before + MORE as u64
+    })
+    .await;
+    assert_eq!(b.index.count_thumbs().await.unwrap(), (N + MORE) as u64);
+
+    // A comes back under its client id: it takes its lease, subscribes
+    // again and shares the load; every thumbnail is there once.
+    let a = start(shore_config(&broker, &moto, da.path(), &db.url, "shore-a")).await;
+    const LAST: i64 = 100;
+    let last: Vec<Thumb> = (N + MORE..N + MORE + LAST).map(fleet_thumb).collect();
+    for t in &last {
+        send(&vessel, t).await;
+    }
+    let total = (N + MORE + LAST) as u64;
+    until(20, "every thumbnail indexed", || {
+        let index = index.clone();
+        async move { index.count_thumbs().await.unwrap() >= total }
+    })
+    .await;
+    assert!(processed(&a) > 0, "the restarted A shares the load again");
+    let everything: Vec<Thumb> = sent.into_iter().chain(more).chain(last).collect();
+    all_there_once(&b, &[&a, &b], &moto, &everything).await;
+    assert_eq!(
+        b.metrics.peer_sessions_drained.load(Ordering::SeqCst),
+        1,
+        "a live peer is never taken over"
+    );
+    eprintln!(
+        "kill: {total} sent = indexed = objects; after its restart A took {}",
+        processed(&a)
     );
     drop(vessel);
     a.stop().await.unwrap();

@@ -33,6 +33,8 @@ use crate::when::now_ns;
 #[path = "postgres_bulk.rs"]
 mod bulk;
 mod health;
+#[path = "postgres_instances.rs"]
+pub mod instances;
 #[path = "postgres_notify.rs"]
 mod notify;
 #[path = "postgres_retention.rs"]
@@ -150,6 +152,7 @@ CREATE INDEX sessions_by_account ON sessions (account);
 CREATE INDEX sessions_by_expiry ON sessions (expires_at_ns);
 ",
     notify::MIGRATION,
+    instances::MIGRATION,
 ];
 
 /// An arbitrary constant: the advisory lock migrations run under.
