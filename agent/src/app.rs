@@ -9,13 +9,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 use crate::api::{self, ApiState};
 use crate::clock::Clock;
@@ -31,6 +28,7 @@ use crate::queue::{Producer, Queue};
 use crate::redis_server::OwnRedis;
 use crate::retention::Retention;
 use crate::sharpness::Scorer;
+use crate::stage::Stage;
 use crate::store::Store;
 use crate::store::lock::DataDirLock;
 use crate::timestamp::Timestamp;
@@ -46,58 +44,6 @@ const WORKER_BATCH: usize = 16;
 const CLAIM_IDLE_MS: u64 = 10_000;
 /// How far back start-up reconcile looks (an hour, in ns).
 const RECONCILE_WINDOW_NS: i64 = 3_600_000_000_000;
-/// How long shutdown waits for each stage.
-const STAGE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A group of tasks stopped together. Clones share the tasks and token.
-#[derive(Debug, Clone)]
-pub struct Stage {
-    name: &'static str,
-    pub(crate) token: CancellationToken,
-    tracker: TaskTracker,
-}
-
-impl Stage {
-    pub fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            token: CancellationToken::new(),
-            tracker: TaskTracker::new(),
-        }
-    }
-
-    /// Spawns a task of this stage in a span; if it fails, `failed` is cancelled.
-    pub fn spawn<F>(&self, span: tracing::Span, failed: &CancellationToken, task: F)
-    where
-        F: Future<Output = anyhow::Result<()>> + Send + 'static,
-    {
-        let failed = failed.clone();
-        let name = self.name;
-        self.tracker.spawn(
-            async move {
-                if let Err(e) = task.await {
-                    tracing::error!(stage = name, "stage failed: {e:#}");
-                    failed.cancel();
-                }
-            }
-            .instrument(span),
-        );
-    }
-
-    pub async fn stop(&self) {
-        self.token.cancel();
-        self.tracker.close();
-        if tokio::time::timeout(STAGE_STOP_TIMEOUT, self.tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                stage = self.name,
-                "did not stop within {STAGE_STOP_TIMEOUT:?}"
-            );
-        }
-    }
-}
 
 /// The frame path without cameras or API: store, Redis (own or given),
 /// producer and workers. The agent and the benchmark both run it; frames

@@ -26,6 +26,7 @@ pub mod queue;
 pub mod redis_server;
 pub mod retention;
 pub mod sharpness;
+pub mod stage;
 pub mod store;
 pub mod timestamp;
 pub mod uplink;

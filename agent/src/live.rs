@@ -12,7 +12,6 @@ use seaframe_wire::CameraId;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Stage;
 use crate::capture::Camera;
 use crate::capture::numbering::Numbering;
 use crate::clock::Clock;
@@ -20,6 +19,7 @@ use crate::config::{CameraConfig, Config, GpsConfig, RetentionConfig};
 use crate::gps::reader::GpsReader;
 use crate::handoff::Handoff;
 use crate::metrics::Metrics;
+use crate::stage::Stage;
 use crate::store::Store;
 use crate::uplink::UplinkSettings;
 

@@ -165,7 +165,7 @@ pub struct Metrics {
     pub store_health: StoreHealth,
     pub uplink: UplinkMetrics,
     /// The disk watch (`fswatch/`).
-    pub watch: crate::fswatch::WatchMetrics,
+    pub watch: crate::fswatch::counters::WatchMetrics,
 }
 
 /// What the uplink counts (all zero without `[uplink]`).
@@ -208,7 +208,7 @@ impl Default for Metrics {
             store_latency: Histogram::new(LATENCY_BOUNDS_S),
             store_health: StoreHealth::default(),
             uplink: UplinkMetrics::default(),
-            watch: crate::fswatch::WatchMetrics::default(),
+            watch: crate::fswatch::counters::WatchMetrics::default(),
         }
     }
 }

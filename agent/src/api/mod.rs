@@ -9,6 +9,7 @@ mod frames;
 mod metrics;
 mod params;
 mod places;
+mod store_call;
 mod track;
 mod video;
 

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::frames::{blocking, frame_json};
 use super::params::{self, Params, QueryParams};
+use super::store_call::{blocking, frame_json};
 use crate::store::geo::{circle_box, distance_m};
 use crate::store::{Cursor, GeoBox, Pick};
 

@@ -40,7 +40,7 @@ pub async fn get(
         fps,
     };
     let asked = req.clone();
-    if !super::frames::blocking(&state.store, move |s| asked.has_frames(s)).await? {
+    if !super::store_call::blocking(&state.store, move |s| asked.has_frames(s)).await? {
         return Err(ApiError::NotFound(format!(
             "no frames of camera {} from {} to {}",
             req.camera,

@@ -23,10 +23,11 @@ use std::time::Instant;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 use seaframe_wire::CameraId;
 
+use super::DiskWatch;
+use super::counters::WatchMetrics;
 use super::events::{Change, Pending, classify};
 use super::scan::{Budget, Scan, ctime_ns};
 use super::targets::{minute_of, targets};
-use super::{DiskWatch, WatchMetrics};
 use crate::store::ReconcileReport;
 use crate::store::layout::{MINUTE_DEPTH, folder_depth, parse_rel_path};
 use crate::timestamp::Timestamp;

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
-use rumqttc::{MqttOptions, TlsConfiguration, Transport};
-use seaframe_wire::VesselName;
+use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
+use seaframe_wire::message::Status;
+use seaframe_wire::{Topic, VesselName};
 
-use super::publisher::last_will;
 use crate::config::Secret;
 
 /// The largest packet either way: a thumbnail envelope is at most 2 MiB.
@@ -89,6 +89,16 @@ impl MqttSettings {
             client_auth,
         }))
     }
+}
+
+/// The last will: `offline`, retained, on the status topic.
+pub fn last_will(vessel: &VesselName) -> LastWill {
+    let topic = Topic::Status {
+        vessel: vessel.clone(),
+    }
+    .to_string();
+    let payload = serde_json::to_vec(&Status::offline()).unwrap_or_default();
+    LastWill::new(topic, payload, QoS::AtLeastOnce, true)
 }
 
 #[cfg(test)]

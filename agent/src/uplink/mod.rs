@@ -20,10 +20,10 @@ use std::sync::atomic::AtomicU64;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Stage;
 use crate::config::in_effect::SharedInEffect;
 use crate::config::{Config, UplinkConfig};
 use crate::metrics::Metrics;
+use crate::stage::Stage;
 use crate::store::Store;
 use broker::MqttSettings;
 use outbox::Outbox;

@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rumqttc::{
-    AsyncClient, ConnectReturnCode, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS,
+    AsyncClient, ConnectReturnCode, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS,
 };
 use seaframe_wire::message::{ConfigAck, ConfigPush, PositionReport, Status};
 use seaframe_wire::{Topic, VesselName};
@@ -478,14 +478,4 @@ impl Drop for Driver {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// The last will: `offline`, retained, on the status topic.
-pub fn last_will(vessel: &VesselName) -> LastWill {
-    let topic = Topic::Status {
-        vessel: vessel.clone(),
-    }
-    .to_string();
-    let payload = serde_json::to_vec(&Status::offline()).unwrap_or_default();
-    LastWill::new(topic, payload, QoS::AtLeastOnce, true)
 }

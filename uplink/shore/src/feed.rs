@@ -26,9 +26,9 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{FleetHealthView, config_json, config_key, thumb_json, vessel_json};
 use crate::index::{Index, ThumbRow};
 use crate::metrics::{Metrics, add};
+use crate::views::{FleetHealthView, config_json, config_key, thumb_json, vessel_json};
 
 mod health;
 pub mod listen;

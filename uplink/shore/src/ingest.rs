@@ -33,7 +33,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::blobs::{BlobName, Blobs, NewBlob};
-use crate::config::MqttConfig;
+use crate::config::mqtt::MqttConfig;
 use crate::index::{Index, NewThumb, StatusUpdate};
 use crate::metrics::{Metrics, add};
 use crate::when::now_ns;

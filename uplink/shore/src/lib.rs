@@ -28,5 +28,5 @@ pub mod pki;
 pub mod poison;
 pub mod retention;
 pub mod tls;
-pub mod web;
+pub mod views;
 pub mod when;

@@ -44,7 +44,7 @@ pub struct Metrics {
     pub alerts_raised: AtomicU64,
     pub alerts_cleared: AtomicU64,
     /// What retention deleted (its own block of counters).
-    pub retention: crate::retention::RetentionMetrics,
+    pub retention: crate::retention::metrics::RetentionMetrics,
     /// Sign-ins by outcome, in the order of [`SignIn::ALL`].
     sign_ins: [AtomicU64; 3],
     /// Requests the auth guard refused: 401 (no or bad credentials), 403

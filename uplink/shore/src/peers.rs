@@ -37,7 +37,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::blobs::Blobs;
-use crate::config::{MqttConfig, Secret};
+use seaframe_http::Secret;
+
+use crate::config::mqtt::MqttConfig;
 use crate::index::Index;
 use crate::index::postgres::instances::Instances;
 use crate::ingest::{self, Flow, Intent, Receiver, Writer};

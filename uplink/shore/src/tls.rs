@@ -11,7 +11,8 @@ use rumqttc::{TlsConfiguration, Transport};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::{MqttConfig, Problem};
+use crate::config::mqtt::MqttConfig;
+use crate::config::problem::Problem;
 
 /// `true` when `[mqtt] url` asks for TLS.
 pub fn is_tls(url: &str) -> bool {
@@ -159,12 +160,10 @@ impl Pem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
 
     fn mqtt(extra: &str) -> MqttConfig {
-        let text = format!("[mqtt]\nurl = \"mqtts://broker.example:8883\"\n{extra}");
-        let cfg: Config = toml::from_str(&text).unwrap();
-        cfg.mqtt
+        let text = format!("url = \"mqtts://broker.example:8883\"\n{extra}");
+        toml::from_str(&text).unwrap()
     }
 
     #[test]

@@ -321,16 +321,23 @@ async fn an_instance_killed_mid_burst_loses_nothing_and_doubles_nothing() {
     let b = start(shore_config(&broker, &moto, dbd.path(), &db.url, "shore-b")).await;
     let viewer = account_token(&*b.index, "kill-watcher", Role::Viewer).await;
 
-    // A paced burst (~250 thumbnails/s) from a task of its own.
+    // A paced burst (~250 thumbnails/s) from a task of its own, A killed
+    // in its middle.
     const N: i64 = 400;
     let sent: Vec<Thumb> = (0..N).map(fleet_thumb).collect();
     let vessel = Arc::new(Publisher::connect(broker.port(), "fleet", None).await);
     let queued = Arc::new(AtomicU64::new(0));
+    // The second half waits for the kill, however slow the machine is.
+    let killed = Arc::new(tokio::sync::Notify::new());
     let burst = {
         let (vessel, queued, sent) = (vessel.clone(), queued.clone(), sent.clone());
+        let killed = killed.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(4));
-            for t in &sent {
+            for (i, t) in sent.iter().enumerate() {
+                if i == sent.len() / 2 {
+                    killed.notified().await;
+                }
                 tick.tick().await;
                 send(&vessel, t).await;
                 queued.fetch_add(1, Ordering::SeqCst);
@@ -347,6 +354,7 @@ async fn an_instance_killed_mid_burst_loses_nothing_and_doubles_nothing() {
         .await;
     let queued_at_kill = queued.load(Ordering::SeqCst);
     child.kill();
+    killed.notify_one();
     assert!(
         queued_at_kill < N as u64,
         "killed in the middle of the burst ({queued_at_kill} of {N} sent)"

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::config::Problem;
+use crate::config::problem::Problem;
 
 /// The longest backlog window: the index keeps backlog samples this long.
 pub const MAX_BACKLOG_WINDOW_S: u64 = 6 * 3600;

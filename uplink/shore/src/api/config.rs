@@ -27,9 +27,9 @@ use super::ApiState;
 use super::error::ApiError;
 use super::params::VesselPath;
 use crate::desired::{check_patch, check_whole};
-use crate::index::{ConfigChange, ConfigState, IndexError, ReceivedAck, ack_status_str};
+use crate::index::{ConfigChange, IndexError};
 use crate::metrics::add;
-use crate::when::rfc3339_ns;
+use crate::views::config_json;
 
 /// `PATCH`: the body is a merge patch of the overlay.
 pub async fn patch(
@@ -133,31 +133,4 @@ pub async fn get(
         .await
         .map_err(ApiError::index)?;
     Ok(Json(config_json(&config, &history)))
-}
-
-/// A config state as `GET …/config` shows it (and the feed's `config`
-/// event): `history` newest first, secrets redacted.
-pub(crate) fn config_json(config: &ConfigState, history: &[ReceivedAck]) -> Value {
-    let mut v = config_key(config);
-    v["history"] = redact_json(&history.iter().map(ack_json).collect());
-    v
-}
-
-/// A config state without its history: what tells the feed that it changed
-/// (every ack stored changes the last ack and its time).
-pub(crate) fn config_key(config: &ConfigState) -> Value {
-    redact_json(&json!({
-        "desired": config.desired,
-        "version": config.version,
-        "ack": config.ack.as_ref().map(ack_json),
-    }))
-}
-
-fn ack_json(a: &ReceivedAck) -> Value {
-    json!({
-        "version": a.ack.version,
-        "status": ack_status_str(a.ack.status),
-        "error": a.ack.error,
-        "received_at": a.received_at_ns.map(rfc3339_ns),
-    })
 }

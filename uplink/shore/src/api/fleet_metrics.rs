@@ -11,7 +11,7 @@ use crate::alerts::rules::camera_up;
 use crate::index::VesselSummary;
 use crate::index::health::KeptStatus;
 
-use super::FleetHealthView;
+use crate::views::FleetHealthView;
 
 /// A per-vessel gauge: name, help, and its value in a status (if any).
 type Gauge = (&'static str, &'static str, fn(&KeptStatus) -> Option<f64>);

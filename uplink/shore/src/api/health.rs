@@ -7,7 +7,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::json;
 
-use super::{ApiState, FleetHealthView};
+use super::ApiState;
+use crate::views::FleetHealthView;
 
 pub async fn healthz(State(state): State<ApiState>) -> impl IntoResponse {
     let subscribed = *state.subscribed.borrow();

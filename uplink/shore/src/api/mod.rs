@@ -2,7 +2,7 @@
 //! Prometheus format, `/healthz`. One file per resource; `error` and
 //! `params` hold what they share. The listener is bound by the caller
 //! (tests bind port 0). `/api/v1/events` streams changes (SSE); the fleet
-//! page (`/`, `/assets/…`) is [`crate::web`].
+//! page (`/`, `/assets/…`) is [`web`].
 //!
 //! Every route sits in one group by who may call it — [`public_routes`]
 //! (the health check, the page shell, sign-in), [`viewer_routes`] (every
@@ -24,6 +24,7 @@ mod session;
 mod thumbs;
 mod track;
 mod vessels;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,11 +39,7 @@ use rumqttc::AsyncClient;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use config::{config_json, config_key};
 pub use error::ApiError;
-pub(crate) use fleet_health::{FleetHealthView, alert_json};
-pub(crate) use thumbs::thumb_json;
-pub(crate) use vessels::vessel_json;
 
 use crate::auth::{Auth, Role};
 use crate::blobs::Blobs;
@@ -162,9 +159,9 @@ fn public_routes() -> Routes {
         .get("/healthz", health::healthz)
         .get("/api/v1/healthz", health::healthz)
         .post("/api/v1/session", session::sign_in)
-        .get("/", crate::web::index)
-        .get("/index.html", crate::web::index)
-        .get("/assets/{name}", crate::web::asset)
+        .get("/", web::index)
+        .get("/index.html", web::index)
+        .get("/assets/{name}", web::asset)
 }
 
 /// Every read: viewers and up.
@@ -255,9 +252,4 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())
-}
-
-/// `/api/v1/thumbs/<id>/image`
-pub fn image_url(id: i64) -> String {
-    format!("/api/v1/thumbs/{id}/image")
 }

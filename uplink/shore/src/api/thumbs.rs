@@ -9,26 +9,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::ApiState;
 use super::error::ApiError;
 use super::params::{self, QueryParams, ThumbId, VesselPath};
-use super::{ApiState, image_url};
 use crate::blobs::BlobName;
 use crate::index::{ThumbQuery, ThumbRow};
-use crate::when::rfc3339_ns;
-
-/// A thumbnail as the lists show it (and the feed's `thumb` event).
-pub(crate) fn thumb_json(t: &ThumbRow) -> Value {
-    json!({
-        "id": t.id,
-        "vessel": t.vessel,
-        "camera": t.camera,
-        "ts": rfc3339_ns(t.captured_at_ns),
-        "lat": t.lat,
-        "lon": t.lon,
-        "bytes": t.bytes,
-        "image_url": image_url(t.id),
-    })
-}
+use crate::views::thumb_json;
 
 async fn list(state: &ApiState, query: ThumbQuery) -> Result<Json<Value>, ApiError> {
     let page = state.index.thumbs(&query).await.map_err(ApiError::index)?;

@@ -7,9 +7,9 @@
 use crate::auth::credential::{self, CredentialError};
 use crate::auth::role::check_name;
 use crate::auth::{Account, Role};
-use crate::config::Secret;
 use crate::index::{AccountSummary, Index, IndexError};
 use crate::when::now_ns;
+use seaframe_http::Secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

@@ -19,7 +19,9 @@ pub mod throttle;
 
 use std::sync::Arc;
 
-use crate::config::{AuthConfig, Secret};
+use seaframe_http::Secret;
+
+use crate::config::auth::AuthConfig;
 pub use role::{Account, Role};
 use throttle::Throttle;
 

@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::s3::{S3Blobs, S3Settings};
 use super::{Blobs, DiskBlobs};
-use crate::config::{Problem, Secret};
+use seaframe_http::Secret;
+
+use crate::config::problem::Problem;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

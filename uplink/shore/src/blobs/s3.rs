@@ -23,7 +23,7 @@ use object_store::{
 };
 
 use super::{BlobError, BlobKey, BlobName, NewBlob, layout};
-use crate::config::Secret;
+use seaframe_http::Secret;
 
 /// PUTs of one batch in flight at once.
 pub const UPLOAD_CONCURRENCY: usize = 32;

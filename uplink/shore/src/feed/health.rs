@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::alerts::{Alert, AlertKind};
-use crate::api::{FleetHealthView, alert_json};
+use crate::views::{FleetHealthView, alert_json};
 
 /// The alerts the feed saw last, by key.
 #[derive(Debug, Default)]

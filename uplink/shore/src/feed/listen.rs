@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Secret;
+use seaframe_http::Secret;
 
 /// The channel the index's triggers notify (see the PostgreSQL migrations).
 pub const CHANNEL: &str = "seaframe_feed";

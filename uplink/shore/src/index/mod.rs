@@ -31,7 +31,7 @@ use seaframe_wire::message::{AckStatus, ConfigAck, Fix};
 use seaframe_wire::{CameraId, VesselName};
 
 use crate::auth::{Account, Role};
-use crate::config::IndexUrl;
+use crate::config::index_url::IndexUrl;
 use crate::desired::TooLarge;
 
 /// How many acks a vessel's history keeps (the newest).
@@ -535,7 +535,7 @@ pub(crate) fn account_row(
             .parse()
             .map_err(|e| IndexError::Corrupt(format!("account {name:?}: {e}")))?,
         name,
-        password_hash: crate::config::Secret::new(password_hash),
+        password_hash: seaframe_http::Secret::new(password_hash),
         created_at_ns,
     })
 }

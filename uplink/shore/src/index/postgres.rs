@@ -17,7 +17,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row};
 use tokio_util::task::TaskTracker;
 
-use crate::config::Secret;
+use seaframe_http::Secret;
 
 use super::{
     ACK_HISTORY_LEN, AckColumns, ConfigChange, ConfigState, Fut, Index, IndexError, NewThumb,

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::config::Problem;
+use crate::config::problem::Problem;
 
 const DAY_NS: f64 = 86_400e9;
 

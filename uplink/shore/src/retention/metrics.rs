@@ -6,8 +6,6 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::metrics::add;
-
 /// Why retention deleted a thumbnail (a metrics label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {
@@ -60,8 +58,8 @@ pub struct RetentionMetrics {
 
 impl RetentionMetrics {
     pub fn count(&self, why: Why, rows: u64, bytes: u64) {
-        add(&self.deleted[why.slot()], rows);
-        add(&self.deleted_bytes[why.slot()], bytes);
+        self.deleted[why.slot()].fetch_add(rows, Ordering::Relaxed);
+        self.deleted_bytes[why.slot()].fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Thumbnails deleted for `why`.

@@ -14,7 +14,7 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::api::ApiError;
+use super::error::ApiError;
 
 /// One embedded file.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ const fn etag(bytes: &[u8]) -> [u8; 18] {
 
 macro_rules! asset {
     ($name:literal, $type:expr) => {{
-        const BODY: &[u8] = include_bytes!(concat!("../web/", $name));
+        const BODY: &[u8] = include_bytes!(concat!("../../web/", $name));
         const TAG: [u8; 18] = etag(BODY);
         Asset {
             name: $name,

@@ -4,14 +4,24 @@
 //! from the TOML parser, which names the key and line; range and cross-field
 //! checks come from `validate`, which collects every problem at once.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod auth;
+pub mod index_url;
+pub mod mqtt;
+pub mod problem;
+
+pub use auth::{AuthConfig, MAX_SESSION_TTL_S};
+pub use index_url::IndexUrl;
+pub use mqtt::MqttConfig;
+pub use problem::Problem;
+pub use seaframe_http::Secret;
+
 /// The example file: every key with its default and meaning.
-pub const EXAMPLE: &str = include_str!("../seaframe-shore.example.toml");
+pub const EXAMPLE: &str = include_str!("../../seaframe-shore.example.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,46 +39,12 @@ pub struct Config {
     /// Deleting and thinning thumbnails ashore (an empty or absent table:
     /// the defaults of [`crate::retention::config`]).
     #[serde(default)]
-    pub retention: crate::retention::RetentionConfig,
+    pub retention: crate::retention::config::RetentionConfig,
     #[serde(default)]
     pub auth: AuthConfig,
     /// Where the thumbnails' JPEGs are kept (absent: `<data_dir>/thumbs`).
     #[serde(default)]
     pub blobs: crate::blobs::BlobsConfig,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MqttConfig {
-    pub url: String,
-    #[serde(default = "defaults::share_group")]
-    pub share_group: String,
-    pub client_id: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    /// `mqtts://`: the CA that signed the broker's certificate (PEM);
-    /// without it, the system's roots.
-    pub ca_file: Option<PathBuf>,
-    /// `mqtts://` with a client certificate (the shipped broker requires
-    /// one): the shore's certificate and key (PEM), from `pki-init`.
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
-    /// Several instances on one PostgreSQL index: drain a dead peer's
-    /// session under its client id ([`crate::peers`]). Only for a broker
-    /// that lets this instance's identity connect under its peers' client
-    /// ids (not the shipped mosquitto config, which names each client by
-    /// its certificate).
-    #[serde(default)]
-    pub take_over_dead_peers: bool,
-}
-
-impl MqttConfig {
-    /// The configured client id, or one derived from the share group.
-    pub fn client_id(&self) -> String {
-        self.client_id
-            .clone()
-            .unwrap_or_else(|| format!("seaframe-shore-{}", self.share_group))
-    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -94,75 +70,6 @@ impl Default for ApiConfig {
             listen: defaults::listen(),
             token: None,
         }
-    }
-}
-
-pub use seaframe_http::Secret;
-
-/// Sign-in on the fleet page ([`crate::auth`]). Accounts themselves are
-/// in the index (`seaframe-shore account …`), not here.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthConfig {
-    /// How long a sign-in lasts (then the page asks again).
-    #[serde(default = "defaults::session_ttl_s")]
-    pub session_ttl_s: u64,
-    /// Marks the session cookie `Secure` (sent over HTTPS only). Set it
-    /// when the shore is reached through a TLS proxy; a request that says
-    /// `X-Forwarded-Proto: https` gets a `Secure` cookie either way.
-    #[serde(default)]
-    pub secure_cookie: bool,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self {
-            session_ttl_s: defaults::session_ttl_s(),
-            secure_cookie: false,
-        }
-    }
-}
-
-/// The longest a sign-in may last.
-pub const MAX_SESSION_TTL_S: u64 = 30 * 24 * 3600;
-
-/// Where the index lives, read from `[index] url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IndexUrl {
-    Sqlite(PathBuf),
-    /// The whole `postgres://…` URL (may hold a password).
-    Postgres(Secret),
-}
-
-impl IndexUrl {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        if let Some(path) = s.strip_prefix("sqlite:") {
-            let path = path.strip_prefix("//").unwrap_or(path);
-            if path.is_empty() {
-                return Err("sqlite: needs a path (sqlite:/var/lib/…/index.db)".into());
-            }
-            return Ok(Self::Sqlite(PathBuf::from(path)));
-        }
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            return match s.parse::<tokio_postgres::Config>() {
-                Ok(_) => Ok(Self::Postgres(Secret::new(s))),
-                Err(e) => Err(format!("not a PostgreSQL URL: {e}")),
-            };
-        }
-        Err("must start with sqlite: or postgres://".into())
-    }
-}
-
-/// One thing wrong with a config, naming its key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub key: &'static str,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
     }
 }
 
@@ -329,14 +236,8 @@ mod defaults {
     pub fn data_dir() -> PathBuf {
         PathBuf::from("/var/lib/seaframe-shore")
     }
-    pub fn share_group() -> String {
-        "shore".into()
-    }
     pub fn listen() -> SocketAddr {
         SocketAddr::from((Ipv4Addr::LOCALHOST, 8781))
-    }
-    pub fn session_ttl_s() -> u64 {
-        12 * 3600
     }
 }
 
@@ -359,7 +260,10 @@ mod tests {
         assert_eq!(c.mqtt.share_group, "shore");
         assert_eq!(c.mqtt.client_id(), "seaframe-shore-shore");
         assert_eq!(c.api.listen, defaults::listen());
-        assert_eq!(c.retention, crate::retention::RetentionConfig::default());
+        assert_eq!(
+            c.retention,
+            crate::retention::config::RetentionConfig::default()
+        );
         assert_eq!(c.blobs, crate::blobs::BlobsConfig::default());
         assert_eq!(
             c.index_url().unwrap(),
