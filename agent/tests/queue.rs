@@ -146,6 +146,68 @@ async fn entries_held_by_a_worker_are_never_trimmed() {
 }
 
 #[tokio::test]
+async fn with_every_entry_held_the_newest_frame_still_goes_in() {
+    let (_redis, queue, mut conn, metrics) = setup(10).await;
+    let first: Vec<Frame> = (0..10).map(|i| frame("a", i)).collect();
+    queue.add(&mut conn, &first).await.unwrap();
+    let held = queue.read_new(&mut conn, "w1", 10, 100).await.unwrap();
+    assert_eq!(held.len(), 10);
+    // Nothing undelivered to trim: of a batch, only its newest stays.
+    let more: Vec<Frame> = (10..15).map(|i| frame("a", i)).collect();
+    queue.add(&mut conn, &more).await.unwrap();
+    assert_eq!(queue.len(&mut conn).await.unwrap(), 11);
+    assert_eq!(
+        count(&metrics, "a", |c| c.trimmed.load(Ordering::Relaxed)),
+        4
+    );
+    let fresh = queue.read_new(&mut conn, "w2", 10, 100).await.unwrap();
+    assert_eq!(seqs_of(&fresh), [14]);
+}
+
+#[tokio::test]
+async fn frames_added_while_the_group_is_missing_go_in_once() {
+    let (_redis, queue, mut conn, metrics) = setup(100).await;
+    queue.add(&mut conn, &[frame("a", 0)]).await.unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("DESTROY")
+        .arg(STREAM_KEY)
+        .arg("store")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // The stream is there, its group is not: the frames go in, the group
+    // is recreated at 0, and nothing is added twice.
+    let frames: Vec<Frame> = (1..4).map(|i| frame("a", i)).collect();
+    queue.add(&mut conn, &frames).await.unwrap();
+    let got = queue.read_new(&mut conn, "w", 100, 100).await.unwrap();
+    assert_eq!(seqs_of(&got), [0, 1, 2, 3]);
+    assert_eq!(
+        count(&metrics, "a", |c| c.enqueued.load(Ordering::Relaxed)),
+        4
+    );
+}
+
+#[tokio::test]
+async fn an_empty_redis_takes_nothing_until_the_group_is_back() {
+    let (_redis, queue, mut conn, metrics) = setup(100).await;
+    let _: () = redis::cmd("DEL")
+        .arg(STREAM_KEY)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let err = queue.add(&mut conn, &[frame("a", 0)]).await.unwrap_err();
+    assert!(
+        matches!(err, seaframe_agent::queue::QueueError::NoGroup),
+        "{err}"
+    );
+    assert_eq!(queue.len(&mut conn).await.unwrap(), 0, "no stream made");
+    assert_eq!(
+        count(&metrics, "a", |c| c.enqueued.load(Ordering::Relaxed)),
+        0
+    );
+}
+
+#[tokio::test]
 async fn a_dead_consumers_entries_are_claimed_by_another() {
     let (_redis, queue, mut conn, metrics) = setup(100).await;
     let frames: Vec<Frame> = (0..6).map(|i| frame("a", i)).collect();
