@@ -1,20 +1,20 @@
 //! The Redis stream between capture and storage (docs/design.md "Stages").
 //!
-//! One stream for all cameras, one consumer group. Frames are added by a Lua
-//! script that first trims the oldest entries *not yet delivered* to the
-//! group (fresh frames win; pending entries belong to a worker) and reports
-//! their cameras, so every trimmed frame is counted exactly. Workers read
-//! with XREADGROUP on a connection of their own (a blocking read must not
-//! share a multiplexed connection with a response timeout), take over
-//! entries of dead consumers with XAUTOCLAIM, and XACK + XDEL once stored.
+//! One stream for all cameras, one consumer group. Frames are added by plain
+//! XADDs followed, in the same MULTI/EXEC, by a Lua script that trims the
+//! oldest entries *not yet delivered* to the group (fresh frames win;
+//! pending entries belong to a worker) and reports their cameras, so every
+//! trimmed frame is counted exactly. The JPEGs stay out of Lua: passing them
+//! through a script cost three times the CPU of the XADD itself. Workers read
+//! with XREADGROUP, take over entries of dead consumers with XAUTOCLAIM, and
+//! XACK + XDEL once stored. The producer and each worker own a [`RawConn`],
+//! which moves JPEGs between the socket and `Bytes` without copying them.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Value};
+use redis::Client;
 use seaframe_wire::CameraId;
 use tokio_util::sync::CancellationToken;
 
@@ -24,18 +24,28 @@ use crate::handoff::Handoff;
 use crate::metrics::Metrics;
 use crate::timestamp::Timestamp;
 
+mod raw;
+pub mod resp;
+
+pub use raw::RawConn;
+use resp::{Reply, Request};
+
 /// The stream all cameras share.
 pub const STREAM_KEY: &str = "seaframe:frames";
 /// The consumer group of the storage workers.
 pub const GROUP: &str = "store";
-/// Frames per add (one script call).
+/// Frames per add (one MULTI/EXEC).
 const ADD_BATCH_FRAMES: usize = 8;
 /// XAUTOCLAIM calls per claim (each scans `10 × COUNT` pending entries).
 const MAX_CLAIM_ROUNDS: usize = 64;
 /// How long a command may take before the connection is deemed broken.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-const ADD_SCRIPT: &str = r"
+/// Runs after a batch's XADDs, in the same MULTI/EXEC: checks the group,
+/// then deletes the oldest entries *not yet delivered* (never the newest)
+/// until the stream is back under `maxlen`, and returns their cameras. The
+/// JPEGs never pass through Lua: only a trimmed entry is read into it.
+const TRIM_SCRIPT: &str = r"
 local key, group, maxlen = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', key)
 local last = nil
@@ -51,24 +61,24 @@ end
 if not last then
   return redis.error_reply('NOGROUP the consumer group is missing')
 end
-local ids, trimmed = {}, {}
-for b = 3, #ARGV, 7 do
-  local len = redis.call('XLEN', key)
-  while len >= maxlen do
-    local oldest = redis.call('XRANGE', key, '(' .. last, '+', 'COUNT', 1)
-    if #oldest == 0 then break end
-    local fields, cam = oldest[1][2], ''
-    for i = 1, #fields, 2 do
-      if fields[i] == 'cam' then cam = fields[i + 1] end
-    end
-    redis.call('XDEL', key, oldest[1][1])
-    trimmed[#trimmed + 1] = cam
-    len = len - 1
-  end
-  ids[#ids + 1] = redis.call('XADD', key, '*', 'cam', ARGV[b], 'seq', ARGV[b + 1], 'ts', ARGV[b + 2],
-    'w', ARGV[b + 3], 'h', ARGV[b + 4], 'clk', ARGV[b + 5], 'jpeg', ARGV[b + 6])
+local trimmed = {}
+local len = redis.call('XLEN', key)
+if len <= maxlen then
+  return trimmed
 end
-return {ids, trimmed}
+local newest = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1][1]
+while len > maxlen do
+  local oldest = redis.call('XRANGE', key, '(' .. last, '+', 'COUNT', 1)
+  if #oldest == 0 or oldest[1][1] == newest then break end
+  local fields, cam = oldest[1][2], ''
+  for i = 1, #fields, 2 do
+    if fields[i] == 'cam' then cam = fields[i + 1] end
+  end
+  redis.call('XDEL', key, oldest[1][1])
+  trimmed[#trimmed + 1] = cam
+  len = len - 1
+end
+return trimmed
 ";
 
 #[derive(Debug, thiserror::Error)]
@@ -76,18 +86,26 @@ pub enum QueueError {
     /// Redis answered that the group is gone: it restarted empty.
     #[error("the consumer group is missing (Redis restarted empty?)")]
     NoGroup,
+    /// The URL does not parse.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("unexpected reply from redis: {0}")]
     Reply(String),
+    /// An error reply (other than NOGROUP).
+    #[error("redis answered: {0}")]
+    Server(String),
+    #[error("redis connection: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl QueueError {
-    fn from_redis(e: redis::RedisError) -> Self {
-        if e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP") {
+    /// An error reply: NOGROUP (the group, or the whole stream, is gone) or
+    /// any other.
+    fn from_reply(message: String) -> Self {
+        if message.starts_with("NOGROUP") {
             Self::NoGroup
         } else {
-            Self::Redis(e)
+            Self::Server(message)
         }
     }
 }
@@ -109,7 +127,6 @@ pub struct Queue {
     client: Client,
     max_len: u64,
     metrics: Arc<Metrics>,
-    script: Arc<redis::Script>,
     recovering: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -120,48 +137,40 @@ impl Queue {
             client: Client::open(url)?,
             max_len,
             metrics,
-            script: Arc::new(redis::Script::new(ADD_SCRIPT)),
             recovering: Arc::default(),
         })
     }
 
-    /// A new connection whose commands time out after `response_timeout`
-    /// (a blocking read needs more than its block time).
-    pub async fn connect(
-        &self,
-        response_timeout: Duration,
-    ) -> Result<MultiplexedConnection, QueueError> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(Some(response_timeout));
-        Ok(self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?)
+    /// A new connection (see [`RawConn`]) whose replies must come within
+    /// `response_timeout` (a blocking read needs more than its block time).
+    pub async fn connect(&self, response_timeout: Duration) -> Result<RawConn, QueueError> {
+        RawConn::connect(&self.client, Duration::from_secs(3), response_timeout).await
     }
 
     /// Creates the group (and the stream) unless they exist. Returns whether
     /// it had to create the group, i.e. whether this Redis was empty.
-    pub async fn ensure_group(&self, conn: &mut MultiplexedConnection) -> Result<bool, QueueError> {
-        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(STREAM_KEY)
-            .arg(GROUP)
-            .arg("0")
-            .arg("MKSTREAM")
-            .query_async(conn)
-            .await;
-        match created {
-            Ok(()) => Ok(true),
-            Err(e) if e.code() == Some("BUSYGROUP") => Ok(false),
-            Err(e) => Err(e.into()),
+    pub async fn ensure_group(&self, conn: &mut RawConn) -> Result<bool, QueueError> {
+        let mut create = Request::default();
+        create.command(&[
+            b"XGROUP",
+            b"CREATE",
+            STREAM_KEY.as_bytes(),
+            GROUP.as_bytes(),
+            b"0",
+            b"MKSTREAM",
+        ]);
+        match conn.send(&create).await?.pop() {
+            Some(Reply::Status(_)) => Ok(true),
+            Some(r @ Reply::Error(_)) if r.error_code() == Some("BUSYGROUP") => Ok(false),
+            Some(Reply::Error(e)) => Err(QueueError::Server(e)),
+            other => Err(QueueError::Reply(format!("XGROUP CREATE: {other:?}"))),
         }
     }
 
     /// After a NOGROUP: recreate the group once and count as `lost`, per
     /// camera, what was enqueued and is neither stored, trimmed, failed,
     /// already lost nor held by a worker (docs/design.md "Accounting").
-    pub async fn recover_group(&self, conn: &mut MultiplexedConnection) -> Result<(), QueueError> {
+    pub async fn recover_group(&self, conn: &mut RawConn) -> Result<(), QueueError> {
         let _one_at_a_time = self.recovering.lock().await;
         if self.ensure_group(conn).await? {
             for cam in self.metrics.cameras() {
@@ -183,29 +192,99 @@ impl Queue {
         Ok(())
     }
 
+    /// The producer's connection.
+    pub async fn connect_producer(&self) -> Result<RawConn, QueueError> {
+        self.connect(RESPONSE_TIMEOUT).await
+    }
+
     /// Adds frames (trimming as needed); counts `enqueued` and `trimmed`.
-    pub async fn add(
-        &self,
-        conn: &mut MultiplexedConnection,
-        frames: &[Frame],
-    ) -> Result<(), QueueError> {
+    ///
+    /// Each chunk is one MULTI/EXEC: its XADDs (`NOMKSTREAM`: a Redis that
+    /// restarted empty has no stream, and then nothing is added), then the
+    /// trim script. If the group is missing while the stream is there, the
+    /// frames did go in: the group is recreated (at `0`, so that they are
+    /// delivered) instead of the frames being added twice. The JPEGs go
+    /// from the frames' buffers to the socket without a copy.
+    pub async fn add(&self, conn: &mut RawConn, frames: &[Frame]) -> Result<(), QueueError> {
+        let max_len = self.max_len.to_string();
         for chunk in frames.chunks(ADD_BATCH_FRAMES) {
-            let mut invocation = self.script.key(STREAM_KEY);
-            invocation.arg(GROUP).arg(self.max_len);
+            let mut request = Request::default();
+            request.command(&[b"MULTI"]);
             for f in chunk {
-                invocation
-                    .arg(f.camera.as_str())
-                    .arg(f.seq)
-                    .arg(f.captured_at.unix_nanos())
-                    .arg(f.width)
-                    .arg(f.height)
-                    .arg(f.clock.as_str())
-                    .arg(f.jpeg.as_ref());
+                let (seq, ts) = (f.seq.to_string(), f.captured_at.unix_nanos().to_string());
+                let (w, h) = (f.width.to_string(), f.height.to_string());
+                request.command_with_payload(
+                    &[
+                        b"XADD",
+                        STREAM_KEY.as_bytes(),
+                        b"NOMKSTREAM",
+                        b"*",
+                        b"cam",
+                        f.camera.as_str().as_bytes(),
+                        b"seq",
+                        seq.as_bytes(),
+                        b"ts",
+                        ts.as_bytes(),
+                        b"w",
+                        w.as_bytes(),
+                        b"h",
+                        h.as_bytes(),
+                        b"clk",
+                        f.clock.as_str().as_bytes(),
+                        b"jpeg",
+                    ],
+                    f.jpeg.clone(),
+                );
             }
-            let (_ids, trimmed): (Vec<String>, Vec<String>) = invocation
-                .invoke_async(conn)
-                .await
-                .map_err(QueueError::from_redis)?;
+            request.command(&[
+                b"EVAL",
+                TRIM_SCRIPT.as_bytes(),
+                b"1",
+                STREAM_KEY.as_bytes(),
+                GROUP.as_bytes(),
+                max_len.as_bytes(),
+            ]);
+            request.command(&[b"EXEC"]);
+            let mut replies = conn.send(&request).await?;
+            let exec = replies.pop();
+            if let Some(Reply::Error(e)) =
+                replies.into_iter().find(|r| matches!(r, Reply::Error(_)))
+            {
+                // A command refused before EXEC: the transaction was aborted.
+                return Err(QueueError::from_reply(e));
+            }
+            let mut results = match exec {
+                Some(Reply::Array(results)) => results,
+                Some(Reply::Error(e)) => return Err(QueueError::from_reply(e)),
+                other => return Err(QueueError::Reply(format!("EXEC: {other:?}"))),
+            };
+            let trim = results
+                .pop()
+                .ok_or_else(|| QueueError::Reply("EXEC: no reply to the trim script".into()))?;
+            let added = added_count(&results, chunk.len())?;
+            if added == 0 {
+                // No stream: Redis restarted empty. Nothing went in.
+                return Err(match trim {
+                    Reply::Error(e) => QueueError::from_reply(e),
+                    _ => QueueError::NoGroup,
+                });
+            }
+            let trimmed = match trim {
+                Reply::Error(e) => {
+                    let e = QueueError::from_reply(e);
+                    if matches!(e, QueueError::NoGroup) {
+                        // Before counting the chunk: it is in the stream, not lost.
+                        self.recover_group(conn).await?;
+                    } else {
+                        tracing::warn!(
+                            "the frames went in but trimming failed (the next add trims): {e}"
+                        );
+                    }
+                    Vec::new()
+                }
+                Reply::Array(cams) => cams.into_iter().filter_map(Reply::into_string).collect(),
+                other => return Err(QueueError::Reply(format!("trim script: {other:?}"))),
+            };
             for f in chunk {
                 self.metrics
                     .camera(&f.camera)
@@ -232,7 +311,7 @@ impl Queue {
     /// Entries never delivered before (`>`), waiting up to `block_ms`.
     pub async fn read_new(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RawConn,
         consumer: &str,
         count: usize,
         block_ms: u64,
@@ -245,7 +324,7 @@ impl Queue {
     /// worker first takes back its own).
     pub async fn read_own_pending(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RawConn,
         consumer: &str,
         count: usize,
     ) -> Result<Vec<Entry>, QueueError> {
@@ -254,40 +333,42 @@ impl Queue {
 
     async fn read_group(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RawConn,
         consumer: &str,
         count: usize,
         block_ms: Option<u64>,
         id: &str,
     ) -> Result<Vec<Entry>, QueueError> {
-        let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
-            .arg(GROUP)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(count);
-        if let Some(ms) = block_ms {
-            cmd.arg("BLOCK").arg(ms);
+        let count = count.to_string();
+        let block = block_ms.map(|ms| ms.to_string());
+        let mut args: Vec<&[u8]> = vec![
+            b"XREADGROUP",
+            b"GROUP",
+            GROUP.as_bytes(),
+            consumer.as_bytes(),
+            b"COUNT",
+            count.as_bytes(),
+        ];
+        if let Some(ms) = &block {
+            args.extend([&b"BLOCK"[..], ms.as_bytes()]);
         }
-        cmd.arg("STREAMS").arg(STREAM_KEY).arg(id);
-        let reply: Value = cmd
-            .query_async(conn)
-            .await
-            .map_err(QueueError::from_redis)?;
-        // Nil on timeout; else [[stream, [[id, [k, v, …]], …]]] (or a map in RESP3).
-        let streams = match reply {
-            Value::Nil => return Ok(Vec::new()),
-            Value::Array(streams) => streams
+        args.extend([&b"STREAMS"[..], STREAM_KEY.as_bytes(), id.as_bytes()]);
+        let mut read = Request::default();
+        read.command(&args);
+        // Nil on timeout; else [[stream, [[id, [k, v, …]], …]]].
+        match conn.send(&read).await?.pop() {
+            Some(Reply::Nil) => Ok(Vec::new()),
+            Some(Reply::Array(streams)) => Ok(streams
                 .into_iter()
                 .filter_map(|s| match s {
-                    Value::Array(mut kv) if kv.len() == 2 => kv.pop(),
+                    Reply::Array(mut kv) if kv.len() == 2 => kv.pop(),
                     _ => None,
                 })
-                .collect::<Vec<_>>(),
-            Value::Map(kv) => kv.into_iter().map(|(_, v)| v).collect(),
-            other => return Err(QueueError::Reply(format!("XREADGROUP: {other:?}"))),
-        };
-        Ok(streams.into_iter().flat_map(parse_entries).collect())
+                .flat_map(parse_entries)
+                .collect()),
+            Some(Reply::Error(e)) => Err(QueueError::from_reply(e)),
+            other => Err(QueueError::Reply(format!("XREADGROUP: {other:?}"))),
+        }
     }
 
     /// Takes over up to `count` entries idle longer than `min_idle_ms`
@@ -297,33 +378,37 @@ impl Queue {
     /// reports their ids) are acked away.
     pub async fn claim_stale(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RawConn,
         consumer: &str,
         min_idle_ms: u64,
         count: usize,
     ) -> Result<Vec<Entry>, QueueError> {
         let mut cursor = "0-0".to_owned();
         let mut claimed = Vec::new();
+        let min_idle = min_idle_ms.to_string();
         for _ in 0..MAX_CLAIM_ROUNDS {
-            let reply: Value = redis::cmd("XAUTOCLAIM")
-                .arg(STREAM_KEY)
-                .arg(GROUP)
-                .arg(consumer)
-                .arg(min_idle_ms)
-                .arg(&cursor)
-                .arg("COUNT")
-                .arg(count - claimed.len())
-                .query_async(conn)
-                .await
-                .map_err(QueueError::from_redis)?;
-            let Value::Array(parts) = reply else {
-                return Err(QueueError::Reply("XAUTOCLAIM: not an array".into()));
+            let left = (count - claimed.len()).to_string();
+            let mut claim = Request::default();
+            claim.command(&[
+                b"XAUTOCLAIM",
+                STREAM_KEY.as_bytes(),
+                GROUP.as_bytes(),
+                consumer.as_bytes(),
+                min_idle.as_bytes(),
+                cursor.as_bytes(),
+                b"COUNT",
+                left.as_bytes(),
+            ]);
+            let parts = match conn.send(&claim).await?.pop() {
+                Some(Reply::Array(parts)) => parts,
+                Some(Reply::Error(e)) => return Err(QueueError::from_reply(e)),
+                _ => return Err(QueueError::Reply("XAUTOCLAIM: not an array".into())),
             };
             let mut parts = parts.into_iter();
-            let next = parts.next().as_ref().and_then(as_string);
+            let next = parts.next().and_then(Reply::into_string);
             claimed.extend(parts.next().map(parse_entries).unwrap_or_default());
-            if let Some(Value::Array(deleted)) = parts.next() {
-                let ids: Vec<String> = deleted.iter().filter_map(as_string).collect();
+            if let Some(Reply::Array(deleted)) = parts.next() {
+                let ids: Vec<String> = deleted.into_iter().filter_map(Reply::into_string).collect();
                 if !ids.is_empty() {
                     tracing::debug!(
                         entries = ids.len(),
@@ -344,59 +429,78 @@ impl Queue {
     }
 
     /// XACK + XDEL, in one round trip: the entries are done with.
-    pub async fn ack(
-        &self,
-        conn: &mut MultiplexedConnection,
-        ids: &[String],
-    ) -> Result<(), QueueError> {
+    pub async fn ack(&self, conn: &mut RawConn, ids: &[String]) -> Result<(), QueueError> {
         if ids.is_empty() {
             return Ok(());
         }
-        redis::pipe()
-            .cmd("XACK")
-            .arg(STREAM_KEY)
-            .arg(GROUP)
-            .arg(ids)
-            .ignore()
-            .cmd("XDEL")
-            .arg(STREAM_KEY)
-            .arg(ids)
-            .ignore()
-            .query_async::<()>(conn)
-            .await
-            .map_err(QueueError::from_redis)
+        let mut done = Request::default();
+        let mut xack: Vec<&[u8]> = vec![b"XACK", STREAM_KEY.as_bytes(), GROUP.as_bytes()];
+        xack.extend(ids.iter().map(|id| id.as_bytes()));
+        done.command(&xack);
+        let mut xdel: Vec<&[u8]> = vec![b"XDEL", STREAM_KEY.as_bytes()];
+        xdel.extend(ids.iter().map(|id| id.as_bytes()));
+        done.command(&xdel);
+        for reply in conn.send(&done).await? {
+            if let Reply::Error(e) = reply {
+                return Err(QueueError::from_reply(e));
+            }
+        }
+        Ok(())
     }
 
     /// The stream's length (for `/metrics`).
-    pub async fn len(&self, conn: &mut MultiplexedConnection) -> Result<u64, QueueError> {
-        Ok(redis::cmd("XLEN").arg(STREAM_KEY).query_async(conn).await?)
+    pub async fn len(&self, conn: &mut RawConn) -> Result<u64, QueueError> {
+        let mut xlen = Request::default();
+        xlen.command(&[b"XLEN", STREAM_KEY.as_bytes()]);
+        match conn.send(&xlen).await?.pop() {
+            Some(Reply::Int(n)) => Ok(u64::try_from(n).unwrap_or(0)),
+            Some(Reply::Error(e)) => Err(QueueError::from_reply(e)),
+            other => Err(QueueError::Reply(format!("XLEN: {other:?}"))),
+        }
     }
 }
 
-fn as_string(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        _ => None,
+/// How many of a transaction's XADDs added their frame: all or none (a
+/// nil reply: no stream), since they ran in one MULTI/EXEC.
+fn added_count(replies: &[Reply], expected: usize) -> Result<usize, QueueError> {
+    if replies.len() != expected {
+        return Err(QueueError::Reply(format!(
+            "EXEC: {} XADD replies for {expected} frames",
+            replies.len()
+        )));
     }
+    let mut added = 0;
+    for reply in replies {
+        match reply {
+            Reply::Nil => {}
+            Reply::Error(e) => return Err(QueueError::from_reply(e.clone())),
+            _ => added += 1,
+        }
+    }
+    if added != 0 && added != expected {
+        return Err(QueueError::Reply(format!(
+            "EXEC: {added} of {expected} XADDs added their frame"
+        )));
+    }
+    Ok(added)
 }
 
 /// `[[id, [k, v, …]], …]` → entries; never panics on a bad reply.
-fn parse_entries(v: Value) -> Vec<Entry> {
-    let Value::Array(items) = v else {
+fn parse_entries(v: Reply) -> Vec<Entry> {
+    let Reply::Array(items) = v else {
         return Vec::new();
     };
     items
         .into_iter()
         .filter_map(|item| {
-            let Value::Array(mut pair) = item else {
+            let Reply::Array(mut pair) = item else {
                 return None;
             };
             if pair.len() != 2 {
                 return None;
             }
             let fields = pair.pop()?;
-            let id = as_string(&pair[0])?;
+            let id = pair.pop()?.into_string()?;
             let (frame, camera) = match parse_frame(fields) {
                 Ok(frame) => {
                     let camera = Some(frame.camera.clone());
@@ -412,29 +516,31 @@ fn parse_entries(v: Value) -> Vec<Entry> {
         .collect()
 }
 
-/// An entry's fields → its frame; or, when they are unreadable, the
-/// entry's camera if at least that was readable.
-fn parse_frame(fields: Value) -> Result<Frame, Option<CameraId>> {
-    let Value::Array(kv) = fields else {
+/// An entry's fields → its frame (the JPEG shares the reply's buffer); or,
+/// when they are unreadable, the entry's camera if at least that was
+/// readable.
+fn parse_frame(fields: Reply) -> Result<Frame, Option<CameraId>> {
+    let Reply::Array(kv) = fields else {
         return Err(None);
     };
     let (mut cam, mut seq, mut ts, mut w, mut h, mut jpeg) = (None, None, None, None, None, None);
     let mut clock = ClockSource::System;
     let mut it = kv.into_iter();
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        let Value::BulkString(v) = v else { continue };
-        let text = || String::from_utf8(v.clone()).ok();
-        let Some(k) = as_string(&k) else { continue };
-        match k.as_str() {
-            "cam" => cam = text().and_then(|s| CameraId::parse(&s).ok()),
-            "seq" => seq = text().and_then(|s| s.parse::<u64>().ok()),
-            "ts" => ts = text().and_then(|s| s.parse::<i64>().ok()),
-            "w" => w = text().and_then(|s| s.parse::<u32>().ok()),
-            "h" => h = text().and_then(|s| s.parse::<u32>().ok()),
-            "jpeg" => jpeg = Some(Bytes::from(v)),
-            "clk" => {
-                clock = text()
-                    .and_then(|s| ClockSource::parse(&s))
+        let (Reply::Bulk(k), Reply::Bulk(v)) = (k, v) else {
+            continue;
+        };
+        let text = std::str::from_utf8(&v).ok();
+        match &k[..] {
+            b"cam" => cam = text.and_then(|s| CameraId::parse(s).ok()),
+            b"seq" => seq = text.and_then(|s| s.parse::<u64>().ok()),
+            b"ts" => ts = text.and_then(|s| s.parse::<i64>().ok()),
+            b"w" => w = text.and_then(|s| s.parse::<u32>().ok()),
+            b"h" => h = text.and_then(|s| s.parse::<u32>().ok()),
+            b"jpeg" => jpeg = Some(v),
+            b"clk" => {
+                clock = text
+                    .and_then(ClockSource::parse)
                     .unwrap_or(ClockSource::System)
             }
             _ => {}
@@ -504,7 +610,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Producer {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut conn: Option<MultiplexedConnection> = None;
+        let mut conn: Option<RawConn> = None;
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut failed_before = false;
         let mut last_len_check = tokio::time::Instant::now();
@@ -553,13 +659,9 @@ impl Producer {
         Ok(())
     }
 
-    async fn deliver(
-        &self,
-        conn: &mut Option<MultiplexedConnection>,
-        batch: &[Frame],
-    ) -> Result<(), QueueError> {
+    async fn deliver(&self, conn: &mut Option<RawConn>, batch: &[Frame]) -> Result<(), QueueError> {
         if conn.is_none() {
-            let mut c = self.queue.connect(RESPONSE_TIMEOUT).await?;
+            let mut c = self.queue.connect_producer().await?;
             self.queue.recover_group(&mut c).await?;
             *conn = Some(c);
         }
@@ -574,7 +676,7 @@ impl Producer {
     }
 
     /// At shutdown: one bounded attempt to move what is left into the stream.
-    async fn drain(&self, conn: &mut Option<MultiplexedConnection>) {
+    async fn drain(&self, conn: &mut Option<RawConn>) {
         let left = self.handoff.drain();
         if left.is_empty() {
             return;
@@ -605,6 +707,8 @@ impl Producer {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
 
     #[test]
@@ -618,21 +722,21 @@ mod tests {
 
     #[test]
     fn bad_entries_parse_to_none_without_panicking() {
-        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
-        let entries = parse_entries(Value::Array(vec![
-            Value::Array(vec![
+        let bulk = |s: &str| Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+        let entries = parse_entries(Reply::Array(vec![
+            Reply::Array(vec![
                 bulk("1-0"),
-                Value::Array(vec![bulk("cam"), bulk("../x")]),
+                Reply::Array(vec![bulk("cam"), bulk("../x")]),
             ]),
-            Value::Array(vec![bulk("2-0"), Value::Nil]),
-            Value::Int(3),
-            Value::Array(vec![
+            Reply::Array(vec![bulk("2-0"), Reply::Nil]),
+            Reply::Int(3),
+            Reply::Array(vec![
                 bulk("4-0"),
-                Value::Array(vec![bulk("cam"), bulk("deck"), bulk("seq"), bulk("x")]),
+                Reply::Array(vec![bulk("cam"), bulk("deck"), bulk("seq"), bulk("x")]),
             ]),
-            Value::Array(vec![
+            Reply::Array(vec![
                 bulk("5-0"),
-                Value::Array(
+                Reply::Array(
                     [
                         ("cam", "deck"),
                         ("seq", "7"),

@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use seaframe_wire::CameraId;
 use tokio_util::sync::CancellationToken;
 
 use crate::gps::state::Gps;
 use crate::metrics::Metrics;
-use crate::queue::{Backoff, Entry, Queue, QueueError, pause};
+use crate::queue::{Backoff, Entry, Queue, QueueError, RawConn, pause};
 use crate::sharpness::Scorer;
 use crate::store::health::StoreState;
 use crate::store::{Store, StoreError, Stored};
@@ -42,7 +41,7 @@ pub struct Worker {
 
 impl Worker {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut conn: Option<MultiplexedConnection> = None;
+        let mut conn: Option<RawConn> = None;
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         // After a (re)connect, first take back our own pending entries.
         let mut own_pending = true;
@@ -111,7 +110,7 @@ impl Worker {
         Ok(())
     }
 
-    async fn connect(&self) -> Result<MultiplexedConnection, QueueError> {
+    async fn connect(&self) -> Result<RawConn, QueueError> {
         let mut c = self
             .queue
             .connect(Duration::from_millis(BLOCK_MS) + Duration::from_secs(5))
@@ -144,11 +143,7 @@ impl Worker {
     /// Stores a batch and acks every entry of it: stored, or counted
     /// `failed` with the store's state (docs/design.md "When storing
     /// fails").
-    async fn process(
-        &self,
-        conn: &mut MultiplexedConnection,
-        entries: Vec<Entry>,
-    ) -> Result<(), QueueError> {
+    async fn process(&self, conn: &mut RawConn, entries: Vec<Entry>) -> Result<(), QueueError> {
         let mut ack_ids = Vec::with_capacity(entries.len());
         let mut batch_ids = Vec::with_capacity(entries.len());
         let mut frames = Vec::with_capacity(entries.len());

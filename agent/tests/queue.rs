@@ -20,7 +20,7 @@ use seaframe_agent::frame::Frame;
 use seaframe_agent::gps::state::Gps;
 use seaframe_agent::handoff::Handoff;
 use seaframe_agent::metrics::Metrics;
-use seaframe_agent::queue::{Producer, Queue, STREAM_KEY};
+use seaframe_agent::queue::{Producer, Queue, RawConn, STREAM_KEY};
 use seaframe_agent::redis_server::OwnRedis;
 use seaframe_agent::store::Store;
 use seaframe_agent::timestamp::Timestamp;
@@ -43,14 +43,7 @@ fn frame(camera: &str, seq: u64) -> Frame {
     }
 }
 
-async fn setup(
-    max_len: u64,
-) -> (
-    RedisServer,
-    Queue,
-    redis::aio::MultiplexedConnection,
-    Arc<Metrics>,
-) {
+async fn setup(max_len: u64) -> (RedisServer, Queue, RawConn, Arc<Metrics>) {
     let redis = RedisServer::start().unwrap();
     let metrics = Arc::new(Metrics::default());
     let queue = Queue::new(&redis.url(), max_len, Arc::clone(&metrics)).unwrap();
@@ -66,6 +59,15 @@ async fn setup(
     (redis, queue, conn, metrics)
 }
 
+/// A redis-rs connection for commands the queue does not have.
+async fn admin(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
 fn count(m: &Metrics, cam: &str, f: fn(&seaframe_agent::metrics::CameraMetrics) -> u64) -> u64 {
     f(&m.camera(&CameraId::parse(cam).unwrap()))
 }
@@ -74,7 +76,10 @@ fn count(m: &Metrics, cam: &str, f: fn(&seaframe_agent::metrics::CameraMetrics) 
 async fn frames_round_trip_with_their_bytes() {
     let (_redis, queue, mut conn, metrics) = setup(100).await;
     let frames: Vec<Frame> = (0..5).map(|i| frame("a", i)).collect();
-    queue.add(&mut conn, &frames).await.unwrap();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &frames)
+        .await
+        .unwrap();
     let got = queue.read_new(&mut conn, "w", 10, 100).await.unwrap();
     let got: Vec<Frame> = got.into_iter().map(|e| e.frame.unwrap()).collect();
     assert_eq!(got, frames);
@@ -94,7 +99,10 @@ async fn stalled_workers_the_stream_keeps_the_newest_and_counts_every_trim() {
         all.push(frame("b", seq));
     }
     for chunk in all.chunks(7) {
-        queue.add(&mut conn, chunk).await.unwrap();
+        queue
+            .add(&mut queue.connect_producer().await.unwrap(), chunk)
+            .await
+            .unwrap();
     }
     assert_eq!(queue.len(&mut conn).await.unwrap(), 50);
     let kept = queue.read_new(&mut conn, "w", 1000, 100).await.unwrap();
@@ -118,12 +126,18 @@ async fn stalled_workers_the_stream_keeps_the_newest_and_counts_every_trim() {
 async fn entries_held_by_a_worker_are_never_trimmed() {
     let (_redis, queue, mut conn, metrics) = setup(10).await;
     let first: Vec<Frame> = (0..10).map(|i| frame("a", i)).collect();
-    queue.add(&mut conn, &first).await.unwrap();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &first)
+        .await
+        .unwrap();
     let held = queue.read_new(&mut conn, "w1", 4, 100).await.unwrap();
     assert_eq!(held.len(), 4);
     // 20 more: only undelivered entries may go.
     let more: Vec<Frame> = (10..30).map(|i| frame("a", i)).collect();
-    queue.add(&mut conn, &more).await.unwrap();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &more)
+        .await
+        .unwrap();
     assert_eq!(queue.len(&mut conn).await.unwrap(), 10);
     assert_eq!(
         count(&metrics, "a", |c| c.trimmed.load(Ordering::Relaxed)),
@@ -146,10 +160,96 @@ async fn entries_held_by_a_worker_are_never_trimmed() {
 }
 
 #[tokio::test]
+async fn with_every_entry_held_the_newest_frame_still_goes_in() {
+    let (_redis, queue, mut conn, metrics) = setup(10).await;
+    let first: Vec<Frame> = (0..10).map(|i| frame("a", i)).collect();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &first)
+        .await
+        .unwrap();
+    let held = queue.read_new(&mut conn, "w1", 10, 100).await.unwrap();
+    assert_eq!(held.len(), 10);
+    // Nothing undelivered to trim: of a batch, only its newest stays.
+    let more: Vec<Frame> = (10..15).map(|i| frame("a", i)).collect();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &more)
+        .await
+        .unwrap();
+    assert_eq!(queue.len(&mut conn).await.unwrap(), 11);
+    assert_eq!(
+        count(&metrics, "a", |c| c.trimmed.load(Ordering::Relaxed)),
+        4
+    );
+    let fresh = queue.read_new(&mut conn, "w2", 10, 100).await.unwrap();
+    assert_eq!(seqs_of(&fresh), [14]);
+}
+
+#[tokio::test]
+async fn frames_added_while_the_group_is_missing_go_in_once() {
+    let (server, queue, mut conn, metrics) = setup(100).await;
+    queue
+        .add(
+            &mut queue.connect_producer().await.unwrap(),
+            &[frame("a", 0)],
+        )
+        .await
+        .unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("DESTROY")
+        .arg(STREAM_KEY)
+        .arg("store")
+        .query_async(&mut admin(&server.url()).await)
+        .await
+        .unwrap();
+    // The stream is there, its group is not: the frames go in, the group
+    // is recreated at 0, and nothing is added twice.
+    let frames: Vec<Frame> = (1..4).map(|i| frame("a", i)).collect();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &frames)
+        .await
+        .unwrap();
+    let got = queue.read_new(&mut conn, "w", 100, 100).await.unwrap();
+    assert_eq!(seqs_of(&got), [0, 1, 2, 3]);
+    assert_eq!(
+        count(&metrics, "a", |c| c.enqueued.load(Ordering::Relaxed)),
+        4
+    );
+}
+
+#[tokio::test]
+async fn an_empty_redis_takes_nothing_until_the_group_is_back() {
+    let (server, queue, mut conn, metrics) = setup(100).await;
+    let _: () = redis::cmd("DEL")
+        .arg(STREAM_KEY)
+        .query_async(&mut admin(&server.url()).await)
+        .await
+        .unwrap();
+    let err = queue
+        .add(
+            &mut queue.connect_producer().await.unwrap(),
+            &[frame("a", 0)],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, seaframe_agent::queue::QueueError::NoGroup),
+        "{err}"
+    );
+    assert_eq!(queue.len(&mut conn).await.unwrap(), 0, "no stream made");
+    assert_eq!(
+        count(&metrics, "a", |c| c.enqueued.load(Ordering::Relaxed)),
+        0
+    );
+}
+
+#[tokio::test]
 async fn a_dead_consumers_entries_are_claimed_by_another() {
-    let (_redis, queue, mut conn, metrics) = setup(100).await;
+    let (server, queue, mut conn, metrics) = setup(100).await;
     let frames: Vec<Frame> = (0..6).map(|i| frame("a", i)).collect();
-    queue.add(&mut conn, &frames).await.unwrap();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &frames)
+        .await
+        .unwrap();
     let taken = queue.read_new(&mut conn, "dead", 6, 100).await.unwrap();
     assert_eq!(taken.len(), 6); // …and "dead" never acks.
     // Entries idle < min_idle stay with their consumer.
@@ -165,8 +265,8 @@ async fn a_dead_consumers_entries_are_claimed_by_another() {
         Duration::from_secs(5),
         || {
             let queue = queue.clone();
-            let mut conn = conn.clone();
             async move {
+                let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
                 let c = queue.claim_stale(&mut conn, "alive", 50, 10).await.unwrap();
                 (!c.is_empty()).then_some(c)
             }
@@ -184,7 +284,7 @@ async fn a_dead_consumers_entries_are_claimed_by_another() {
     let pending: Vec<redis::Value> = redis::cmd("XPENDING")
         .arg(STREAM_KEY)
         .arg("store")
-        .query_async(&mut conn)
+        .query_async(&mut admin(&server.url()).await)
         .await
         .unwrap();
     assert_eq!(
@@ -332,7 +432,10 @@ async fn own_redis_is_restarted_when_killed_and_keeps_the_stream_across_a_clean_
     let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
     queue.ensure_group(&mut conn).await.unwrap();
     let frames: Vec<Frame> = (0..5).map(|i| frame("a", i)).collect();
-    queue.add(&mut conn, &frames).await.unwrap();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &frames)
+        .await
+        .unwrap();
     assert_eq!(
         queue
             .read_new(&mut conn, "worker-0", 2, 100)
@@ -387,7 +490,10 @@ async fn a_dump_older_than_the_index_is_never_loaded_and_what_died_is_counted() 
     let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
     queue.ensure_group(&mut conn).await.unwrap();
     let frames: Vec<Frame> = (0..8).map(|i| frame("a", i)).collect();
-    queue.add(&mut conn, &frames[..5]).await.unwrap();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &frames[..5])
+        .await
+        .unwrap();
     let shutdown = CancellationToken::new();
     let supervisor = tokio::spawn(own.run(shutdown.clone()));
     shutdown.cancel();
@@ -413,7 +519,10 @@ async fn a_dump_older_than_the_index_is_never_loaded_and_what_died_is_counted() 
     let ids: Vec<String> = read.iter().map(|e| e.id.clone()).collect();
     queue.ack(&mut conn, &ids).await.unwrap();
     cam.stored.fetch_add(5, Ordering::Relaxed);
-    queue.add(&mut conn, &frames[5..]).await.unwrap();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &frames[5..])
+        .await
+        .unwrap();
 
     // The server dies. Its replacement must not travel back to the dump
     // (frames 0-4, stored and perhaps deleted since, would come back):
@@ -465,7 +574,7 @@ async fn a_running_own_redis_is_adopted_and_replaced_when_it_dies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
-    let (_redis, queue, mut conn, metrics) = setup(1000).await;
+    let (server, queue, mut conn, metrics) = setup(1000).await;
     let data = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(data.path()).unwrap());
     let start_ms = Timestamp::now().unix_nanos() / 1_000_000;
@@ -487,7 +596,10 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
             ));
         }
     }
-    queue.add(&mut conn, &frames).await.unwrap();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &frames)
+        .await
+        .unwrap();
     // A consumer that dies holding 5 entries…
     let held = queue.read_new(&mut conn, "dead", 5, 100).await.unwrap();
     assert_eq!(held.len(), 5);
@@ -499,7 +611,7 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
         .arg("b")
         .arg("seq")
         .arg("not-a-number")
-        .query_async(&mut conn)
+        .query_async(&mut admin(&server.url()).await)
         .await
         .unwrap();
 
@@ -530,9 +642,12 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
         "every entry stored and the stream empty",
         Duration::from_secs(20),
         || {
-            let (queue, mut conn) = (queue.clone(), conn.clone());
+            let queue = queue.clone();
             let n = stored(&metrics);
-            async move { (n == 40 && queue.len(&mut conn).await.unwrap() == 0).then_some(()) }
+            async move {
+                let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
+                (n == 40 && queue.len(&mut conn).await.unwrap() == 0).then_some(())
+            }
         },
     )
     .await;
@@ -541,7 +656,11 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
         w.await.unwrap().unwrap();
     }
 
-    assert_eq!(pending_count(&mut conn).await, 0, "every entry acked");
+    assert_eq!(
+        pending_count(&mut admin(&server.url()).await).await,
+        0,
+        "every entry acked"
+    );
     assert_eq!(
         count(&metrics, "b", |c| c.failed.load(Ordering::Relaxed)),
         1
@@ -591,7 +710,10 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
 async fn stale_entries_behind_many_live_pending_ones_are_still_claimed() {
     let (_redis, queue, mut conn, _metrics) = setup(1000).await;
     let frames: Vec<Frame> = (0..55).map(|i| frame("a", i)).collect();
-    queue.add(&mut conn, &frames).await.unwrap();
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), &frames)
+        .await
+        .unwrap();
     // A live worker holds the 50 oldest; a dead one the 5 newest. One
     // XAUTOCLAIM with COUNT 2 scans only 20 pending entries: the claim has
     // to follow the cursor past the live ones.
@@ -615,8 +737,9 @@ async fn stale_entries_behind_many_live_pending_ones_are_still_claimed() {
         "the dead consumer's entries to be claimable",
         Duration::from_secs(10),
         || {
-            let (queue, mut conn) = (queue.clone(), conn.clone());
+            let queue = queue.clone();
             async move {
+                let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
                 // The live worker re-reads its entries: they stay fresh.
                 let live = queue
                     .read_own_pending(&mut conn, "live", 100)
