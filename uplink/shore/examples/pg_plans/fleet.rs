@@ -154,34 +154,25 @@ CROSS JOIN generate_series(0, 1) AS c
 ORDER BY t.ns, r.v, c";
 
 /// Loads `rows` thumbnails into an empty `thumbs` with the shore's
-/// triggers off, then brings what they maintain (`thumb_usage`, `cameras`,
-/// `vessels`) up to date, switches them back on, and vacuums and analyses
-/// (what autovacuum does in service).
-pub async fn load(client: &Client, rows: i64) -> anyhow::Result<()> {
+/// triggers off, each client loading its own stretch of time at once, then
+/// brings what the triggers maintain (`thumb_usage`, `cameras`, `vessels`)
+/// up to date, switches them back on, and vacuums and analyses (what
+/// autovacuum does in service).
+pub async fn load(clients: &[Client], rows: i64) -> anyhow::Result<()> {
+    let client = clients.first().context("no connection to load with")?;
     let ticks = rows / (VESSELS * CAMERAS);
     let tick_ns = tick_ns(rows);
-    let tick_s = tick_ns as f64 / 1e9;
     routes_table(client, tick_ns).await?;
     client
         .batch_execute("ALTER TABLE thumbs DISABLE TRIGGER USER")
         .await?;
     let started = Instant::now();
-    let per_chunk = (CHUNK_ROWS / (VESSELS * CAMERAS)).max(1);
-    let mut from = 0;
-    while from < ticks {
-        let to = (from + per_chunk).min(ticks);
-        client
-            .execute(ROWS_SQL, &[&from, &to, &T0_NS, &tick_ns, &tick_s])
-            .await
-            .with_context(|| format!("loading ticks {from}..{to}"))?;
-        from = to;
-        let done = from * VESSELS * CAMERAS;
-        let s = started.elapsed().as_secs_f64();
-        println!(
-            "loaded {done} rows in {s:.0} s ({:.0} rows/s)",
-            done as f64 / s.max(1e-3)
-        );
-    }
+    let jobs = i64::try_from(clients.len())?;
+    futures_util::future::try_join_all(clients.iter().zip(0..).map(|(c, j)| {
+        let (from, to) = (ticks * j / jobs, ticks * (j + 1) / jobs);
+        load_ticks(c, from, to, tick_ns, started)
+    }))
+    .await?;
     client
         .batch_execute(
             "INSERT INTO vessels (name) SELECT name FROM plans_routes ON CONFLICT DO NOTHING;
@@ -201,7 +192,7 @@ pub async fn load(client: &Client, rows: i64) -> anyhow::Result<()> {
         .await
         .context("the tables the triggers keep")?;
     println!(
-        "loaded {} rows in {:.0} s; vacuuming",
+        "loaded {} rows in {:.0} s ({jobs} connections); vacuuming",
         ticks * VESSELS * CAMERAS,
         started.elapsed().as_secs_f64()
     );
@@ -211,6 +202,32 @@ pub async fn load(client: &Client, rows: i64) -> anyhow::Result<()> {
         "VACUUM (ANALYZE) in {:.0} s",
         vacuum.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Loads ticks `[from, to)` a chunk per statement.
+async fn load_ticks(
+    client: &Client,
+    from: i64,
+    to: i64,
+    tick_ns: i64,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let tick_s = tick_ns as f64 / 1e9;
+    let per_chunk = (CHUNK_ROWS / (VESSELS * CAMERAS)).max(1);
+    let mut at = from;
+    while at < to {
+        let end = (at + per_chunk).min(to);
+        client
+            .execute(ROWS_SQL, &[&at, &end, &T0_NS, &tick_ns, &tick_s])
+            .await
+            .with_context(|| format!("loading ticks {at}..{end}"))?;
+        println!(
+            "ticks {at}..{end} of {from}..{to} loaded at {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+        at = end;
+    }
     Ok(())
 }
 

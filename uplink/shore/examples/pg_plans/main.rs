@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! scripts/private-postgres cargo run -p seaframe-shore --example pg_plans -- \
-//!     [--rows 100000000] [--runs 5] [--db seaframe_plans] [--keep] [--measure both|before|after]
+//!     [--rows 100000000] [--jobs 2] [--runs 5] [--db seaframe_plans] [--keep] \
+//!     [--measure both|before|after]
 //! ```
 //! - The server comes from `SEAFRAME_TEST_PG_URL`. The database is made
 //!   when missing and dropped at the end unless `--keep`; a kept one that
@@ -40,6 +41,9 @@ struct Args {
     /// Thumbnails to generate (rounded down to whole ticks of 500 cameras).
     #[arg(long, default_value_t = 100_000_000)]
     rows: i64,
+    /// Connections loading at once.
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
     /// Timed runs per query after the EXPLAIN run.
     #[arg(long, default_value_t = 5)]
     runs: u32,
@@ -183,7 +187,11 @@ async fn main() -> anyhow::Result<()> {
         // Built after the load, as the migration builds it on an existing table.
         db.batch_execute("DROP INDEX IF EXISTS thumbs_by_place")
             .await?;
-        fleet::load(&db, args.rows).await?;
+        let mut loaders = vec![client(&url).await?];
+        for _ in 1..args.jobs {
+            loaders.push(client(&url).await?);
+        }
+        fleet::load(&loaders, args.rows).await?;
     }
     db.batch_execute(&format!("SET statement_timeout = '{}s'", args.timeout_s))
         .await?;

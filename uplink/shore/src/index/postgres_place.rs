@@ -66,7 +66,7 @@ mod tests {
             max_lat: 2.0,
         };
         let (sql, _) = thumbs_statement(&query(boxed), true);
-        assert!(sql.contains("point(lon, lat) <@ box(point($3, $1), point($4, $2))"));
+        assert!(sql.contains("point(lon, lat) <@ box(point($5, $3), point($6, $4))"));
         assert!(MIGRATION.contains("gist (point(lon, lat))"));
         let (before, _) = thumbs_statement(&query(boxed), false);
         assert!(!before.contains("<@"));
@@ -82,8 +82,8 @@ mod tests {
         };
         let (sql, values) = thumbs_statement(&query(across), true);
         assert!(sql.contains(
-            "(point(lon, lat) <@ box(point($3, $1), point(180, $2)) \
-             OR point(lon, lat) <@ box(point(-180, $1), point($4, $2)))"
+            "(point(lon, lat) <@ box(point($5, $3), point(180, $4)) \
+             OR point(lon, lat) <@ box(point(-180, $3), point($6, $4)))"
         ));
         assert_eq!(values.len(), 6);
     }
