@@ -218,10 +218,21 @@ async fn load_ticks(
     let mut at = from;
     while at < to {
         let end = (at + per_chunk).min(to);
-        client
-            .execute(ROWS_SQL, &[&at, &end, &T0_NS, &tick_ns, &tick_s])
-            .await
-            .with_context(|| format!("loading ticks {at}..{end}"))?;
+        // A chunk is one statement, hence there whole or not at all: a load
+        // that stopped (a full disk) resumes at the first chunk missing.
+        let there: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM thumbs WHERE captured_at_ns >= $1 AND captured_at_ns < $2)",
+                &[&(T0_NS + at * tick_ns), &(T0_NS + end * tick_ns)],
+            )
+            .await?
+            .try_get(0)?;
+        if !there {
+            client
+                .execute(ROWS_SQL, &[&at, &end, &T0_NS, &tick_ns, &tick_s])
+                .await
+                .with_context(|| format!("loading ticks {at}..{end}"))?;
+        }
         println!(
             "ticks {at}..{end} of {from}..{to} loaded at {:.0} s",
             started.elapsed().as_secs_f64()

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! scripts/private-postgres cargo run -p seaframe-shore --example pg_plans -- \
-//!     [--rows 100000000] [--jobs 2] [--runs 5] [--db seaframe_plans] [--keep] \
+//!     [--rows 100000000] [--jobs 2] [--runs 5] [--db seaframe_plans] [--keep] [--resume] \
 //!     [--measure both|before|after]
 //! ```
 //! - The server comes from `SEAFRAME_TEST_PG_URL`. The database is made
@@ -56,6 +56,9 @@ struct Args {
     /// The database (lowercase letters, digits, `_`).
     #[arg(long, default_value = "seaframe_plans")]
     db: String,
+    /// Load the chunks missing from a kept database (a load that stopped).
+    #[arg(long)]
+    resume: bool,
     /// Keep the database at the end.
     #[arg(long)]
     keep: bool,
@@ -183,7 +186,7 @@ async fn main() -> anyhow::Result<()> {
         .query_one("SELECT EXISTS (SELECT 1 FROM thumbs)", &[])
         .await?
         .try_get::<_, bool>(0)?;
-    if !loaded {
+    if !loaded || args.resume {
         // Built after the load, as the migration builds it on an existing table.
         db.batch_execute("DROP INDEX IF EXISTS thumbs_by_place")
             .await?;
