@@ -115,79 +115,71 @@ pub(crate) enum Param {
     Real(f64),
 }
 
-/// The columns a thumbnail query returns ([`ThumbRow`]'s, in order).
-pub(crate) const THUMB_COLUMNS: &str = "id, vessel, camera, captured_at_ns, lat, lon, bytes";
-
-/// The conditions of a thumbnail query, with placeholders made by `ph(n)`
-/// (1-based, `?n` for SQLite, `$n` for PostgreSQL): `base` (vessel, camera,
-/// time range, cursor), `place` (none without a place) and the values.
-#[derive(Debug)]
-pub(crate) struct ThumbConds {
-    pub base: Vec<String>,
-    pub place: Vec<String>,
-    pub params: Vec<Param>,
-}
-
+/// The `WHERE … ORDER BY … LIMIT …` of a thumbnail query, with placeholders
+/// made by `ph(n)` (1-based): the same SQL for SQLite (`?n`) and PostgreSQL (`$n`).
 /// With `point_box` a place is also tested as `point(lon, lat) <@ box(…)`,
 /// the same box again, which PostgreSQL's GiST index `thumbs_by_place`
 /// answers (the `BETWEEN`s stay: they are exact, the box test is fuzzy
 /// by 1e-6°, so the rows kept are the same with or without it).
-pub(crate) fn thumb_conds(q: &ThumbQuery, ph: fn(usize) -> String, point_box: bool) -> ThumbConds {
+pub(crate) fn thumb_query_sql(
+    q: &ThumbQuery,
+    ph: fn(usize) -> String,
+    point_box: bool,
+) -> (String, Vec<Param>) {
     let mut params = Vec::new();
-    let mut base = Vec::new();
-    let mut place = Vec::new();
+    let mut conds = Vec::new();
     let bind = |p: Param, params: &mut Vec<Param>| {
         params.push(p);
         ph(params.len())
     };
     if let Some(v) = &q.vessel {
-        base.push(format!(
+        conds.push(format!(
             "vessel = {}",
             bind(Param::Text(v.to_string()), &mut params)
         ));
     }
     if let Some(c) = &q.camera {
-        base.push(format!(
+        conds.push(format!(
             "camera = {}",
             bind(Param::Text(c.to_string()), &mut params)
         ));
     }
-    base.push(format!(
+    conds.push(format!(
         "captured_at_ns >= {}",
         bind(Param::Int(q.from_ns), &mut params)
     ));
-    base.push(format!(
+    conds.push(format!(
         "captured_at_ns < {}",
         bind(Param::Int(q.to_ns), &mut params)
     ));
-    if let Some(at) = &q.place {
-        let p = at.prefilter();
+    if let Some(place) = &q.place {
+        let p = place.prefilter();
         let a = bind(Param::Real(p.min_lat), &mut params);
         let b = bind(Param::Real(p.max_lat), &mut params);
-        place.push(format!("lat BETWEEN {a} AND {b} AND lon IS NOT NULL"));
+        conds.push(format!("lat BETWEEN {a} AND {b} AND lon IS NOT NULL"));
         let within = |west: &str, east: &str| {
             format!("point(lon, lat) <@ box(point({west}, {a}), point({east}, {b}))")
         };
         match p.lons {
             geo::Lons::All => {
                 if point_box {
-                    place.push(within("-180", "180"));
+                    conds.push(within("-180", "180"));
                 }
             }
             geo::Lons::Within { west, east } => {
                 let c = bind(Param::Real(west), &mut params);
                 let d = bind(Param::Real(east), &mut params);
-                place.push(format!("lon BETWEEN {c} AND {d}"));
+                conds.push(format!("lon BETWEEN {c} AND {d}"));
                 if point_box {
-                    place.push(within(&c, &d));
+                    conds.push(within(&c, &d));
                 }
             }
             geo::Lons::Across { west, east } => {
                 let c = bind(Param::Real(west), &mut params);
                 let d = bind(Param::Real(east), &mut params);
-                place.push(format!("(lon >= {c} OR lon <= {d})"));
+                conds.push(format!("(lon >= {c} OR lon <= {d})"));
                 if point_box {
-                    place.push(format!("({} OR {})", within(&c, "180"), within("-180", &d)));
+                    conds.push(format!("({} OR {})", within(&c, "180"), within("-180", &d)));
                 }
             }
         }
@@ -195,28 +187,12 @@ pub(crate) fn thumb_conds(q: &ThumbQuery, ph: fn(usize) -> String, point_box: bo
     if let Some((ns, id)) = q.after {
         let a = bind(Param::Int(ns), &mut params);
         let b = bind(Param::Int(id), &mut params);
-        base.push(format!("(captured_at_ns, id) > ({a}, {b})"));
+        conds.push(format!("(captured_at_ns, id) > ({a}, {b})"));
     }
-    ThumbConds {
-        base,
-        place,
-        params,
-    }
-}
-
-/// The one statement of a thumbnail query: `SELECT … WHERE … ORDER BY
-/// captured_at_ns, id LIMIT …`, the same for SQLite (`?n`) and PostgreSQL
-/// (`$n`; what it ran before the place index, and still runs without a place).
-pub(crate) fn thumb_query_sql(q: &ThumbQuery, ph: fn(usize) -> String) -> (String, Vec<Param>) {
-    let ThumbConds {
-        mut base,
-        place,
-        params,
-    } = thumb_conds(q, ph, false);
-    base.extend(place);
     let sql = format!(
-        "SELECT {THUMB_COLUMNS} FROM thumbs WHERE {} ORDER BY captured_at_ns, id LIMIT {}",
-        base.join(" AND "),
+        "SELECT id, vessel, camera, captured_at_ns, lat, lon, bytes FROM thumbs WHERE {} \
+         ORDER BY captured_at_ns, id LIMIT {}",
+        conds.join(" AND "),
         q.limit
     );
     (sql, params)

@@ -40,10 +40,7 @@ mod place;
 #[path = "postgres_retention.rs"]
 mod retention;
 
-pub use place::{
-    MIGRATION as PLACE_INDEX_MIGRATION, SCAN_FIRST_ROWS, Statement, scanning_first,
-    thumbs_statement,
-};
+pub use place::{MIGRATION as PLACE_INDEX_MIGRATION, Statement, thumbs_statement};
 
 const MIGRATIONS: &[&str] = &[
     r"
