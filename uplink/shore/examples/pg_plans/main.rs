@@ -15,7 +15,7 @@
 //! - The server comes from `SEAFRAME_TEST_PG_URL`. The database is made
 //!   when missing and dropped at the end unless `--keep`; a kept one that
 //!   holds thumbnails is measured again without loading.
-//! - 100 M rows take ~20 GB of table and ~15 GB of indexes; a small
+//! - 100 M rows take ~10 GB of table and ~29 GB of indexes; a small
 //!   `--rows 1000000` run takes a minute.
 
 use std::time::{Duration, Instant};
