@@ -117,7 +117,15 @@ pub(crate) enum Param {
 
 /// The `WHERE … ORDER BY … LIMIT …` of a thumbnail query, with placeholders
 /// made by `ph(n)` (1-based): the same SQL for SQLite (`?n`) and PostgreSQL (`$n`).
-pub(crate) fn thumb_query_sql(q: &ThumbQuery, ph: fn(usize) -> String) -> (String, Vec<Param>) {
+/// With `point_box` a place is also tested as `point(lon, lat) <@ box(…)`,
+/// the same box again, which PostgreSQL's GiST index `thumbs_by_place`
+/// answers (the `BETWEEN`s stay: they are exact, the box test is fuzzy
+/// by 1e-6°, so the rows kept are the same with or without it).
+pub(crate) fn thumb_query_sql(
+    q: &ThumbQuery,
+    ph: fn(usize) -> String,
+    point_box: bool,
+) -> (String, Vec<Param>) {
     let mut params = Vec::new();
     let mut conds = Vec::new();
     let bind = |p: Param, params: &mut Vec<Param>| {
@@ -149,17 +157,30 @@ pub(crate) fn thumb_query_sql(q: &ThumbQuery, ph: fn(usize) -> String) -> (Strin
         let a = bind(Param::Real(p.min_lat), &mut params);
         let b = bind(Param::Real(p.max_lat), &mut params);
         conds.push(format!("lat BETWEEN {a} AND {b} AND lon IS NOT NULL"));
+        let within = |west: &str, east: &str| {
+            format!("point(lon, lat) <@ box(point({west}, {a}), point({east}, {b}))")
+        };
         match p.lons {
-            geo::Lons::All => {}
+            geo::Lons::All => {
+                if point_box {
+                    conds.push(within("-180", "180"));
+                }
+            }
             geo::Lons::Within { west, east } => {
                 let c = bind(Param::Real(west), &mut params);
                 let d = bind(Param::Real(east), &mut params);
                 conds.push(format!("lon BETWEEN {c} AND {d}"));
+                if point_box {
+                    conds.push(within(&c, &d));
+                }
             }
             geo::Lons::Across { west, east } => {
                 let c = bind(Param::Real(west), &mut params);
                 let d = bind(Param::Real(east), &mut params);
                 conds.push(format!("(lon >= {c} OR lon <= {d})"));
+                if point_box {
+                    conds.push(format!("({} OR {})", within(&c, "180"), within("-180", &d)));
+                }
             }
         }
     }

@@ -21,9 +21,9 @@ use seaframe_http::Secret;
 
 use super::{
     ACK_HISTORY_LEN, AckColumns, ConfigChange, ConfigState, Fut, Index, IndexError, NewThumb,
-    Param, ReceivedAck, StatusUpdate, ThumbPage, ThumbQuery, ThumbRow, VesselSummary,
-    ack_status_str, ack_version_i64, camera, desired_value, latest_per_camera, page, received_ack,
-    thumb_query_sql, version_u64, vessel,
+    ReceivedAck, StatusUpdate, ThumbPage, ThumbQuery, ThumbRow, VesselSummary, ack_status_str,
+    ack_version_i64, camera, desired_value, latest_per_camera, page, received_ack, version_u64,
+    vessel,
 };
 use crate::auth::Account;
 use crate::desired;
@@ -37,8 +37,12 @@ mod health;
 pub mod instances;
 #[path = "postgres_notify.rs"]
 mod notify;
+#[path = "postgres_place.rs"]
+mod place;
 #[path = "postgres_retention.rs"]
 mod retention;
+
+pub use place::{MIGRATION as PLACE_INDEX_MIGRATION, Statement, thumbs_statement};
 
 const MIGRATIONS: &[&str] = &[
     r"
@@ -152,6 +156,7 @@ CREATE INDEX sessions_by_account ON sessions (account);
 CREATE INDEX sessions_by_expiry ON sessions (expires_at_ns);
 ",
     notify::MIGRATION,
+    place::MIGRATION,
     instances::MIGRATION,
 ];
 
@@ -570,17 +575,7 @@ impl Index for PgIndex {
 
     fn thumbs<'a>(&'a self, query: &'a ThumbQuery) -> Fut<'a, ThumbPage> {
         Box::pin(async move {
-            let (sql, params) = thumb_query_sql(query, |n| format!("${n}"));
-            let boxed: Vec<Box<dyn ToSql + Sync + Send>> = params
-                .into_iter()
-                .map(|p| -> Box<dyn ToSql + Sync + Send> {
-                    match p {
-                        Param::Text(s) => Box::new(s),
-                        Param::Int(i) => Box::new(i),
-                        Param::Real(f) => Box::new(f),
-                    }
-                })
-                .collect();
+            let (sql, boxed) = thumbs_statement(query, true);
             let refs: Vec<&(dyn ToSql + Sync)> = boxed
                 .iter()
                 .map(|b| b.as_ref() as &(dyn ToSql + Sync))

@@ -1,5 +1,5 @@
 //! The shore instances that share one PostgreSQL index and one share group
-//! (migration 7): each has a row in `shore_instances` and, while it runs,
+//! (migration 8): each has a row in `shore_instances` and, while it runs,
 //! holds a session advisory lock named after its MQTT client id on a
 //! connection of its own — its lease. A lease that another instance can
 //! take belongs to an instance that is gone: PostgreSQL released it when

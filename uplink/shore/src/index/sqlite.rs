@@ -520,7 +520,7 @@ impl Index for SqliteIndex {
     fn thumbs<'a>(&'a self, query: &'a ThumbQuery) -> Fut<'a, ThumbPage> {
         let query = query.clone();
         self.read(move |conn| {
-            let (sql, params) = thumb_query_sql(&query, |n| format!("?{n}"));
+            let (sql, params) = thumb_query_sql(&query, |n| format!("?{n}"), false);
             let values: Vec<rusqlite::types::Value> = params
                 .into_iter()
                 .map(|p| match p {
