@@ -59,6 +59,14 @@ async fn setup(max_len: u64) -> (RedisServer, Queue, RawConn, Arc<Metrics>) {
     (redis, queue, conn, metrics)
 }
 
+/// Adds `frames` through a producer connection of their own.
+async fn add(queue: &Queue, frames: &[Frame]) {
+    queue
+        .add(&mut queue.connect_producer().await.unwrap(), frames)
+        .await
+        .unwrap();
+}
+
 /// A redis-rs connection for commands the queue does not have.
 async fn admin(url: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(url)
@@ -76,10 +84,7 @@ fn count(m: &Metrics, cam: &str, f: fn(&seaframe_agent::metrics::CameraMetrics) 
 async fn frames_round_trip_with_their_bytes() {
     let (_redis, queue, mut conn, metrics) = setup(100).await;
     let frames: Vec<Frame> = (0..5).map(|i| frame("a", i)).collect();
-    queue
-        .add(&mut queue.connect_producer().await.unwrap(), &frames)
-        .await
-        .unwrap();
+    add(&queue, &frames).await;
     let got = queue.read_new(&mut conn, "w", 10, 100).await.unwrap();
     let got: Vec<Frame> = got.into_iter().map(|e| e.frame.unwrap()).collect();
     assert_eq!(got, frames);
@@ -126,18 +131,12 @@ async fn stalled_workers_the_stream_keeps_the_newest_and_counts_every_trim() {
 async fn entries_held_by_a_worker_are_never_trimmed() {
     let (_redis, queue, mut conn, metrics) = setup(10).await;
     let first: Vec<Frame> = (0..10).map(|i| frame("a", i)).collect();
-    queue
-        .add(&mut queue.connect_producer().await.unwrap(), &first)
-        .await
-        .unwrap();
+    add(&queue, &first).await;
     let held = queue.read_new(&mut conn, "w1", 4, 100).await.unwrap();
     assert_eq!(held.len(), 4);
     // 20 more: only undelivered entries may go.
     let more: Vec<Frame> = (10..30).map(|i| frame("a", i)).collect();
-    queue
-        .add(&mut queue.connect_producer().await.unwrap(), &more)
-        .await
-        .unwrap();
+    add(&queue, &more).await;
     assert_eq!(queue.len(&mut conn).await.unwrap(), 10);
     assert_eq!(
         count(&metrics, "a", |c| c.trimmed.load(Ordering::Relaxed)),
@@ -163,18 +162,12 @@ async fn entries_held_by_a_worker_are_never_trimmed() {
 async fn with_every_entry_held_the_newest_frame_still_goes_in() {
     let (_redis, queue, mut conn, metrics) = setup(10).await;
     let first: Vec<Frame> = (0..10).map(|i| frame("a", i)).collect();
-    queue
-        .add(&mut queue.connect_producer().await.unwrap(), &first)
-        .await
-        .unwrap();
+    add(&queue, &first).await;
     let held = queue.read_new(&mut conn, "w1", 10, 100).await.unwrap();
     assert_eq!(held.len(), 10);
     // Nothing undelivered to trim: of a batch, only its newest stays.
     let more: Vec<Frame> = (10..15).map(|i| frame("a", i)).collect();
-    queue
-        .add(&mut queue.connect_producer().await.unwrap(), &more)
-        .await
-        .unwrap();
+    add(&queue, &more).await;
     assert_eq!(queue.len(&mut conn).await.unwrap(), 11);
     assert_eq!(
         count(&metrics, "a", |c| c.trimmed.load(Ordering::Relaxed)),
@@ -204,10 +197,7 @@ async fn frames_added_while_the_group_is_missing_go_in_once() {
     // The stream is there, its group is not: the frames go in, the group
     // is recreated at 0, and nothing is added twice.
     let frames: Vec<Frame> = (1..4).map(|i| frame("a", i)).collect();
-    queue
-        .add(&mut queue.connect_producer().await.unwrap(), &frames)
-        .await
-        .unwrap();
+    add(&queue, &frames).await;
     let got = queue.read_new(&mut conn, "w", 100, 100).await.unwrap();
     assert_eq!(seqs_of(&got), [0, 1, 2, 3]);
     assert_eq!(
@@ -246,10 +236,7 @@ async fn an_empty_redis_takes_nothing_until_the_group_is_back() {
 async fn a_dead_consumers_entries_are_claimed_by_another() {
     let (server, queue, mut conn, metrics) = setup(100).await;
     let frames: Vec<Frame> = (0..6).map(|i| frame("a", i)).collect();
-    queue
-        .add(&mut queue.connect_producer().await.unwrap(), &frames)
-        .await
-        .unwrap();
+    add(&queue, &frames).await;
     let taken = queue.read_new(&mut conn, "dead", 6, 100).await.unwrap();
     assert_eq!(taken.len(), 6); // …and "dead" never acks.
     // Entries idle < min_idle stay with their consumer.
@@ -432,10 +419,7 @@ async fn own_redis_is_restarted_when_killed_and_keeps_the_stream_across_a_clean_
     let mut conn = queue.connect(Duration::from_secs(5)).await.unwrap();
     queue.ensure_group(&mut conn).await.unwrap();
     let frames: Vec<Frame> = (0..5).map(|i| frame("a", i)).collect();
-    queue
-        .add(&mut queue.connect_producer().await.unwrap(), &frames)
-        .await
-        .unwrap();
+    add(&queue, &frames).await;
     assert_eq!(
         queue
             .read_new(&mut conn, "worker-0", 2, 100)
@@ -596,10 +580,7 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
             ));
         }
     }
-    queue
-        .add(&mut queue.connect_producer().await.unwrap(), &frames)
-        .await
-        .unwrap();
+    add(&queue, &frames).await;
     // A consumer that dies holding 5 entries…
     let held = queue.read_new(&mut conn, "dead", 5, 100).await.unwrap();
     assert_eq!(held.len(), 5);
@@ -710,10 +691,7 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
 async fn stale_entries_behind_many_live_pending_ones_are_still_claimed() {
     let (_redis, queue, mut conn, _metrics) = setup(1000).await;
     let frames: Vec<Frame> = (0..55).map(|i| frame("a", i)).collect();
-    queue
-        .add(&mut queue.connect_producer().await.unwrap(), &frames)
-        .await
-        .unwrap();
+    add(&queue, &frames).await;
     // A live worker holds the 50 oldest; a dead one the 5 newest. One
     // XAUTOCLAIM with COUNT 2 scans only 20 pending entries: the claim has
     // to follow the cursor past the live ones.

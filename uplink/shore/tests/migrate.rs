@@ -177,17 +177,8 @@ async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
     src.stop().await.unwrap();
 
     // The two configs, as an operator writes them.
-    let target_index = match &pg {
-        Some(db) => db.url.clone(),
-        None => format!("sqlite:{}", dst_dir.path().join("index.db").display()),
-    };
-    let (from, to) = source_and_target(
-        &broker,
-        &moto,
-        src_dir.path(),
-        dst_dir.path(),
-        &target_index,
-    );
+    let (from, to, target_index) =
+        source_and_target(&broker, &moto, src_dir.path(), dst_dir.path(), pg.as_ref());
 
     let same = migrate(&from, &from).await;
     assert!(!same.status.success(), "{}", report(&same));
@@ -306,14 +297,19 @@ async fn a_disk_and_sqlite_shore_moves_to_s3_and_another_index() {
 }
 
 /// The configs of a source (SQLite + disk) and a target (PostgreSQL, or
-/// SQLite in a second file, + S3) that `migrate` reads.
+/// SQLite in a second file, + S3) that `migrate` reads, and the target's
+/// index URL.
 fn source_and_target(
     broker: &MosquittoServer,
     moto: &MotoServer,
     src: &Path,
     dst: &Path,
-    target_index: &str,
-) -> (std::path::PathBuf, std::path::PathBuf) {
+    pg: Option<&PgDb>,
+) -> (std::path::PathBuf, std::path::PathBuf, String) {
+    let target_index = match pg {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite:{}", dst.join("index.db").display()),
+    };
     let from = src.join("old.toml");
     std::fs::write(
         &from,
@@ -338,7 +334,7 @@ fn source_and_target(
         ),
     )
     .unwrap();
-    (from, to)
+    (from, to, target_index)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,17 +348,8 @@ async fn a_migration_killed_midway_leaves_no_row_without_its_blob_and_resumes() 
     moto.create_bucket(BUCKET).unwrap();
     let broker = MosquittoServer::start().unwrap();
     let (src_dir, dst_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let target_index = match &pg {
-        Some(db) => db.url.clone(),
-        None => format!("sqlite:{}", dst_dir.path().join("index.db").display()),
-    };
-    let (from, to) = source_and_target(
-        &broker,
-        &moto,
-        src_dir.path(),
-        dst_dir.path(),
-        &target_index,
-    );
+    let (from, to, _) =
+        source_and_target(&broker, &moto, src_dir.path(), dst_dir.path(), pg.as_ref());
 
     // A source of several pages, written through the shore's own stores.
     const ROWS: i64 = 700;
