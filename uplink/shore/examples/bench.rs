@@ -594,6 +594,15 @@ async fn main() -> anyhow::Result<()> {
     let rows = instances[0].shore.index.count_thumbs().await?;
     anyhow::ensure!(rows == total, "sent {total} but {rows} indexed");
     println!("sent = indexed = {rows}");
+    for (i, name) in peers.instance_names.iter().enumerate() {
+        let m = &instances[i].shore.metrics;
+        println!(
+            "{name}: {} connection(s), {} duplicates ignored, at most {} unacked at the broker",
+            m.mqtt_connects.load(Ordering::Relaxed),
+            m.thumbs_duplicate.load(Ordering::Relaxed),
+            m.mqtt_unacked_peak.load(Ordering::Relaxed),
+        );
+    }
     for Instance { shore, runtime } in instances {
         runtime.spawn(shore.stop()).await??;
         runtime.shutdown_background();

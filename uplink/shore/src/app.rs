@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -22,7 +22,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::feed::{self, Feed};
 use crate::index::{self, Index};
-use crate::ingest::{self, Intent, Receiver, Writer};
+use crate::ingest::{self, Intent, Sinks, Stages};
 use crate::metrics::Metrics;
 use crate::peers;
 use crate::retention::Retention;
@@ -101,39 +101,30 @@ impl Shore {
             crate::config::IndexUrl::Sqlite(_) => None,
         };
         let options = ingest::connect_options(&cfg.mqtt)?;
-        let (client, eventloop) = rumqttc::AsyncClient::new(options, ingest::REQUEST_CAPACITY);
-        let (tx, rx) = mpsc::channel(ingest::CHANNEL_CAPACITY);
-        let (subscribed_tx, subscribed) = watch::channel(false);
-        let writer_done = CancellationToken::new();
         let committed = Arc::new(Notify::new());
         let (events, _) = broadcast::channel(feed::CHANNEL_CAPACITY);
-
-        let writer = Writer {
-            rx,
-            client: client.clone(),
-            index: index.clone(),
-            blobs: blobs.clone(),
-            metrics: metrics.clone(),
-            flow: Arc::default(),
-            done: writer_done.clone(),
-            committed: committed.clone(),
-        };
+        let Stages {
+            receiver,
+            writer,
+            client,
+            subscribed,
+            flow: _,
+        } = ingest::stages(
+            options,
+            seaframe_wire::shore_filters(&cfg.mqtt.share_group).to_vec(),
+            Intent::Subscribe,
+            Sinks {
+                index: index.clone(),
+                blobs: blobs.clone(),
+                metrics: metrics.clone(),
+                committed: committed.clone(),
+            },
+        );
         let feed = Feed {
             index: index.clone(),
             wake: committed,
             tx: events.clone(),
             metrics: metrics.clone(),
-        };
-        let receiver = Receiver {
-            client: client.clone(),
-            eventloop,
-            filters: seaframe_wire::shore_filters(&cfg.mqtt.share_group).to_vec(),
-            intent: Intent::Subscribe,
-            tx,
-            metrics: metrics.clone(),
-            flow: Arc::default(),
-            subscribed: subscribed_tx,
-            writer_done,
         };
         let state = ApiState {
             index: index.clone(),

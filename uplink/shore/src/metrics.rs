@@ -31,6 +31,9 @@ pub struct Metrics {
     pub peer_sessions_drained: AtomicU64,
     /// PUBLISHes received from the broker (before decoding).
     pub mqtt_publishes_received: AtomicU64,
+    /// The most messages the broker had sent on one connection and not
+    /// yet seen acked, since start (bounded by what ingest holds).
+    pub mqtt_unacked_peak: AtomicU64,
     /// Live events the feed sent (once each, whatever the number of clients).
     pub feed_events: AtomicU64,
     /// Times an `/events` client fell behind and was told to resync.
@@ -198,6 +201,12 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
+        let name = "seaframe_shore_mqtt_unacked_peak";
+        let _ = writeln!(
+            out,
+            "# HELP {name} The most messages the broker had sent on one connection and not yet seen acked.\n# TYPE {name} gauge\n{name} {}",
+            self.mqtt_unacked_peak.load(Ordering::Relaxed)
+        );
         let name = "seaframe_shore_config_acks_total";
         let _ = writeln!(
             out,

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -42,7 +42,7 @@ use seaframe_http::Secret;
 use crate::config::mqtt::MqttConfig;
 use crate::index::Index;
 use crate::index::postgres::instances::Instances;
-use crate::ingest::{self, Flow, Intent, Receiver, Writer};
+use crate::ingest::{self, Flow, Intent, Sinks, Stages};
 use crate::metrics::{Metrics, add};
 
 /// How often the peers' leases are tried (and this instance's own checked).
@@ -183,33 +183,24 @@ impl Peers {
         let mut cfg = self.mqtt.clone();
         cfg.client_id = Some(peer.to_owned());
         let options = ingest::connect_options(&cfg)?;
-        let (client, eventloop) = rumqttc::AsyncClient::new(options, ingest::REQUEST_CAPACITY);
-        let (tx, rx) = mpsc::channel(ingest::CHANNEL_CAPACITY);
-        let (unsubscribed_tx, unsubscribed) = watch::channel(false);
-        let flow = Arc::new(Flow::default());
+        let Stages {
+            receiver,
+            writer,
+            client: _,
+            subscribed: unsubscribed,
+            flow,
+        } = ingest::stages(
+            options,
+            seaframe_wire::shore_filters(&cfg.share_group).to_vec(),
+            Intent::Drain,
+            Sinks {
+                index: self.index.clone(),
+                blobs: self.blobs.clone(),
+                metrics: self.metrics.clone(),
+                committed: self.committed.clone(),
+            },
+        );
         let stop = shutdown.child_token();
-        let writer_done = CancellationToken::new();
-        let writer = Writer {
-            rx,
-            client: client.clone(),
-            index: self.index.clone(),
-            blobs: self.blobs.clone(),
-            metrics: self.metrics.clone(),
-            flow: flow.clone(),
-            done: writer_done.clone(),
-            committed: self.committed.clone(),
-        };
-        let receiver = Receiver {
-            client,
-            eventloop,
-            filters: seaframe_wire::shore_filters(&cfg.share_group).to_vec(),
-            intent: Intent::Drain,
-            tx,
-            metrics: self.metrics.clone(),
-            flow: flow.clone(),
-            subscribed: unsubscribed_tx,
-            writer_done,
-        };
         let tasks = TaskTracker::new();
         tasks.spawn(log_end("peer-writer", writer.run(stop.clone())));
         tasks.spawn(log_end("peer-receiver", receiver.run(stop.clone())));
