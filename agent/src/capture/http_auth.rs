@@ -1,7 +1,7 @@
 //! How an HTTP camera is authenticated, learnt from its own challenges and
 //! IO-free: the first request carries no credentials; a 401 says Basic or
-//! Digest (Digest preferred when both are offered), and later requests
-//! answer it at once: one round trip per frame, the Digest nonce kept and
+//! Digest (Digest preferred when both are offered; Basic when it names no
+//! scheme at all), and later requests answer it at once: one round trip per frame, the Digest nonce kept and
 //! counted between frames, a `stale` nonce answered again without a
 //! failure. Once a camera has asked for Digest, its password is never sent
 //! in clear (Basic) by this camera's client again.
@@ -167,13 +167,22 @@ impl HttpAuth {
                 }
             };
         }
-        Next::Refused(match schemes.is_empty() {
-            true => "HTTP 401 without a WWW-Authenticate challenge".to_owned(),
-            false => format!(
+        if !schemes.is_empty() {
+            return Next::Refused(format!(
                 "HTTP 401: the camera asks for {} authentication, which is not supported",
                 schemes.join("/")
-            ),
-        })
+            ));
+        }
+        // No challenge at all (a camera that skips the header): Basic, as
+        // the agent has always sent, unless the camera has asked for Digest.
+        match self.answer {
+            Answer::Nothing if !self.digest_seen => {
+                self.answer = Answer::Basic;
+                Next::Retry
+            }
+            Answer::Basic => refused("Basic, the camera named no scheme"),
+            _ => Next::Refused("HTTP 401 without a WWW-Authenticate challenge".to_owned()),
+        }
     }
 }
 
@@ -313,9 +322,19 @@ mod tests {
             reason(&mut a, &["Negotiate"])
                 .contains("Negotiate authentication, which is not supported")
         );
-        assert!(reason(&mut a, &[]).contains("without a WWW-Authenticate"));
         let no_random = a.on_unauthorized(&[DIGEST], || Err("no entropy".into()));
         assert!(matches!(no_random, Next::Refused(w) if w.contains("no entropy")));
+        assert!(reason(&mut a, &[]).contains("without a WWW-Authenticate"));
+    }
+
+    #[test]
+    fn a_401_without_a_challenge_gets_basic_once_unless_digest_was_asked() {
+        let mut a = auth();
+        assert_eq!(a.on_unauthorized(&[], cnonce), Next::Retry);
+        assert!(a.header("GET", "/x").unwrap().starts_with("Basic "));
+        assert!(
+            matches!(a.on_unauthorized(&[], cnonce), Next::Refused(w) if w.contains("refused user"))
+        );
     }
 
     #[test]
