@@ -4,7 +4,8 @@
 //! other line a `#` comment (devices that failed, and why). Pure.
 //!
 //! The credentials given on the command line go into the URLs' userinfo,
-//! which is where the config expects them (RTSP: ffmpeg; HTTP: Basic).
+//! which is where the config expects them (RTSP: ffmpeg; HTTP: Digest or
+//! Basic, as the camera asks).
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
