@@ -30,6 +30,7 @@ fn digest_camera(algorithm: &str) -> HttpCamera {
         digest: Some(DigestOptions {
             algorithm: algorithm.into(),
             nonce_uses: 0,
+            ..DigestOptions::default()
         }),
     })
     .unwrap()

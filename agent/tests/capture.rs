@@ -149,30 +149,38 @@ async fn http_snapshots_and_their_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_nonces_going_stale_mid_run_cost_no_tick_and_no_failure() {
-    // Each nonce answers 3 requests, then is refused as stale.
-    let server = HttpCamera::start_with(HttpCameraOptions {
-        width: 320,
-        height: 240,
-        credentials: Some(("op".into(), "pa55 word".into())),
-        digest: Some(DigestOptions {
-            algorithm: "SHA-256-sess".into(),
-            nonce_uses: 3,
-        }),
-        ..HttpCameraOptions::default()
-    })
-    .unwrap();
-    let base = server.url().replace("http://", "http://op:pa55%20word@");
-    let cam = start("dg", &format!("{base}snapshot.jpg"), 10.0);
-    let frames = cam.frames(12).await;
-    assert_good(&frames, 7);
-    let counts = server.auth_counts();
-    // 12 frames: the first challenged, then a stale nonce after every 3.
-    assert!(counts.stale >= 3, "{counts:?}");
-    assert_eq!(counts.challenged, 1, "{counts:?}");
-    assert_eq!((counts.refused, counts.basic), (0, 0), "{counts:?}");
-    assert_eq!(cam.metrics.capture_errors.load(Ordering::Relaxed), 0);
-    assert_eq!(cam.metrics.state(), CameraState::Ok);
-    cam.stop().await;
+    // Each nonce answers 3 requests, then is refused: with `stale=true`, and
+    // as some cameras do, with a bare new challenge.
+    for says_stale in [true, false] {
+        let server = HttpCamera::start_with(HttpCameraOptions {
+            width: 320,
+            height: 240,
+            credentials: Some(("op".into(), "pa55 word".into())),
+            digest: Some(DigestOptions {
+                algorithm: "SHA-256-sess".into(),
+                nonce_uses: 3,
+                says_stale,
+            }),
+            ..HttpCameraOptions::default()
+        })
+        .unwrap();
+        let base = server.url().replace("http://", "http://op:pa55%20word@");
+        let cam = start("dg", &format!("{base}snapshot.jpg"), 10.0);
+        let frames = cam.frames(12).await;
+        assert_good(&frames, 7);
+        let counts = server.auth_counts();
+        // 12 frames: the first challenged, then a used-up nonce after every 3.
+        assert!(counts.stale >= 3, "{says_stale}: {counts:?}");
+        assert_eq!(counts.challenged, 1, "{says_stale}: {counts:?}");
+        assert_eq!(
+            (counts.refused, counts.basic),
+            (0, 0),
+            "{says_stale}: {counts:?}"
+        );
+        assert_eq!(cam.metrics.capture_errors.load(Ordering::Relaxed), 0);
+        assert_eq!(cam.metrics.state(), CameraState::Ok);
+        cam.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -267,6 +267,11 @@ impl DigestSession {
         }
     }
 
+    /// How many answers this nonce has given.
+    pub fn answers(&self) -> u32 {
+        self.nc
+    }
+
     /// The `Authorization` value for the next request (`uri`: its
     /// request-target, path and query); counts it.
     pub fn authorize(&mut self, user: &str, password: &str, method: &str, uri: &str) -> String {

@@ -2,8 +2,8 @@
 //! IO-free: the first request carries no credentials; a 401 says Basic or
 //! Digest (Digest preferred when both are offered; Basic when it names no
 //! scheme at all), and later requests answer it at once: one round trip per frame, the Digest nonce kept and
-//! counted between frames, a `stale` nonce answered again without a
-//! failure. Once a camera has asked for Digest, its password is never sent
+//! counted between frames, a `stale` nonce (or one dropped without saying
+//! so after it served) replaced without a failure. Once a camera has asked for Digest, its password is never sent
 //! in clear (Basic) by this camera's client again.
 //!
 //! The password lives only in [`Credentials`], whose `Debug` hides it; no
@@ -135,8 +135,12 @@ impl HttpAuth {
         if let Some(challenge) = digest {
             self.digest_seen = true;
             let how = format!("Digest {}", challenge.algorithm_name());
-            // A nonce answered and refused, not as stale: wrong credentials.
-            let refused_answer = matches!(&self.answer, Answer::Digest(_)) && !challenge.stale;
+            // Our first answer to a nonce refused, not as stale: wrong
+            // credentials. A nonce that has served before and is now refused
+            // without `stale` has expired on a camera that does not say so
+            // (the new one is answered at once; refused too, it is wrong).
+            let refused_answer =
+                matches!(&self.answer, Answer::Digest(s) if s.answers() == 1) && !challenge.stale;
             let cnonce = match cnonce() {
                 Ok(c) => c,
                 Err(e) => return Next::Refused(format!("no client nonce for Digest: {e}")),
@@ -277,7 +281,7 @@ mod tests {
         assert_eq!(parsed(&h).param("nonce"), Some("n2"));
         assert_eq!(parsed(&h).param("nc"), Some("00000001"));
         let Next::Refused(why) = a.on_unauthorized(&[DIGEST], cnonce) else {
-            panic!("a refused answer without stale means wrong credentials");
+            panic!("a refused first answer without stale means wrong credentials");
         };
         assert!(
             why.contains("refused user \"cam op\" (Digest MD5)"),
@@ -286,6 +290,22 @@ mod tests {
         // The next attempt answers the newest nonce.
         let h = a.header("GET", "/x").unwrap();
         assert_eq!(parsed(&h).param("nonce"), Some("n1"));
+    }
+
+    #[test]
+    fn a_nonce_that_served_and_is_dropped_without_stale_is_replaced() {
+        let mut a = auth();
+        assert_eq!(a.on_unauthorized(&[DIGEST], cnonce), Next::Retry);
+        let _ = a.header("GET", "/x");
+        let _ = a.header("GET", "/x");
+        let fresh = "Digest realm=\"cam\", nonce=\"n9\", qop=\"auth\"";
+        assert_eq!(a.on_unauthorized(&[fresh], cnonce), Next::Retry);
+        let h = a.header("GET", "/x").unwrap();
+        assert_eq!(parsed(&h).param("nonce"), Some("n9"));
+        assert!(matches!(
+            a.on_unauthorized(&[fresh], cnonce),
+            Next::Refused(_)
+        ));
     }
 
     #[test]

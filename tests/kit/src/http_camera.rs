@@ -555,6 +555,7 @@ mod tests {
             digest: Some(DigestOptions {
                 algorithm: "SHA-256".into(),
                 nonce_uses: 0,
+                ..DigestOptions::default()
             }),
             ..HttpCameraOptions::default()
         })

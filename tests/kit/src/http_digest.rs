@@ -21,6 +21,9 @@ pub struct DigestOptions {
     /// A nonce answers this many requests, then is refused as `stale`
     /// (0: never).
     pub nonce_uses: u32,
+    /// The 401 to a right answer with a used-up nonce says `stale=true`;
+    /// `false`: a bare new challenge, as some cameras send.
+    pub says_stale: bool,
 }
 
 impl Default for DigestOptions {
@@ -29,6 +32,7 @@ impl Default for DigestOptions {
         Self {
             algorithm: "MD5".into(),
             nonce_uses: 0,
+            says_stale: true,
         }
     }
 }
@@ -215,7 +219,7 @@ impl DigestGuard {
             }
             Judgement::Stale => {
                 c.stale.fetch_add(1, Ordering::Relaxed);
-                Verdict::Challenge(self.challenge(true))
+                Verdict::Challenge(self.challenge(self.options.says_stale))
             }
             Judgement::Wrong => {
                 c.refused.fetch_add(1, Ordering::Relaxed);
@@ -325,6 +329,7 @@ mod tests {
             DigestOptions {
                 algorithm: "MD5".into(),
                 nonce_uses: 1,
+                says_stale: true,
             },
         );
         let Verdict::Challenge(ch) = guard.check(None, "/snapshot.jpg") else {
