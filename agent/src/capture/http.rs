@@ -126,7 +126,8 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> CaptureError {
 fn check_status(status: reqwest::StatusCode) -> Result<(), CaptureError> {
     match status.as_u16() {
         200..=299 => Ok(()),
-        401 | 403 => Err(CaptureError::Unauthorized(format!("HTTP {status}"))),
+        // A 401 is answered (or refused with its reason) by `fetch`.
+        403 => Err(CaptureError::Unauthorized(format!("HTTP {status}"))),
         _ => Err(CaptureError::Unreachable(format!("HTTP {status}"))),
     }
 }

@@ -238,6 +238,17 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_the_password() {
+        let mut a = auth();
+        assert_eq!(a.on_unauthorized(&[DIGEST], cnonce), Next::Retry);
+        let shown = format!("{a:?}");
+        assert!(
+            shown.contains("cam op") && !shown.contains("p@ss"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn basic_when_the_camera_asks_for_basic_then_refused_once_answered() {
         let mut a = auth();
         assert_eq!(
