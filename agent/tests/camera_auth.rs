@@ -3,7 +3,7 @@
 //! frames stored end to end with one request per snapshot once answered,
 //! never a password in clear, a wrong password shown as `unauthorized`
 //! with a clear reason and nothing stored, and no password in the API or
-//! in the real binary's log.
+//! in the real binary's log. A camera that asks for Basic still gets it.
 
 #![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
 
@@ -52,6 +52,13 @@ async fn digest_cameras_store_frames_and_a_wrong_password_is_unauthorized() {
     let redis = RedisServer::start().unwrap();
     let md5 = digest_camera("MD5");
     let sha = digest_camera("SHA-256");
+    let basic = HttpCamera::start_with(HttpCameraOptions {
+        width: 320,
+        height: 240,
+        credentials: Some(("admin".into(), PASSWORD.into())),
+        ..HttpCameraOptions::default()
+    })
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cams = [
         camera(
@@ -64,6 +71,13 @@ async fn digest_cameras_store_frames_and_a_wrong_password_is_unauthorized() {
         camera(
             "stream",
             &format!("mjpeg:{}/stream.mjpg", with_user(&sha, PASSWORD)),
+            5.0,
+            320,
+            240,
+        ),
+        camera(
+            "basic",
+            &format!("{}/snapshot.jpg", with_user(&basic, PASSWORD)),
             5.0,
             320,
             240,
@@ -90,13 +104,13 @@ async fn digest_cameras_store_frames_and_a_wrong_password_is_unauthorized() {
             let cams = body["cameras"].as_array()?.clone();
             let stored = |id: &str| find(&cams, id)["stored"].as_u64().unwrap_or(0);
             let refused = find(&cams, "wrong")["state"]["state"] == "retrying";
-            (stored("snap") >= 5 && stored("stream") >= 3 && refused)
+            (stored("snap") >= 5 && stored("stream") >= 3 && stored("basic") >= 3 && refused)
                 .then(|| (body.to_string(), cams))
         },
     )
     .await;
 
-    for id in ["snap", "stream"] {
+    for id in ["snap", "stream", "basic"] {
         let c = find(&cams, id);
         assert_eq!(c["state"]["state"], "ok", "{c}");
         assert_eq!(c["capture_errors"], 0, "{c}");
@@ -144,6 +158,7 @@ async fn digest_cameras_store_frames_and_a_wrong_password_is_unauthorized() {
     let files = jpeg_files(&dir.path().join("frames"));
     assert!(files.iter().any(|f| f.starts_with("snap/")), "{files:?}");
     assert!(files.iter().any(|f| f.starts_with("stream/")), "{files:?}");
+    assert!(files.iter().any(|f| f.starts_with("basic/")), "{files:?}");
     assert!(!files.iter().any(|f| f.starts_with("wrong/")), "{files:?}");
 }
 
