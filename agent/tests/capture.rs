@@ -1,6 +1,6 @@
 //! Camera sources against real servers: the test kit's HTTP camera (snapshot
-//! and MJPEG, with its faults), ffmpeg's own MJPEG server, a folder of
-//! JPEGs, and the test pattern's pace.
+//! and MJPEG, with its faults, and Digest nonces going stale mid-run),
+//! ffmpeg's own MJPEG server, a folder of JPEGs, and the test pattern's pace.
 
 #![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
 
@@ -18,7 +18,7 @@ use seaframe_agent::frame::Frame;
 use seaframe_agent::handoff::Handoff;
 use seaframe_agent::jpeg;
 use seaframe_agent::metrics::{CameraMetrics, CameraState, Metrics};
-use seaframe_testkit::{FfmpegMjpegServer, HttpCamera};
+use seaframe_testkit::{DigestOptions, FfmpegMjpegServer, HttpCamera, HttpCameraOptions};
 use tokio_util::sync::CancellationToken;
 
 struct Running {
@@ -143,6 +143,42 @@ async fn http_snapshots_and_their_faults() {
         assert!(error.contains(needle), "{fault}: {error}");
         assert!(cam.handoff.is_empty(), "{fault}: a bad frame was pushed");
         assert!(cam.metrics.capture_errors.load(Ordering::Relaxed) >= 1);
+        cam.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_nonces_going_stale_mid_run_cost_no_tick_and_no_failure() {
+    // Each nonce answers 3 requests, then is refused: with `stale=true`, and
+    // as some cameras do, with a bare new challenge.
+    for says_stale in [true, false] {
+        let server = HttpCamera::start_with(HttpCameraOptions {
+            width: 320,
+            height: 240,
+            credentials: Some(("op".into(), "pa55 word".into())),
+            digest: Some(DigestOptions {
+                algorithm: "SHA-256-sess".into(),
+                nonce_uses: 3,
+                says_stale,
+            }),
+            ..HttpCameraOptions::default()
+        })
+        .unwrap();
+        let base = server.url().replace("http://", "http://op:pa55%20word@");
+        let cam = start("dg", &format!("{base}snapshot.jpg"), 10.0);
+        let frames = cam.frames(12).await;
+        assert_good(&frames, 7);
+        let counts = server.auth_counts();
+        // 12 frames: the first challenged, then a used-up nonce after every 3.
+        assert!(counts.stale >= 3, "{says_stale}: {counts:?}");
+        assert_eq!(counts.challenged, 1, "{says_stale}: {counts:?}");
+        assert_eq!(
+            (counts.refused, counts.basic),
+            (0, 0),
+            "{says_stale}: {counts:?}"
+        );
+        assert_eq!(cam.metrics.capture_errors.load(Ordering::Relaxed), 0);
+        assert_eq!(cam.metrics.state(), CameraState::Ok);
         cam.stop().await;
     }
 }

@@ -1,6 +1,7 @@
 //! `seaframe-agent discover`, the real binary: against the test kit's fake
 //! ONVIF devices (good, malformed GetProfiles, a hang half-way, a garbled
-//! ProbeMatch, WS-Security digest required) and against the real simulated
+//! ProbeMatch, WS-Security digest required, only Media2 with H.265
+//! profiles) and against the real simulated
 //! camera (ipycam in a private network namespace, by the test kit), by
 //! multicast and unicast probe, with and without credentials. What it
 //! prints must load with the agent's own config loader.
@@ -79,9 +80,56 @@ async fn a_good_device_found_by_unicast_probe_gives_an_entry_that_loads() {
     assert!(b.contains("profile main (Main, H264, 1920x1080)"), "{b}");
     assert!(b.contains("other profiles: sub (Sub)"), "{b}");
     assert!(
+        !b.contains("Media2"),
+        "a device with Media is asked Media: {b}"
+    );
+    assert!(
         text.starts_with("# 1 ONVIF device(s) answered within 1s"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media2_only_device_with_h265_profiles_is_found() {
+    let cam = FakeOnvifDevice::start("Bow H265", OnvifBehaviour::Media2Only)
+        .await
+        .unwrap();
+    let host = cam.discovery_addr().to_string();
+    let xaddr = cam.xaddr();
+    for args in [
+        vec!["--no-multicast", "--host", host.as_str(), "--timeout", "1s"],
+        vec![
+            "--no-multicast",
+            "--xaddr",
+            xaddr.as_str(),
+            "--timeout",
+            "1s",
+        ],
+    ] {
+        let (out, _) = discover(&args).await;
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        let cfg = load(&text);
+        assert_eq!(cfg.cameras.len(), 1, "{text}");
+        let CameraSource::Rtsp { url } = &cfg.cameras[0].source else {
+            panic!("RTSP from Media2's GetStreamUri:\n{text}");
+        };
+        assert_eq!(url.as_str(), cam.stream_uri());
+        let b = block(&text, &cam.xaddr());
+        assert!(b.contains("# media service: Media2 (ONVIF ver20)"), "{b}");
+        assert!(b.contains("profile main (Main, H265, 2560x1440)"), "{b}");
+        assert!(
+            b.contains("other profiles: sub (Sub, H265, 640x360)"),
+            "{b}"
+        );
+        assert!(
+            b.contains(&format!(
+                "snapshot instead: source = \"{}\"",
+                cam.snapshot_uri()
+            )),
+            "{b}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

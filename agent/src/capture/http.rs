@@ -1,21 +1,24 @@
 //! IP cameras over HTTP: a snapshot URL polled at the camera's fps, and an
 //! MJPEG stream (`multipart/x-mixed-replace`) of which the newest whole part
-//! is taken at each tick. Credentials in the URL are sent as HTTP Basic and
-//! never logged.
+//! is taken at each tick. Credentials in the URL answer the camera's own
+//! challenge, Basic or Digest (`http_auth`), and are never logged.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
-use percent_encoding::percent_decode_str;
 use url::Url;
 
 use super::CaptureError;
+use super::http_auth::{HttpAuth, Next, random_cnonce, split_credentials};
 use super::multipart::{Multipart, boundary_of};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// No MJPEG part for this long: the stream has stalled.
 const STALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Requests for one frame at most: without credentials, answering the
+/// challenge, answering it again when the nonce was stale.
+const MAX_ROUNDS: usize = 3;
 
 /// A client for one camera; `request_timeout` bounds a whole snapshot.
 pub fn client(request_timeout: Option<Duration>) -> Result<reqwest::Client, CaptureError> {
@@ -27,21 +30,76 @@ pub fn client(request_timeout: Option<Duration>) -> Result<reqwest::Client, Capt
         .map_err(|e| CaptureError::Setup(format!("HTTP client: {e}")))
 }
 
-/// A GET of `url`, with the URL's credentials (percent-decoded: a URL
-/// carries `p%40ss` for `p@ss`) as Basic auth.
-fn get(client: &reqwest::Client, url: &Url) -> reqwest::RequestBuilder {
-    let mut bare = url.clone();
-    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-    let user = decode(url.username());
-    let password = url.password().map(decode);
-    // Cannot fail: http(s) URLs have a host.
-    let _ = bare.set_username("");
-    let _ = bare.set_password(None);
-    let req = client.get(bare);
-    if user.is_empty() {
-        req
-    } else {
-        req.basic_auth(user, password)
+/// A camera's URL without its credentials, and how to authenticate to it.
+#[derive(Debug)]
+struct Target {
+    url: Url,
+    auth: HttpAuth,
+}
+
+impl Target {
+    fn new(url: &Url) -> Self {
+        let (url, creds) = split_credentials(url);
+        Self {
+            url,
+            auth: HttpAuth::new(creds),
+        }
+    }
+
+    /// A GET of the URL with the answer to the camera's last challenge.
+    fn request(&mut self, client: &reqwest::Client) -> Result<reqwest::Request, CaptureError> {
+        let uri = &self.url[url::Position::BeforePath..url::Position::AfterQuery];
+        let mut req = client.get(self.url.clone());
+        if let Some(answer) = self.auth.header("GET", uri) {
+            let mut value = reqwest::header::HeaderValue::from_str(&answer).map_err(|_| {
+                CaptureError::Unauthorized(
+                    "the camera's challenge holds bytes a header cannot carry".into(),
+                )
+            })?;
+            value.set_sensitive(true);
+            req = req.header(reqwest::header::AUTHORIZATION, value);
+        }
+        req.build()
+            .map_err(|e| CaptureError::Setup(format!("HTTP request: {e}")))
+    }
+
+    /// GETs the URL, answering the camera's challenges (a stale Digest
+    /// nonce is answered again, not counted as a failure); a 2xx response
+    /// or why there is none. Each request is bounded by `timeout`.
+    async fn fetch(
+        &mut self,
+        client: &reqwest::Client,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, CaptureError> {
+        for _ in 0..MAX_ROUNDS {
+            let req = self.request(client)?;
+            let resp = tokio::time::timeout(timeout, client.execute(req))
+                .await
+                .map_err(|_| {
+                    CaptureError::Unreachable(format!(
+                        "timed out after {:.1}s",
+                        timeout.as_secs_f64()
+                    ))
+                })?
+                .map_err(|e| describe(&e, timeout))?;
+            if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
+                check_status(resp.status())?;
+                return Ok(resp);
+            }
+            let challenges: Vec<&str> = resp
+                .headers()
+                .get_all(reqwest::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            match self.auth.on_unauthorized(&challenges, random_cnonce) {
+                Next::Retry => {}
+                Next::Refused(why) => return Err(CaptureError::Unauthorized(why)),
+            }
+        }
+        Err(CaptureError::Unauthorized(format!(
+            "HTTP 401 to {MAX_ROUNDS} answers in a row: the camera keeps asking for a new challenge"
+        )))
     }
 }
 
@@ -68,16 +126,17 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> CaptureError {
 fn check_status(status: reqwest::StatusCode) -> Result<(), CaptureError> {
     match status.as_u16() {
         200..=299 => Ok(()),
-        401 | 403 => Err(CaptureError::Unauthorized(format!("HTTP {status}"))),
+        // A 401 is answered (or refused with its reason) by `fetch`.
+        403 => Err(CaptureError::Unauthorized(format!("HTTP {status}"))),
         _ => Err(CaptureError::Unreachable(format!("HTTP {status}"))),
     }
 }
 
-/// A snapshot URL.
+/// A snapshot URL; the camera's Digest nonce is kept from frame to frame.
 #[derive(Debug)]
 pub struct Snapshot {
     client: reqwest::Client,
-    url: Url,
+    target: Target,
     timeout: Duration,
 }
 
@@ -86,17 +145,13 @@ impl Snapshot {
         let timeout = Duration::from_secs(5).max(Duration::from_secs_f64(2.0 / fps));
         Ok(Self {
             client: client(Some(timeout))?,
-            url,
+            target: Target::new(&url),
             timeout,
         })
     }
 
     pub async fn grab(&mut self) -> Result<Bytes, CaptureError> {
-        let resp = get(&self.client, &self.url)
-            .send()
-            .await
-            .map_err(|e| describe(&e, self.timeout))?;
-        check_status(resp.status())?;
+        let resp = self.target.fetch(&self.client, self.timeout).await?;
         resp.bytes().await.map_err(|e| describe(&e, self.timeout))
     }
 }
@@ -104,7 +159,7 @@ impl Snapshot {
 /// An MJPEG stream; reconnects on the next grab after an error.
 pub struct Mjpeg {
     client: reqwest::Client,
-    url: Url,
+    target: Target,
     stream: Option<(
         futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
         Multipart,
@@ -123,19 +178,13 @@ impl Mjpeg {
     pub fn new(url: Url) -> Result<Self, CaptureError> {
         Ok(Self {
             client: client(None)?,
-            url,
+            target: Target::new(&url),
             stream: None,
         })
     }
 
     async fn open(&mut self) -> Result<(), CaptureError> {
-        let resp = tokio::time::timeout(STALL_TIMEOUT, get(&self.client, &self.url).send())
-            .await
-            .map_err(|_| {
-                CaptureError::Unreachable(format!("timed out after {}s", STALL_TIMEOUT.as_secs()))
-            })?
-            .map_err(|e| describe(&e, STALL_TIMEOUT))?;
-        check_status(resp.status())?;
+        let resp = self.target.fetch(&self.client, STALL_TIMEOUT).await?;
         let content_type = resp
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -205,26 +254,34 @@ impl Mjpeg {
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine;
-
     use super::*;
 
     #[test]
-    fn credentials_are_sent_decoded_and_never_in_the_url() {
-        let url = Url::parse("http://cam%20op:p%40ss%3Aw@127.0.0.1:8080/snapshot.jpg")
+    fn requests_never_carry_the_credentials_in_the_url_nor_unasked() {
+        let url = Url::parse("http://cam%20op:p%40ss%3Aw@127.0.0.1:8080/snapshot.jpg?ch=1")
             .expect("a valid URL");
         let client = client(None).expect("a client");
-        let req = get(&client, &url).build().expect("a request");
-        assert_eq!(req.url().as_str(), "http://127.0.0.1:8080/snapshot.jpg");
+        let mut target = Target::new(&url);
+        let req = target.request(&client).expect("a request");
+        assert_eq!(
+            req.url().as_str(),
+            "http://127.0.0.1:8080/snapshot.jpg?ch=1"
+        );
+        assert!(req.headers().get(reqwest::header::AUTHORIZATION).is_none());
+        let challenge = "Digest realm=\"cam\", nonce=\"n\", qop=\"auth\"";
+        assert_eq!(
+            target.auth.on_unauthorized(&[challenge], random_cnonce),
+            Next::Retry
+        );
+        let req = target.request(&client).expect("a request");
         let auth = req
             .headers()
             .get(reqwest::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-            .expect("Basic auth");
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(auth)
-            .expect("base64");
-        assert_eq!(decoded, b"cam op:p@ss:w");
+            .expect("an answer");
+        assert!(auth.is_sensitive());
+        let text = auth.to_str().expect("ASCII");
+        assert!(text.contains("uri=\"/snapshot.jpg?ch=1\""), "{text}");
+        assert!(text.contains("username=\"cam op\""), "{text}");
+        assert!(!text.contains("p@ss"), "{text}");
     }
 }

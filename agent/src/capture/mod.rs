@@ -4,11 +4,14 @@
 //! retried with back-off, its state shown, and never affects the others.
 //!
 //! One file per source kind: `testpattern`, `replay`, `http` (snapshot and
-//! MJPEG, with the IO-free `multipart` parser), `rtsp` (a supervised ffmpeg,
+//! MJPEG, with the IO-free `multipart` parser and `http_auth` + `digest` for
+//! the camera's Basic or Digest challenge), `rtsp` (a supervised ffmpeg,
 //! with the IO-free `jpegstream` splitter) and `v4l2`.
 
+mod digest;
 mod font;
 mod http;
+mod http_auth;
 pub mod jpegstream;
 pub mod multipart;
 pub mod numbering;

@@ -1,18 +1,21 @@
 //! The ONVIF questions asked of one device, in order: GetCapabilities (where
-//! the media service is), GetProfiles, then GetStreamUri (RTSP over
-//! RTP-Unicast) and GetSnapshotUri for the first profile. The request bodies
-//! and the parsing of answers are pure; [`query`] asks them under one
-//! deadline and turns every failure into an [`Outcome`], never a panic.
+//! the media service is; if it names none, GetServices, which also lists
+//! Media2), GetProfiles, then GetStreamUri (RTSP over RTP-Unicast) and
+//! GetSnapshotUri for the first profile, of Media (ver10) when the device
+//! has it, else of Media2 (ver20, `media2`). The request bodies and the
+//! parsing of answers are pure; [`query`] asks them under one deadline and
+//! turns every failure into an [`Outcome`], never a panic.
 
 use tokio::time::Instant;
 use url::Url;
 
-use super::report::{MediaFound, Outcome, Profile, Step};
+use super::media2::{self, MEDIA2_WSDL, Services, parse_services};
+use super::report::{MediaFound, MediaService, Outcome, Profile, Step};
 use super::soap::{SoapClient, SoapError};
 use super::xml::{self, escape};
 
-const DEVICE_WSDL: &str = "http://www.onvif.org/ver10/device/wsdl";
-const MEDIA_WSDL: &str = "http://www.onvif.org/ver10/media/wsdl";
+pub const DEVICE_WSDL: &str = "http://www.onvif.org/ver10/device/wsdl";
+pub const MEDIA_WSDL: &str = "http://www.onvif.org/ver10/media/wsdl";
 
 pub const GET_CAPABILITIES: &str =
     "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>";
@@ -76,7 +79,8 @@ pub fn parse_media_xaddr(text: &str) -> Result<Option<String>, String> {
         .and_then(|m| xml::text_of(m, "XAddr")))
 }
 
-/// The media profiles in a GetProfiles answer, in the device's order.
+/// The media profiles in a GetProfiles answer (Media or Media2), in the
+/// device's order.
 pub fn parse_profiles(text: &str) -> Result<Vec<Profile>, String> {
     let doc = xml::parse(text)?;
     let body = xml::body(&doc)?;
@@ -91,7 +95,9 @@ pub fn parse_profiles(text: &str) -> Result<Vec<Profile>, String> {
         let Some(token) = p.attribute("token").filter(|t| !t.is_empty()) else {
             return Err("a profile without a token".to_owned());
         };
-        let encoder = xml::find(p, "VideoEncoderConfiguration");
+        // Media: VideoEncoderConfiguration; Media2: Configurations/VideoEncoder.
+        let encoder =
+            xml::find(p, "VideoEncoderConfiguration").or_else(|| xml::find(p, "VideoEncoder"));
         let resolution = encoder.and_then(|e| xml::find(e, "Resolution"));
         let side = |name: &str| {
             resolution
@@ -115,12 +121,17 @@ pub fn parse_profiles(text: &str) -> Result<Vec<Profile>, String> {
     Ok(out)
 }
 
-/// The URI of a GetStreamUri or GetSnapshotUri answer.
+/// The URI of a GetStreamUri or GetSnapshotUri answer: `MediaUri/Uri`
+/// (Media) or a bare `Uri` in the response (Media2).
 pub fn parse_media_uri(text: &str) -> Result<Url, String> {
     let doc = xml::parse(text)?;
     let body = xml::body(&doc)?;
+    let response = body
+        .descendants()
+        .find(|n| n.is_element() && n.tag_name().name().ends_with("UriResponse"));
     let uri = xml::find(body, "MediaUri")
         .and_then(|m| xml::text_of(m, "Uri"))
+        .or_else(|| response.and_then(|r| xml::text_of(r, "Uri")))
         .ok_or_else(|| "no MediaUri/Uri in the answer".to_owned())?;
     let url = Url::parse(&uri).map_err(|e| format!("{uri:?} is not a URL: {e}"))?;
     if url.host_str().is_none_or(str::is_empty) {
@@ -195,11 +206,59 @@ pub async fn query(client: &SoapClient, xaddr: &Url, deadline: Instant) -> (Outc
     (media_uris(client, device, deadline).await, notes)
 }
 
-async fn media_uris(client: &SoapClient, device: &str, deadline: Instant) -> Outcome {
-    let fail = |step, error| Outcome::Failed { step, error };
+/// Where the media questions go, and in which service's words.
+#[derive(Debug)]
+struct Endpoint {
+    service: MediaService,
+    xaddr: String,
+}
+
+impl Endpoint {
+    fn action(&self, operation: &str) -> String {
+        let wsdl = match self.service {
+            MediaService::Media => MEDIA_WSDL,
+            MediaService::Media2 => MEDIA2_WSDL,
+        };
+        format!("{wsdl}/{operation}")
+    }
+
+    fn get_profiles(&self) -> &'static str {
+        match self.service {
+            MediaService::Media => GET_PROFILES,
+            MediaService::Media2 => media2::GET_PROFILES,
+        }
+    }
+
+    fn get_stream_uri(&self, token: &str) -> String {
+        match self.service {
+            MediaService::Media => get_stream_uri(token),
+            MediaService::Media2 => media2::get_stream_uri(token),
+        }
+    }
+
+    fn get_snapshot_uri(&self, token: &str) -> String {
+        match self.service {
+            MediaService::Media => get_snapshot_uri(token),
+            MediaService::Media2 => media2::get_snapshot_uri(token),
+        }
+    }
+}
+
+/// The media service to ask: the Media that GetCapabilities names; else
+/// what GetServices lists (Media preferred, then Media2); else the device
+/// service itself, as Media (some devices serve media there).
+async fn media_endpoint(
+    client: &SoapClient,
+    device: &str,
+    deadline: Instant,
+) -> Result<Endpoint, (Step, SoapError)> {
+    let media = |xaddr: String| Endpoint {
+        service: MediaService::Media,
+        xaddr,
+    };
     // A device that answers GetCapabilities with a fault (some only know
-    // GetServices) gets its media questions on the device service.
-    let media = match ask(
+    // GetServices) is asked GetServices too.
+    match ask(
         client,
         device,
         &format!("{DEVICE_WSDL}/GetCapabilities"),
@@ -209,15 +268,44 @@ async fn media_uris(client: &SoapClient, device: &str, deadline: Instant) -> Out
     )
     .await
     {
-        Ok(Some(m)) => m,
-        Ok(None) | Err(SoapError::Fault(_)) => device.to_owned(),
-        Err(e) => return fail(Step::GetCapabilities, e),
+        Ok(Some(m)) => return Ok(media(m)),
+        Ok(None) | Err(SoapError::Fault(_)) => {}
+        Err(e) => return Err((Step::GetCapabilities, e)),
+    }
+    match ask(
+        client,
+        device,
+        &format!("{DEVICE_WSDL}/GetServices"),
+        media2::GET_SERVICES,
+        deadline,
+        parse_services,
+    )
+    .await
+    {
+        Ok(Services { media: Some(m), .. }) => Ok(media(m)),
+        Ok(Services {
+            media2: Some(m2), ..
+        }) => Ok(Endpoint {
+            service: MediaService::Media2,
+            xaddr: m2,
+        }),
+        Ok(_) | Err(SoapError::Fault(_) | SoapError::BadReply(_)) => Ok(media(device.to_owned())),
+        Err(e) => Err((Step::GetServices, e)),
+    }
+}
+
+async fn media_uris(client: &SoapClient, device: &str, deadline: Instant) -> Outcome {
+    let fail = |step, error| Outcome::Failed { step, error };
+    let endpoint = match media_endpoint(client, device, deadline).await {
+        Ok(e) => e,
+        Err((step, error)) => return fail(step, error),
     };
+    let media = endpoint.xaddr.as_str();
     let profiles = match ask(
         client,
-        &media,
-        &format!("{MEDIA_WSDL}/GetProfiles"),
-        GET_PROFILES,
+        media,
+        &endpoint.action("GetProfiles"),
+        endpoint.get_profiles(),
         deadline,
         parse_profiles,
     )
@@ -233,9 +321,9 @@ async fn media_uris(client: &SoapClient, device: &str, deadline: Instant) -> Out
     let other_profiles: Vec<Profile> = profiles.collect();
     let stream = ask(
         client,
-        &media,
-        &format!("{MEDIA_WSDL}/GetStreamUri"),
-        &get_stream_uri(&profile.token),
+        media,
+        &endpoint.action("GetStreamUri"),
+        &endpoint.get_stream_uri(&profile.token),
         deadline,
         parse_media_uri,
     )
@@ -253,9 +341,9 @@ async fn media_uris(client: &SoapClient, device: &str, deadline: Instant) -> Out
     }
     let snapshot = ask(
         client,
-        &media,
-        &format!("{MEDIA_WSDL}/GetSnapshotUri"),
-        &get_snapshot_uri(&profile.token),
+        media,
+        &endpoint.action("GetSnapshotUri"),
+        &endpoint.get_snapshot_uri(&profile.token),
         deadline,
         parse_media_uri,
     )
@@ -270,6 +358,7 @@ async fn media_uris(client: &SoapClient, device: &str, deadline: Instant) -> Out
     match (stream, snapshot) {
         (Err(stream), Err(_)) => fail(Step::GetStreamUri, stream),
         (stream, snapshot) => Outcome::Media(Box::new(MediaFound {
+            service: endpoint.service,
             profile,
             other_profiles,
             stream,
@@ -357,6 +446,31 @@ mod tests {
         );
         assert_eq!(p[1].token, "Profile_Sub");
         assert_eq!(p[1].width, None);
+    }
+
+    #[test]
+    fn parses_media2_profiles_and_uris() {
+        let text = wrap(
+            r#"<tr2:GetProfilesResponse xmlns:tr2="http://www.onvif.org/ver20/media/wsdl">
+            <tr2:Profiles token="main" fixed="true"><tr2:Name>Main</tr2:Name><tr2:Configurations>
+              <tr2:VideoSource token="vs"><tt:Name>vs</tt:Name><tt:UseCount>2</tt:UseCount></tr2:VideoSource>
+              <tr2:VideoEncoder token="enc" GovLength="50" Profile="Main"><tt:Name>enc</tt:Name><tt:UseCount>1</tt:UseCount>
+                <tt:Encoding>H265</tt:Encoding><tt:Resolution><tt:Width>2560</tt:Width><tt:Height>1440</tt:Height></tt:Resolution>
+              </tr2:VideoEncoder></tr2:Configurations></tr2:Profiles>
+            <tr2:Profiles token="sub"><tr2:Name>Sub</tr2:Name></tr2:Profiles>
+            </tr2:GetProfilesResponse>"#,
+        );
+        let p = parse_profiles(&text).expect("parses");
+        assert_eq!(p[0].to_string(), "main (Main, H265, 2560x1440)");
+        assert_eq!(p[1].to_string(), "sub (Sub)");
+        let uri = wrap(
+            r#"<tr2:GetStreamUriResponse xmlns:tr2="http://www.onvif.org/ver20/media/wsdl">
+            <tr2:Uri>rtsp://10.0.0.5:554/h265/main</tr2:Uri></tr2:GetStreamUriResponse>"#,
+        );
+        assert_eq!(
+            parse_media_uri(&uri).map(|u| u.to_string()),
+            Ok("rtsp://10.0.0.5:554/h265/main".to_owned())
+        );
     }
 
     #[test]

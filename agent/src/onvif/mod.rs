@@ -4,8 +4,10 @@
 //! `discovery` sends a WS-Discovery Probe (multicast and/or unicast) and
 //! collects ProbeMatches; `media` asks each device, concurrently and under
 //! one deadline per device, (with credentials: GetSystemDateAndTime, to write
-//! tokens in the device's time →) GetCapabilities → GetProfiles → GetStreamUri →
-//! GetSnapshotUri over `soap` (SOAP 1.2, WS-Security UsernameToken digest);
+//! tokens in the device's time →) GetCapabilities (→ GetServices when it names
+//! no Media service) → GetProfiles → GetStreamUri → GetSnapshotUri of Media,
+//! or of Media2 (`media2`) on a device that has only that, over `soap`
+//! (SOAP 1.2, WS-Security UsernameToken digest);
 //! `report` renders what was found (and why a device failed) as TOML.
 //!
 //! A small client of our own rather than a crate: the four calls and the
@@ -18,6 +20,7 @@
 
 pub mod discovery;
 pub mod media;
+pub mod media2;
 pub mod report;
 pub mod soap;
 mod xml;

@@ -4,7 +4,8 @@
 //! other line a `#` comment (devices that failed, and why). Pure.
 //!
 //! The credentials given on the command line go into the URLs' userinfo,
-//! which is where the config expects them (RTSP: ffmpeg; HTTP: Basic).
+//! which is where the config expects them (RTSP: ffmpeg; HTTP: Digest or
+//! Basic, as the camera asks).
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -23,6 +24,7 @@ const MAX_NAME_LEN: usize = 32;
 pub enum Step {
     GetSystemDateAndTime,
     GetCapabilities,
+    GetServices,
     GetProfiles,
     GetStreamUri,
     GetSnapshotUri,
@@ -33,6 +35,7 @@ impl std::fmt::Display for Step {
         f.write_str(match self {
             Self::GetSystemDateAndTime => "GetSystemDateAndTime",
             Self::GetCapabilities => "GetCapabilities",
+            Self::GetServices => "GetServices",
             Self::GetProfiles => "GetProfiles",
             Self::GetStreamUri => "GetStreamUri",
             Self::GetSnapshotUri => "GetSnapshotUri",
@@ -70,9 +73,19 @@ impl std::fmt::Display for Profile {
     }
 }
 
+/// The ONVIF service the media questions were asked of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaService {
+    /// Media (`ver10/media`), which every Profile S device has.
+    Media,
+    /// Media2 (`ver20/media`), on a device without Media (H.265 profiles).
+    Media2,
+}
+
 /// The URIs of a device's first profile; at least one of them is `Ok`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaFound {
+    pub service: MediaService,
     pub profile: Profile,
     pub other_profiles: Vec<Profile>,
     pub stream: Result<Url, SoapError>,
@@ -249,6 +262,9 @@ impl Discovery {
                 }
                 Outcome::Media(m) => m,
             };
+            if media.service == MediaService::Media2 {
+                comment(&mut out, "media service: Media2 (ONVIF ver20)");
+            }
             comment(&mut out, &format!("profile {}", media.profile));
             if !media.other_profiles.is_empty() {
                 let others: Vec<String> = media
@@ -328,6 +344,7 @@ mod tests {
 
     fn media(stream: Result<Url, SoapError>, snapshot: Result<Url, SoapError>) -> Outcome {
         Outcome::Media(Box::new(MediaFound {
+            service: MediaService::Media,
             profile: profile(),
             other_profiles: vec![Profile {
                 token: "Profile_Sub".into(),
@@ -472,6 +489,33 @@ mod tests {
         );
         d.devices = vec![given];
         assert!(first(&d).starts_with("# 1 ONVIF device(s) given by --xaddr; paste"));
+    }
+
+    #[test]
+    fn a_device_found_through_media2_says_so() {
+        let mut found = media(
+            Ok(url("rtsp://10.0.0.5/h265")),
+            Ok(url("http://10.0.0.5/s.jpg")),
+        );
+        let plain = Discovery {
+            devices: vec![device(Some("Bow"), found.clone())],
+            notes: Vec::new(),
+        }
+        .render(None, Duration::from_secs(1));
+        assert!(!plain.contains("Media2"), "{plain}");
+        if let Outcome::Media(m) = &mut found {
+            m.service = MediaService::Media2;
+            m.profile.encoding = Some("H265".into());
+        }
+        let text = Discovery {
+            devices: vec![device(Some("Bow"), found)],
+            notes: Vec::new(),
+        }
+        .render(None, Duration::from_secs(1));
+        assert!(
+            text.contains("# media service: Media2 (ONVIF ver20)\n# profile Profile_Main (MainStream, H265, 640x360)"),
+            "{text}"
+        );
     }
 
     #[test]

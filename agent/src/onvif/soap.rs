@@ -68,13 +68,15 @@ pub fn security_header(creds: &Credentials, nonce: &[u8], created: &str) -> Stri
 }
 
 /// A whole request: `body` is the XML inside `<s:Body>` and may use the
-/// prefixes `tds` (device), `trt` (media ver10) and `tt` (schema).
+/// prefixes `tds` (device), `trt` (media ver10), `tr2` (media2, ver20)
+/// and `tt` (schema).
 pub fn envelope(body: &str, header: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
          <s:Envelope xmlns:s=\"{SOAP_ENV_NS}\" \
          xmlns:tds=\"http://www.onvif.org/ver10/device/wsdl\" \
          xmlns:trt=\"http://www.onvif.org/ver10/media/wsdl\" \
+         xmlns:tr2=\"http://www.onvif.org/ver20/media/wsdl\" \
          xmlns:tt=\"http://www.onvif.org/ver10/schema\">{header}<s:Body>{body}</s:Body></s:Envelope>"
     )
 }

@@ -1,8 +1,9 @@
 //! A fake IP camera over HTTP on a free loopback port: `/snapshot.jpg` (the
 //! newest frame of a real encoder, see `jpeg_feed`), `/stream.mjpg`
 //! (multipart MJPEG, any number of clients) and `/health`, optional HTTP
-//! Basic auth, and the faults a camera agent must survive, asked for in the
-//! query string:
+//! Basic or Digest auth (`http_digest`: stale nonces, every answer checked
+//! and counted), and the faults a camera agent must survive, asked for in
+//! the query string:
 //!
 //! | request | what the camera does |
 //! | --- | --- |
@@ -27,11 +28,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use tokio::sync::{oneshot, watch};
 
+use crate::http_digest::{AuthCounts, Counters, DigestGuard, DigestOptions, Verdict};
 use crate::jpeg_feed::{JpegFeed, Shot};
 use crate::process::READY_TIMEOUT;
 
@@ -47,8 +49,11 @@ pub struct HttpCameraOptions {
     pub width: u32,
     pub height: u32,
     pub fps: u32,
-    /// HTTP Basic credentials every path but `/health` then needs.
+    /// The user and password every path but `/health` then needs, as HTTP
+    /// Basic unless `digest` is set.
     pub credentials: Option<(String, String)>,
+    /// With `credentials`: ask for Digest instead.
+    pub digest: Option<DigestOptions>,
 }
 
 impl Default for HttpCameraOptions {
@@ -59,6 +64,7 @@ impl Default for HttpCameraOptions {
             height: 360,
             fps: 10,
             credentials: None,
+            digest: None,
         }
     }
 }
@@ -66,6 +72,7 @@ impl Default for HttpCameraOptions {
 #[derive(Debug)]
 pub struct HttpCamera {
     url: String,
+    auth_counts: Arc<Counters>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -81,13 +88,31 @@ impl HttpCamera {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let url = format!("http://{}/", listener.local_addr()?);
+        let guard = match (&options.credentials, &options.digest) {
+            (None, _) => None,
+            (Some((user, password)), None) => {
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                Some(Guard::Basic(format!("Basic {token}")))
+            }
+            (Some((user, password)), Some(digest)) => Some(Guard::Digest(DigestGuard::new(
+                user.clone(),
+                password.clone(),
+                digest.clone(),
+            ))),
+        };
+        let auth_counts = match &guard {
+            Some(Guard::Digest(d)) => Arc::clone(&d.counters),
+            _ => Arc::default(),
+        };
         let (stop, stopped) = oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("http-camera".into())
-            .spawn(move || serve(listener, options, stopped, ready_tx))?;
+            .spawn(move || serve(listener, options, guard, stopped, ready_tx))?;
         let camera = Self {
             url,
+            auth_counts,
             stop: Some(stop),
             thread: Some(thread),
         };
@@ -104,6 +129,11 @@ impl HttpCamera {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// What a Digest camera's guard has seen so far (all zero otherwise).
+    pub fn auth_counts(&self) -> AuthCounts {
+        self.auth_counts.snapshot()
+    }
 }
 
 impl Drop for HttpCamera {
@@ -117,11 +147,18 @@ impl Drop for HttpCamera {
     }
 }
 
+/// What a client must send.
+#[derive(Debug)]
+enum Guard {
+    /// This whole `Authorization` header.
+    Basic(String),
+    Digest(DigestGuard),
+}
+
 #[derive(Debug)]
 struct Camera {
     newest: watch::Receiver<Option<Shot>>,
-    /// The whole `Authorization` header a client must send.
-    authorization: Option<String>,
+    guard: Option<Guard>,
 }
 
 /// The camera's thread: its runtime, encoder and server; reports readiness
@@ -129,6 +166,7 @@ struct Camera {
 fn serve(
     listener: std::net::TcpListener,
     options: HttpCameraOptions,
+    guard: Option<Guard>,
     stopped: oneshot::Receiver<()>,
     ready: std::sync::mpsc::Sender<Result<()>>,
 ) {
@@ -151,19 +189,7 @@ fn serve(
                 .await
                 .context("no frame from ffmpeg")?
                 .context("ffmpeg ended before its first frame")?;
-            let authorization = options.credentials.map(|(user, password)| {
-                let token =
-                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-                format!("Basic {token}")
-            });
-            anyhow::Ok((
-                listener,
-                feed,
-                Camera {
-                    newest,
-                    authorization,
-                },
-            ))
+            anyhow::Ok((listener, feed, Camera { newest, guard }))
         };
         let (listener, _feed, camera) = match started.await {
             Ok(parts) => parts,
@@ -189,19 +215,26 @@ fn serve(
     runtime.shutdown_timeout(Duration::from_secs(1));
 }
 
-/// `None` when the request may go on; else the 401 to send.
-fn refuse(camera: &Camera, headers: &HeaderMap) -> Option<Response> {
-    let expected = camera.authorization.as_deref()?;
+/// `None` when the request for `uri` may go on; else the 401 to send.
+fn refuse(camera: &Camera, headers: &HeaderMap, uri: &Uri) -> Option<Response> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if given == Some(expected) {
-        return None;
-    }
+    let challenge = match camera.guard.as_ref()? {
+        Guard::Basic(expected) if given == Some(expected.as_str()) => return None,
+        Guard::Basic(_) => "Basic realm=\"seaframe-testkit\"".to_owned(),
+        Guard::Digest(digest) => {
+            let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+            match digest.check(given, target) {
+                Verdict::Pass => return None,
+                Verdict::Challenge(c) => c,
+            }
+        }
+    };
     Some(
         (
             StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"seaframe-testkit\"")],
+            [(header::WWW_AUTHENTICATE, challenge)],
         )
             .into_response(),
     )
@@ -228,9 +261,10 @@ fn jpeg_response(shot: &Shot, body: Body, content_length: usize) -> Response {
 async fn snapshot(
     State(camera): State<Arc<Camera>>,
     headers: HeaderMap,
+    uri: Uri,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = refuse(&camera, &headers) {
+    if let Some(refused) = refuse(&camera, &headers, &uri) {
         return refused;
     }
     let shot = newest(&camera);
@@ -332,9 +366,10 @@ fn part(shot: &Shot, jpeg: &Bytes) -> Bytes {
 async fn stream(
     State(camera): State<Arc<Camera>>,
     headers: HeaderMap,
+    uri: Uri,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = refuse(&camera, &headers) {
+    if let Some(refused) = refuse(&camera, &headers, &uri) {
         return refused;
     }
     let faults = match StreamFaults::parse(&query) {
@@ -509,5 +544,39 @@ mod tests {
             200
         );
         assert_eq!(get(&a, "/health", &[], 5 * SECOND, 1 << 20).status, 200);
+    }
+
+    #[test]
+    fn digest_guards_all_but_health_and_takes_no_basic() {
+        let cam = HttpCamera::start_with(HttpCameraOptions {
+            width: 160,
+            height: 120,
+            credentials: Some(("admin".into(), "s3cret".into())),
+            digest: Some(DigestOptions {
+                algorithm: "SHA-256".into(),
+                nonce_uses: 0,
+                ..DigestOptions::default()
+            }),
+            ..HttpCameraOptions::default()
+        })
+        .unwrap();
+        let a = addr(&cam);
+        let refused = get(&a, "/snapshot.jpg", &[], 5 * SECOND, 1 << 20);
+        assert_eq!(refused.status, 401);
+        let challenge = refused.header("www-authenticate").unwrap();
+        assert!(challenge.starts_with("Digest "), "{challenge}");
+        assert!(challenge.contains("algorithm=SHA-256"), "{challenge}");
+        assert!(challenge.contains("qop=\"auth\""), "{challenge}");
+        let right_basic = ["Authorization: Basic YWRtaW46czNjcmV0"]; // admin:s3cret
+        assert_eq!(
+            get(&a, "/stream.mjpg", &right_basic, 5 * SECOND, 1 << 20).status,
+            401
+        );
+        assert_eq!(get(&a, "/health", &[], 5 * SECOND, 1 << 20).status, 200);
+        let counts = cam.auth_counts();
+        assert_eq!(
+            (counts.challenged, counts.basic, counts.accepted),
+            (2, 1, 0)
+        );
     }
 }

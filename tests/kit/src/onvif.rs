@@ -3,7 +3,8 @@
 //! port and SOAP device + media services on a loopback HTTP port, with a
 //! chosen [`OnvifBehaviour`] (good, a malformed GetProfiles answer, a hang
 //! on GetStreamUri, WS-Security digest required and really checked, a
-//! garbled ProbeMatch). Stopped on drop.
+//! garbled ProbeMatch, only a Media2 service with H.265 profiles). Stopped
+//! on drop.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,7 +38,16 @@ pub enum OnvifBehaviour {
     },
     /// Answers the Probe with a datagram that is not XML.
     GarbledProbeMatch,
+    /// Has no Media (ver10) service, only Media2 (ver20), as an H.265
+    /// camera: GetCapabilities names no media, GetServices lists Media2,
+    /// whose GetProfiles describes the (H265) encoders only when asked for
+    /// `Type` `All`, and whose GetStreamUri wants `Protocol` `RTSP`. Media
+    /// (ver10) actions are refused as unsupported.
+    Media2Only,
 }
+
+const MEDIA_WSDL: &str = "http://www.onvif.org/ver10/media/wsdl";
+const MEDIA2_WSDL: &str = "http://www.onvif.org/ver20/media/wsdl";
 
 #[derive(Debug)]
 struct Device {
@@ -162,7 +172,7 @@ fn probe_match(device: &Device, relates_to: &str) -> String {
 fn envelope(body: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><SOAP-ENV:Body>{body}</SOAP-ENV:Body></SOAP-ENV:Envelope>"#
+<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:tr2="http://www.onvif.org/ver20/media/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><SOAP-ENV:Body>{body}</SOAP-ENV:Body></SOAP-ENV:Envelope>"#
     )
 }
 
@@ -234,6 +244,7 @@ async fn soap(State(device): State<Arc<Device>>, headers: HeaderMap, body: Strin
     let operation = [
         "GetSystemDateAndTime",
         "GetCapabilities",
+        "GetServices",
         "GetProfiles",
         "GetStreamUri",
         "GetSnapshotUri",
@@ -285,7 +296,11 @@ async fn soap(State(device): State<Arc<Device>>, headers: HeaderMap, body: Strin
         return fault(StatusCode::UNAUTHORIZED, "Sender not authorized");
     }
     let http = device.http;
+    if device.behaviour == OnvifBehaviour::Media2Only {
+        return media2_only(http, operation, content_type, &body);
+    }
     match operation {
+        "GetServices" => ok(services(http, MEDIA_WSDL, "media_service")),
         "GetCapabilities" => ok(format!(
             "<tds:GetCapabilitiesResponse><tds:Capabilities>\
              <tt:Device><tt:XAddr>http://{http}/onvif/device_service</tt:XAddr></tt:Device>\
@@ -319,6 +334,73 @@ async fn soap(State(device): State<Arc<Device>>, headers: HeaderMap, body: Strin
         _ => ok(format!(
             "<trt:GetSnapshotUriResponse><trt:MediaUri><tt:Uri>http://{http}/snapshot.jpg</tt:Uri>\
              </trt:MediaUri></trt:GetSnapshotUriResponse>"
+        )),
+    }
+}
+
+/// A GetServicesResponse: the device service and one media service.
+fn services(http: SocketAddr, media_ns: &str, media_path: &str) -> String {
+    let service = |ns: &str, path: &str| {
+        format!(
+            "<tds:Service><tds:Namespace>{ns}</tds:Namespace>\
+             <tds:XAddr>http://{http}/onvif/{path}</tds:XAddr>\
+             <tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
+        )
+    };
+    format!(
+        "<tds:GetServicesResponse>{}{}</tds:GetServicesResponse>",
+        service("http://www.onvif.org/ver10/device/wsdl", "device_service"),
+        service(media_ns, media_path)
+    )
+}
+
+/// The answers of a device with only a Media2 service and H.265 profiles.
+fn media2_only(http: SocketAddr, operation: &str, content_type: &str, body: &str) -> Response {
+    let ok = |b: String| reply(StatusCode::OK, envelope(&b));
+    let is_media = matches!(operation, "GetProfiles" | "GetStreamUri" | "GetSnapshotUri");
+    if is_media && !content_type.contains(&format!("\"{MEDIA2_WSDL}/{operation}\"")) {
+        return fault(
+            StatusCode::BAD_REQUEST,
+            "Action not supported (this device has only Media2)",
+        );
+    }
+    let encoder = |w: u32, h: u32| {
+        format!(
+            "<tr2:Configurations><tr2:VideoEncoder token=\"enc{w}\" GovLength=\"50\" Profile=\"Main\">\
+             <tt:Name>enc{w}</tt:Name><tt:UseCount>1</tt:UseCount><tt:Encoding>H265</tt:Encoding>\
+             <tt:Resolution><tt:Width>{w}</tt:Width><tt:Height>{h}</tt:Height></tt:Resolution>\
+             <tt:Quality>5</tt:Quality></tr2:VideoEncoder></tr2:Configurations>"
+        )
+    };
+    // Media2 describes configurations only when they are asked for.
+    let all = body.contains(">All<");
+    let described = |w, h| if all { encoder(w, h) } else { String::new() };
+    match operation {
+        "GetServices" => ok(services(http, MEDIA2_WSDL, "media2_service")),
+        "GetCapabilities" => ok(format!(
+            "<tds:GetCapabilitiesResponse><tds:Capabilities>\
+             <tt:Device><tt:XAddr>http://{http}/onvif/device_service</tt:XAddr></tt:Device>\
+             </tds:Capabilities></tds:GetCapabilitiesResponse>"
+        )),
+        "GetProfiles" => ok(format!(
+            "<tr2:GetProfilesResponse>\
+             <tr2:Profiles token=\"main\" fixed=\"true\"><tr2:Name>Main</tr2:Name>{}</tr2:Profiles>\
+             <tr2:Profiles token=\"sub\" fixed=\"true\"><tr2:Name>Sub</tr2:Name>{}</tr2:Profiles>\
+             </tr2:GetProfilesResponse>",
+            described(2560, 1440),
+            described(640, 360)
+        )),
+        "GetStreamUri" if !body.contains(">RTSP<") => {
+            fault(StatusCode::BAD_REQUEST, "no such protocol")
+        }
+        "GetStreamUri" | "GetSnapshotUri" if !body.contains(">main<") => {
+            fault(StatusCode::BAD_REQUEST, "no such profile")
+        }
+        "GetStreamUri" => ok(format!(
+            "<tr2:GetStreamUriResponse><tr2:Uri>rtsp://{http}/live/main</tr2:Uri></tr2:GetStreamUriResponse>"
+        )),
+        _ => ok(format!(
+            "<tr2:GetSnapshotUriResponse><tr2:Uri>http://{http}/snapshot.jpg</tr2:Uri></tr2:GetSnapshotUriResponse>"
         )),
     }
 }
