@@ -1,7 +1,8 @@
-//! The NMEA parser and fix assembler against 38 real receiver captures,
-//! compared with what gpsd itself made of them (`.log.chk`, TPV records):
-//! wherever gpsd reports a 2D/3D fix with a time, ours must have the same
-//! time of day and the same position to 1e-6 degrees. Prints the agreement.
+//! The stream framer, NMEA parser and fix assembler against 38 real
+//! receiver captures, compared with what gpsd itself made of them
+//! (`.log.chk`, TPV records): wherever gpsd reports a 2D/3D fix with a
+//! time, ours must have the same time of day and the same position to 1e-6
+//! degrees. Prints the agreement.
 
 #![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
 
@@ -9,6 +10,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use seaframe_agent::gps::fix::{Assembler, Epoch};
+use seaframe_agent::gps::framer::{Framed, Framer};
 use seaframe_agent::gps::nmea::{self, NmeaError};
 use seaframe_agent::timestamp::Timestamp;
 
@@ -17,12 +19,13 @@ fn data_dir() -> PathBuf {
     seaframe_testkit::nmea_dir()
 }
 
-/// The capture's data lines: comments dropped, gpsfake's `|` write marks removed.
-fn data_lines(bytes: &[u8]) -> Vec<Vec<u8>> {
+/// The capture's data bytes: comment lines dropped, gpsfake's `|` write
+/// marks removed.
+fn data_bytes(bytes: &[u8]) -> Vec<u8> {
     bytes
-        .split(|&b| b == b'\n')
+        .split_inclusive(|&b| b == b'\n')
         .filter(|l| !l.starts_with(b"#"))
-        .map(|l| l.iter().copied().filter(|&b| b != b'|').collect())
+        .flat_map(|l| l.iter().copied().filter(|&b| b != b'|'))
         .collect()
 }
 
@@ -31,11 +34,18 @@ struct Outcome {
     errors: HashMap<String, usize>,
 }
 
-fn run(lines: &[Vec<u8>]) -> Outcome {
+fn run(bytes: &[u8]) -> Outcome {
     let mut a = Assembler::default();
     let mut epochs = Vec::new();
-    let mut errors = HashMap::new();
-    for line in lines {
+    let mut errors: HashMap<String, usize> = HashMap::new();
+    Framer::default().push(bytes, |framed| {
+        let line = match framed {
+            Framed::Sentence(line) => line,
+            Framed::Refused(why) => {
+                *errors.entry(why.name().to_owned()).or_default() += 1;
+                return;
+            }
+        };
         match nmea::parse(line) {
             Ok(Some(s)) => epochs.extend(a.push(&s)),
             Ok(None) | Err(NmeaError::Empty) => {}
@@ -45,8 +55,8 @@ fn run(lines: &[Vec<u8>]) -> Outcome {
                 *errors.entry(kind).or_default() += 1;
             }
         }
-    }
-    epochs.push(a.finish());
+    });
+    epochs.extend(a.finish());
     Outcome { epochs, errors }
 }
 
@@ -63,7 +73,7 @@ fn fixes_agree_with_gpsd_on_every_capture() {
     let (mut total, mut agreed) = (0usize, 0usize);
     for log in &logs {
         let name = log.file_name().unwrap().to_string_lossy().into_owned();
-        let out = run(&data_lines(&std::fs::read(log).unwrap()));
+        let out = run(&data_bytes(&std::fs::read(log).unwrap()));
         // Our epochs by time of day (ms).
         let mut ours: HashMap<u32, Vec<(f64, f64)>> = HashMap::new();
         for e in &out.epochs {
@@ -124,7 +134,7 @@ fn the_fuzzy_captures_are_skipped_line_by_line_never_a_panic() {
         "mtk-3301.log",
         "tcp-torture.log",
     ] {
-        let out = run(&data_lines(&std::fs::read(dir.join(name)).unwrap()));
+        let out = run(&data_bytes(&std::fs::read(dir.join(name)).unwrap()));
         let skipped: usize = out.errors.values().sum();
         assert!(skipped > 0, "{name}: the torture file has bad lines");
     }
