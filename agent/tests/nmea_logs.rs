@@ -77,7 +77,7 @@ fn fixes_agree_with_gpsd_on_every_capture() {
         // Our epochs by time of day (ms).
         let mut ours: HashMap<u32, Vec<(f64, f64)>> = HashMap::new();
         for e in &out.epochs {
-            if let (Some(t), Some(p), true) = (e.time, e.pos, e.valid) {
+            if let (Some(t), Some(p), true) = (e.time, e.pos, e.mode() >= 2) {
                 ours.entry(t.0).or_default().push((p.lat, p.lon));
             }
         }

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::nmea::{Date, LatLon, Sentence, TimeOfDay};
+use super::nmea::{Date, Gga, Gns, LatLon, Sentence, TimeOfDay};
 use crate::timestamp::Timestamp;
 
 const DAY_MS: u32 = 86_400_000;
@@ -59,7 +59,9 @@ pub struct Epoch {
     pub speed_kn: Option<f64>,
     pub course_deg: Option<f64>,
     pub heading_deg: Option<f64>,
-    pub fix_type: Option<u8>,
+    /// gpsd's fix mode so far: 0 unknown, 1 no fix, 2 2D, 3 3D; the
+    /// highest any sentence of the cycle gave (a cycle never downgrades).
+    pub mode: u8,
     pub date: Option<Date>,
     /// When the epoch's first sentence arrived (the live sources say).
     pub arrived: Option<Timestamp>,
@@ -204,35 +206,72 @@ impl Assembler {
                 e.valid = true;
             }
         };
-        match s {
+        let mode = match s {
             Sentence::Gga(g) => {
                 take_pos(g.pos, g.quality > 0);
                 e.quality = g.quality;
                 e.satellites = g.satellites.or(e.satellites);
                 e.hdop = g.hdop.or(e.hdop);
                 e.altitude_m = g.altitude_m.filter(|_| g.quality > 0).or(e.altitude_m);
+                gga_mode(g)
             }
             Sentence::Rmc(r) => {
                 take_pos(r.pos, r.valid);
                 e.speed_kn = r.speed_kn.or(e.speed_kn);
                 e.course_deg = r.course_deg.or(e.course_deg);
                 e.date = r.date.or(e.date);
+                if r.valid && r.pos.is_some() { 2 } else { 0 }
             }
-            Sentence::Gll(g) => take_pos(g.pos, g.valid),
+            Sentence::Gll(g) => {
+                take_pos(g.pos, g.valid);
+                if g.valid && g.pos.is_some() { 2 } else { 0 }
+            }
             Sentence::Gns(g) => {
                 take_pos(g.pos, g.valid);
                 e.satellites = g.satellites.or(e.satellites);
                 e.hdop = g.hdop.or(e.hdop);
                 e.altitude_m = g.altitude_m.filter(|_| g.valid).or(e.altitude_m);
+                gns_mode(g)
             }
             Sentence::Vtg(v) => {
                 e.speed_kn = v.speed_kn.or(e.speed_kn);
                 e.course_deg = v.course_deg.or(e.course_deg);
+                0
             }
-            Sentence::Zda(z) => e.date = z.date.or(e.date),
-            Sentence::Hdt(h) | Sentence::Hdg(h) => e.heading_deg = h.or(e.heading_deg),
-            Sentence::Gsa(g) => e.fix_type = g.fix_type.or(e.fix_type),
-        }
+            Sentence::Zda(z) => {
+                e.date = z.date.or(e.date);
+                0
+            }
+            Sentence::Hdt(h) | Sentence::Hdg(h) => {
+                e.heading_deg = h.or(e.heading_deg);
+                0
+            }
+            Sentence::Gsa(g) => g.fix_type.unwrap_or(0).min(3),
+        };
+        e.mode = e.mode.max(mode);
+    }
+}
+
+/// The mode gpsd gives a GGA: no fix without a quality or with fewer than
+/// three satellites used (an empty count is none); 3D with an altitude
+/// and four or more; else 2D.
+fn gga_mode(g: &Gga) -> u8 {
+    let used = g.satellites.unwrap_or(0);
+    match (g.quality, g.pos) {
+        (0, _) | (_, None) => 1,
+        _ if used < 3 => 1,
+        _ if used >= 4 && g.altitude_m.is_some() => 3,
+        _ => 2,
+    }
+}
+
+/// The mode gpsd gives a GNS: no fix when every system says `N`; 3D with
+/// an altitude and more than three satellites; else 2D.
+fn gns_mode(g: &Gns) -> u8 {
+    match (g.valid, g.pos) {
+        (false, _) | (_, None) => 1,
+        _ if g.satellites.unwrap_or(0) > 3 && g.altitude_m.is_some() => 3,
+        _ => 2,
     }
 }
 
@@ -268,14 +307,13 @@ pub fn instant(date: Date, time: TimeOfDay) -> Option<Timestamp> {
 }
 
 impl Epoch {
-    /// gpsd's fix mode: 1 no fix, 2 2D, 3 3D — the receiver's GSA when
-    /// the cycle had one, else 3D when a valid GGA/GNS gave an altitude.
+    /// The epoch's fix mode as gpsd would report it: 1 (no fix) unless
+    /// a valid position came with a 2D or 3D mode.
     pub fn mode(&self) -> u8 {
-        match (self.valid, self.fix_type) {
-            (false, _) | (_, Some(0 | 1)) => 1,
-            (true, Some(t)) => t.min(3),
-            (true, None) if self.altitude_m.is_some() => 3,
-            (true, None) => 2,
+        if self.valid && self.pos.is_some() {
+            self.mode.max(1)
+        } else {
+            1
         }
     }
 
