@@ -1,9 +1,10 @@
 //! NMEA over the network from a replayed capture, paced as in
 //! `nmea_schedule`: a TCP server on a free loopback port (a marine
 //! NMEA-to-Ethernet gateway: one client at a time, each from the start of
-//! the capture) and a UDP sender (one sentence a datagram, to a loopback
-//! port). Tasks on the caller's tokio runtime, ended on drop and by
-//! themselves after [`Replay::run`].
+//! the capture; or a receiver that then falls silent, connection open)
+//! and a UDP sender (one sentence a datagram, to a loopback port). Tasks
+//! on the caller's tokio runtime, ended on drop and by themselves after
+//! [`Replay::run`].
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -43,6 +44,17 @@ impl NmeaTcpServer {
     /// Serves the capture at `log` on a free 127.0.0.1 port. Call inside a
     /// tokio runtime.
     pub async fn start(log: &Path, replay: Replay) -> Result<Self> {
+        Self::serve(log, replay, false).await
+    }
+
+    /// As [`NmeaTcpServer::start`], but a client's connection stays open
+    /// and silent once the capture is played, until the run is over: a
+    /// receiver that stops talking without hanging up.
+    pub async fn start_then_silent(log: &Path, replay: Replay) -> Result<Self> {
+        Self::serve(log, replay, true).await
+    }
+
+    async fn serve(log: &Path, replay: Replay, then_silent: bool) -> Result<Self> {
         let capture = Arc::new(Capture::load(log)?);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -57,7 +69,10 @@ impl NmeaTcpServer {
                     run: left,
                     ..replay
                 };
-                let _ = play(&mut client, &capture, this_one, Instant::now()).await;
+                let played = play(&mut client, &capture, this_one, Instant::now()).await;
+                if then_silent && played.is_ok() {
+                    tokio::time::sleep_until(deadline).await;
+                }
             }
         });
         Ok(Self { addr, task })
