@@ -1,8 +1,9 @@
 //! From sentences to fixes: the [`Assembler`] groups the sentences of one
-//! receiver epoch (those sharing a time of day), takes the position from
-//! whichever valid sentence has one, adds speed, course, heading, quality
-//! and dilution from the others, and places the epoch on the timeline by
-//! the receiver's own date and time — never by when the line arrived.
+//! receiver reporting cycle into an [`Epoch`] by gpsd's rules (cycles by
+//! time of day across talkers, a learned cycle ender, the last valid
+//! position, gpsd's fix mode), adds speed, course, heading, quality and
+//! dilution, and places the epoch on the timeline by the receiver's own
+//! date and time — never by when the line arrived.
 
 use serde::Serialize;
 
