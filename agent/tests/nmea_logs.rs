@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use seaframe_agent::gps::fix::{Assembler, Epoch};
@@ -71,20 +71,30 @@ fn fixes_agree_with_gpsd_on_every_capture() {
     logs.sort();
     assert!(logs.len() >= 30, "captures in {}", dir.display());
     let (mut total, mut agreed) = (0usize, 0usize);
+    let (mut mode_cycles, mut mode_agreed, mut mode_contradicted) = (0, 0, 0);
     for log in &logs {
         let name = log.file_name().unwrap().to_string_lossy().into_owned();
         let out = run(&data_bytes(&std::fs::read(log).unwrap()));
-        // Our epochs by time of day (ms).
+        // Our epochs by time of day (ms), and our mode at each.
         let mut ours: HashMap<u32, Vec<(f64, f64)>> = HashMap::new();
+        let mut our_modes: HashMap<u32, u8> = HashMap::new();
         for e in &out.epochs {
             if let (Some(t), Some(p), true) = (e.time, e.pos, e.mode() >= 2) {
                 ours.entry(t.0).or_default().push((p.lat, p.lon));
+                our_modes.insert(t.0, e.mode());
             }
         }
         let chk = std::fs::read_to_string(log.with_extension("log.chk")).unwrap_or_default();
         let (mut n, mut ok) = (0, 0);
+        // gpsd's last word on each cycle: its mode.
+        let mut last_mode: BTreeMap<u32, u8> = BTreeMap::new();
         for line in chk.lines().filter(|l| l.starts_with("{\"class\":\"TPV\"")) {
             let tpv: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let (Some(mode), Some(time)) = (tpv["mode"].as_u64(), tpv["time"].as_str()) {
+                let t = Timestamp::parse_user(time).unwrap();
+                let tod = t.unix_millis().rem_euclid(86_400_000) as u32;
+                last_mode.insert(tod, u8::try_from(mode).unwrap());
+            }
             let (Some(mode), Some(lat), Some(lon), Some(time)) = (
                 tpv["mode"].as_u64(),
                 tpv["lat"].as_f64(),
@@ -105,6 +115,22 @@ fn fixes_agree_with_gpsd_on_every_capture() {
             });
             ok += usize::from(hit);
         }
+        // Cycle by cycle: gpsd's final mode against ours, and our fixes
+        // where gpsd's last word is "no fix".
+        let (mut cycles, mut same_mode, mut contradicted) = (0, 0, 0);
+        for (tod, mode) in &last_mode {
+            match (mode, our_modes.get(tod)) {
+                (2.., ours) => {
+                    cycles += 1;
+                    same_mode += usize::from(ours == Some(mode));
+                }
+                (_, Some(_)) => contradicted += 1,
+                (_, None) => {}
+            }
+        }
+        mode_cycles += cycles;
+        mode_agreed += same_mode;
+        mode_contradicted += contradicted;
         total += n;
         agreed += ok;
         let rate = if n == 0 {
@@ -113,13 +139,13 @@ fn fixes_agree_with_gpsd_on_every_capture() {
             ok as f64 * 100.0 / n as f64
         };
         println!(
-            "{name:40} gpsd fixes {n:5}  agreed {ok:5}  ({rate:5.1}%)  skipped lines {:?}",
+            "{name:40} gpsd fixes {n:5}  agreed {ok:5}  ({rate:5.1}%)  cycles {cycles:4} same mode {same_mode:4} ours where gpsd says no fix {contradicted:3}  skipped {:?}",
             out.errors
         );
     }
     let rate = agreed as f64 / total as f64;
     println!(
-        "ALL: {agreed} of {total} gpsd fixes agreed ({:.2}%)",
+        "ALL: {agreed} of {total} gpsd fixes agreed ({:.2}%); cycle by cycle, {mode_agreed} of {mode_cycles} gpsd fixes with the same mode, and {mode_contradicted} fixes of ours where gpsd says no fix",
         rate * 100.0
     );
     assert!(total > 1000, "too few gpsd fixes to compare: {total}");

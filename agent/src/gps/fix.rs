@@ -109,6 +109,9 @@ pub type Reported = std::iter::Flatten<std::array::IntoIter<Option<Epoch>, 2>>;
 ///   begins, or by [`Assembler::finish`].
 /// - Within the cycle later values win: the position is that of the last
 ///   valid GGA/RMC/GLL/GNS, not of the first.
+/// - The mode is the highest any sentence gave (GGA: none under three
+///   satellites used, 3D with an altitude and four; GNS alike; RMC and GLL
+///   2D; GSA its own), held at 3D through 2D-only cycles after a 3D one.
 ///
 /// Sentences of a cycle that arrive after its report are dropped when the
 /// next cycle begins, as gpsd does — but for a heading (HDT/HDG), which
@@ -129,6 +132,9 @@ pub struct Assembler {
     /// A heading that came after its cycle's report: a gyro's HDT is not
     /// in step with the receiver's cycle, so it seeds the next epoch.
     late_heading_deg: Option<f64>,
+    /// The latest reported epoch was a 3D fix: gpsd holds 3D through
+    /// cycles whose sentences only say 2D (RMC, GLL) until one says no fix.
+    holding_3d: bool,
 }
 
 impl Assembler {
@@ -180,6 +186,10 @@ impl Assembler {
         }
         self.reported = true;
         let mut epoch = self.epoch.clone();
+        if epoch.mode == 2 && self.holding_3d {
+            epoch.mode = 3;
+        }
+        self.holding_3d = epoch.mode() == 3;
         if let (Some(t), Some(last)) = (epoch.time, self.reported_time) {
             // Past midnight without a new date: the next day.
             if t < last && last.0 - t.0 > DAY_MS / 2 && epoch.date.is_none() {
