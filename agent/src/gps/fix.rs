@@ -484,6 +484,29 @@ mod tests {
     }
 
     #[test]
+    fn after_a_3d_fix_a_2d_only_cycle_stays_3d_until_one_says_no_fix() {
+        let mut a = Assembler::default();
+        let gga = |sec: u32, q: u8| {
+            body(&format!(
+                "GPGGA,1200{sec:02},4404.0,N,12118.0,W,{q},08,1.0,10.0,M,0.0,M,,"
+            ))
+        };
+        let rmc = |sec: u32| {
+            body(&format!(
+                "GPRMC,1200{sec:02},A,4404.0,N,12118.0,W,0.1,,231221,,"
+            ))
+        };
+        let mut modes = Vec::new();
+        // 3D (GGA with altitude), then RMC only, then a GGA without a fix,
+        // then RMC only again.
+        for s in [gga(0, 1), rmc(1), gga(2, 0), rmc(3), rmc(4)] {
+            modes.extend(a.push(&s).map(|e| e.mode()));
+        }
+        modes.extend(a.finish().map(|e| e.mode()));
+        assert_eq!(modes, [3, 3, 1, 2, 2]);
+    }
+
+    #[test]
     fn finish_reports_a_cycle_in_progress_once() {
         let mut a = Assembler::default();
         for sec in 0..2 {
