@@ -44,6 +44,8 @@ impl Feed {
     /// Bytes as read from a stream (any split): framed, each sentence fed
     /// to [`Feed::line`], each refusal counted.
     pub fn bytes(&mut self, bytes: &[u8], arrived: Timestamp) {
+        // Out of `self` while it calls back into `self` (a default framer
+        // allocates nothing).
         let mut framer = std::mem::take(&mut self.framer);
         framer.push(bytes, |framed| match framed {
             Framed::Sentence(line) => self.line(line, arrived),

@@ -89,7 +89,9 @@ impl Default for Framer {
     fn default() -> Self {
         Self {
             state: State::Idle { in_junk: false },
-            buf: Vec::with_capacity(MAX_LINE_BYTES + 1),
+            // Grows to one sentence (or frame) on first use; a default
+            // framer allocates nothing (the feed swaps one in while it reads).
+            buf: Vec::new(),
             rescan: VecDeque::new(),
         }
     }
