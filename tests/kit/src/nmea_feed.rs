@@ -156,6 +156,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_then_silent_server_plays_once_and_keeps_the_line_open() {
+        let log = nmea_log("hemi.log");
+        let all: Vec<u8> = Capture::load(&log).unwrap().sentences().concat();
+        let once = Replay {
+            loops: 1,
+            ..Replay::looped(Duration::ZERO, Duration::from_secs(20))
+        };
+        let server = NmeaTcpServer::start_then_silent(&log, once).await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        let mut got = vec![0u8; all.len()];
+        tokio::time::timeout(Duration::from_secs(10), client.read_exact(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, all);
+        // Then silence: no byte, and no end of stream either.
+        let mut more = [0u8; 1];
+        let after = tokio::time::timeout(Duration::from_secs(2), client.read(&mut more)).await;
+        assert!(after.is_err(), "{after:?}");
+    }
+
+    #[tokio::test]
     async fn udp_datagrams_are_one_sentence_each() {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let log = nmea_log("hemi.log");
