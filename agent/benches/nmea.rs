@@ -1,12 +1,14 @@
 //! NMEA parser throughput on the GPSD captures in `tests/data/nmea/`,
 //! concatenated: every line of the 38 real logs (garbage and bad checksums
-//! included) through `nmea::parse`, and through the epoch assembler as well.
+//! included) through `nmea::parse`, and through the epoch assembler as well;
+//! and the same bytes through the stream framer.
 //! `cargo bench -p seaframe-agent --bench nmea`
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use seaframe_agent::gps::fix::Assembler;
+use seaframe_agent::gps::framer::{Framed, Framer};
 use seaframe_agent::gps::nmea;
 
 fn lines() -> Vec<Vec<u8>> {
@@ -45,9 +47,19 @@ fn bench(c: &mut Criterion) {
             lines
                 .iter()
                 .filter_map(|l| nmea::parse(l).ok().flatten())
-                .filter_map(|s| a.push(&s))
+                .flat_map(|s| a.push(&s))
                 .filter(|e| e.fix().is_some())
                 .count()
+        })
+    });
+    let bytes: Vec<u8> = lines.join(&b'\n');
+    g.bench_function("frame", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            Framer::default().push(&bytes, |f| {
+                n += usize::from(matches!(f, Framed::Sentence(_)))
+            });
+            n
         })
     });
     g.finish();

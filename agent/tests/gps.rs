@@ -1,6 +1,7 @@
 //! GPS sources against real peers (the test kit's NMEA replays over TCP,
 //! UDP and a socat pseudo-terminal serial port; a real gpsd fed by
-//! gpsfake), all from the GPSD captures in `tests/data/nmea/`, and
+//! gpsfake), all from the GPSD captures in `tests/data/nmea/` (a u-blox's
+//! mixed UBX+NMEA stream, a receiver that falls silent mid-cycle), and
 //! the agent tagging frames from a replayed track — positions interpolated
 //! between the log's fixes, written into EXIF that exiftool reads back —
 //! and correcting a board clock 50 years off.
@@ -20,7 +21,8 @@ use seaframe_agent::config::{Config, GpsSource};
 use seaframe_agent::gps::reader::GpsReader;
 use seaframe_agent::gps::state::Gps;
 use seaframe_testkit::{
-    Gpsd, NmeaPty, NmeaTcpServer, NmeaUdpSender, Replay, free_port, nmea_log as log, require_binary,
+    Gpsd, Mix, NmeaPty, NmeaTcpServer, NmeaUdpSender, Replay, free_port, mix_capture,
+    nmea_log as log, require_binary,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -80,6 +82,126 @@ async fn tcp_source_reads_a_multiplexer() {
         r.gps.latest().unwrap().time.to_rfc3339()[..10],
         *"2018-09-07"
     );
+}
+
+/// ublox-f9p-hpnmea.log's first 33 lines: two whole cycles (01:45:00 and
+/// :01, each ended by its GGA), then the third's RMC and VTG, and no GGA.
+const CUT_MID_CYCLE: Mix = Mix {
+    from_line: 0,
+    lines: 33,
+    ubx_every: 0,
+    junk_every: 0,
+    rebroadcast_as: None,
+};
+
+/// `log` mixed as `mix`, written into `dir`.
+fn mixed_capture(
+    dir: &std::path::Path,
+    log_name: &str,
+    mix: Mix,
+) -> (std::path::PathBuf, seaframe_testkit::Mixed) {
+    let (bytes, mixed) = mix_capture(&std::fs::read(log(log_name)).unwrap(), mix);
+    let path = dir.join(log_name);
+    std::fs::write(&path, bytes).unwrap();
+    (path, mixed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_u_blox_talking_ubx_and_nmea_is_read_and_its_binary_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = Mix {
+        ubx_every: 3,
+        junk_every: 7,
+        ..Mix::default()
+    };
+    let (path, mixed) = mixed_capture(dir.path(), "ublox-f9p-hpnmea.log", mix);
+    let once = Replay {
+        loops: 1,
+        ..looped(0.02)
+    };
+    let server = NmeaTcpServer::start(&path, once).await.unwrap();
+    let r = read(&format!("tcp:{}", server.addr()));
+    // Nine cycles, 01:45:00 to :08; the last reported when the server hangs up.
+    fixes_at_least(&r.gps, 9, "every cycle of the mixed stream").await;
+    let f = r.gps.latest().unwrap();
+    assert_eq!(f.time.to_rfc3339(), "2021-12-23T01:45:08.000000000Z");
+    assert!(
+        (f.lat - 44.0688).abs() < 0.001,
+        "never the GGA inside a UBX frame: {f:?}"
+    );
+    let skipped = &r.gps.status()["skipped"];
+    assert_eq!(skipped["ubx_frame"], mixed.ubx_frames, "{skipped}");
+    assert_eq!(skipped["binary"], mixed.junk_runs, "{skipped}");
+    assert_eq!(r.gps.fixes.load(Ordering::Relaxed), 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_falls_silent_keeps_its_last_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = mixed_capture(dir.path(), "ublox-f9p-hpnmea.log", CUT_MID_CYCLE);
+    let once = Replay {
+        loops: 1,
+        ..looped(0.05)
+    };
+    let server = NmeaTcpServer::start_then_silent(&path, once).await.unwrap();
+    let r = read(&format!("tcp:{}", server.addr()));
+    fixes_at_least(&r.gps, 3, "the cut-short cycle, after a second of silence").await;
+    let f = r.gps.latest().unwrap();
+    assert_eq!(f.time.to_rfc3339(), "2021-12-23T01:45:02.000000000Z");
+    // RMC only (no altitude), 3D held from the cycle before, as gpsd does.
+    assert_eq!((f.mode, f.altitude_m), (3, None), "{f:?}");
+    // Still connected: reported for the silence, not for an end of stream.
+    assert_eq!(r.gps.status()["state"], "ok");
+    assert_eq!(r.gps.fixes.load(Ordering::Relaxed), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serial_receiver_that_falls_silent_keeps_its_last_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = mixed_capture(dir.path(), "ublox-f9p-hpnmea.log", CUT_MID_CYCLE);
+    // 1 s a cycle, so that the port is open before the cut-short cycle comes.
+    let replay = Replay {
+        baud: 38_400,
+        loops: 1,
+        ..looped(1.0)
+    };
+    let pty = NmeaPty::start_then_silent(&path, dir.path(), replay)
+        .await
+        .unwrap();
+    let r = read(&format!("serial:{}?baud=38400", pty.device().display()));
+    wait_for(
+        "the cut-short cycle, after a second of silence",
+        Duration::from_secs(30),
+        || async {
+            let latest = r.gps.latest()?;
+            (latest.time.to_rfc3339() == "2021-12-23T01:45:02.000000000Z").then_some(latest)
+        },
+    )
+    .await;
+    // Still plugged in: reported for the silence, not for an end of stream.
+    assert_eq!(r.gps.status()["state"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_talker_that_falls_silent_leaves_its_last_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = mixed_capture(dir.path(), "ublox-f9p-hpnmea.log", CUT_MID_CYCLE);
+    let port = free_port().unwrap();
+    let r = read(&format!("udp:127.0.0.1:{port}"));
+    wait_for("the UDP listener", Duration::from_secs(10), || async {
+        (r.gps.status()["state"] == "listening").then_some(())
+    })
+    .await;
+    let once = Replay {
+        loops: 1,
+        ..looped(0.05)
+    };
+    let dest = format!("127.0.0.1:{port}").parse().unwrap();
+    let _sender = NmeaUdpSender::start(&path, once, dest).await.unwrap();
+    fixes_at_least(&r.gps, 3, "the cut-short cycle, after a second of silence").await;
+    let f = r.gps.latest().unwrap();
+    assert_eq!(f.time.to_rfc3339(), "2021-12-23T01:45:02.000000000Z");
+    assert_eq!(r.gps.fixes.load(Ordering::Relaxed), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

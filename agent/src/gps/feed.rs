@@ -1,11 +1,13 @@
-//! Lines in, fixes out: parses each NMEA line, counts what is skipped and
-//! why, assembles epochs and records their fixes. Shared by every
-//! line-based source (serial, TCP, UDP, replay).
+//! Bytes or lines in, fixes out: frames the stream (`framer`), parses each
+//! sentence, counts what is skipped and why, assembles epochs and records
+//! their fixes, each timed by the arrival of its epoch's first sentence
+//! (later sentences only add lag). Shared by serial, TCP, UDP and replay.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::fix::{Assembler, Fix};
+use super::framer::{Framed, Framer};
 use super::nmea::{self, NmeaError};
 use super::state::Gps;
 use crate::timestamp::Timestamp;
@@ -18,9 +20,7 @@ pub struct Feed {
     gps: Arc<Gps>,
     assembler: Assembler,
     rebase: Option<Rebase>,
-    /// When the current epoch's first sentence arrived: the best estimate of
-    /// when the receiver sent the fix (later sentences only add lag).
-    epoch_arrived: Option<Timestamp>,
+    framer: Framer,
 }
 
 impl std::fmt::Debug for Feed {
@@ -37,8 +37,24 @@ impl Feed {
             gps,
             assembler: Assembler::default(),
             rebase,
-            epoch_arrived: None,
+            framer: Framer::default(),
         }
+    }
+
+    /// Bytes as read from a stream (any split): framed, each sentence fed
+    /// to [`Feed::line`], each refusal counted.
+    pub fn bytes(&mut self, bytes: &[u8], arrived: Timestamp) {
+        // Out of `self` while it calls back into `self` (a default framer
+        // allocates nothing).
+        let mut framer = std::mem::take(&mut self.framer);
+        framer.push(bytes, |framed| match framed {
+            Framed::Sentence(line) => self.line(line, arrived),
+            Framed::Refused(why) => {
+                self.gps.count_skipped(why.name());
+                tracing::debug!(reason = why.name(), "skipped bytes of the GPS stream");
+            }
+        });
+        self.framer = framer;
     }
 
     /// One line as received; `arrived` is the system time it came in.
@@ -46,11 +62,8 @@ impl Feed {
         match nmea::parse(line) {
             Ok(Some(sentence)) => {
                 self.gps.sentences.fetch_add(1, Ordering::Relaxed);
-                if let Some(epoch) = self.assembler.push(&sentence) {
-                    let epoch_arrived = self.epoch_arrived.replace(arrived).unwrap_or(arrived);
-                    self.record(epoch.fix(), epoch_arrived);
-                } else if self.epoch_arrived.is_none() {
-                    self.epoch_arrived = Some(arrived);
+                for epoch in self.assembler.push_arrived(&sentence, Some(arrived)) {
+                    self.record(epoch.fix(), epoch.arrived.unwrap_or(arrived));
                 }
             }
             Ok(None) | Err(NmeaError::Empty) => {}
@@ -70,11 +83,12 @@ impl Feed {
         }
     }
 
-    /// Ends the current epoch (when the source goes quiet or away).
-    pub fn flush(&mut self, arrived: Timestamp) {
-        let fix = self.assembler.finish().fix();
-        let epoch_arrived = self.epoch_arrived.take().unwrap_or(arrived);
-        self.record(fix, epoch_arrived);
+    /// Reports the epoch in progress (the source went quiet or away);
+    /// idempotent until more sentences come.
+    pub fn flush(&mut self, now: Timestamp) {
+        if let Some(epoch) = self.assembler.finish() {
+            self.record(epoch.fix(), epoch.arrived.unwrap_or(now));
+        }
     }
 
     fn record(&mut self, fix: Option<Fix>, arrived: Timestamp) {
@@ -84,55 +98,5 @@ impl Feed {
             }
             self.gps.record(fix, arrived);
         }
-    }
-}
-
-/// Splits a byte stream into lines, bounding a line's length so that
-/// binary garbage without newlines cannot grow memory.
-#[derive(Debug, Default)]
-pub struct LineSplitter {
-    buf: Vec<u8>,
-    overflow: bool,
-}
-
-/// Longer than any NMEA line we accept; the rest of such a line is dropped.
-const MAX_BUFFERED_LINE: usize = 1024;
-
-impl LineSplitter {
-    /// Feeds bytes; calls `each` with every complete line.
-    pub fn push(&mut self, bytes: &[u8], mut each: impl FnMut(&[u8])) {
-        for &b in bytes {
-            if b == b'\n' {
-                if !self.overflow {
-                    each(&self.buf);
-                }
-                self.buf.clear();
-                self.overflow = false;
-            } else if self.buf.len() < MAX_BUFFERED_LINE {
-                self.buf.push(b);
-            } else {
-                self.overflow = true;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_are_split_and_runaway_garbage_is_bounded() {
-        let mut s = LineSplitter::default();
-        let mut got = Vec::new();
-        s.push(b"$A*00\r\n$B", |l| got.push(l.to_vec()));
-        s.push(b"*01\n", |l| got.push(l.to_vec()));
-        s.push(&vec![b'x'; 5000], |l| got.push(l.to_vec()));
-        s.push(b"\n$C*02\n", |l| got.push(l.to_vec()));
-        assert_eq!(
-            got,
-            [b"$A*00\r".to_vec(), b"$B*01".to_vec(), b"$C*02".to_vec()]
-        );
-        assert!(s.buf.is_empty());
     }
 }

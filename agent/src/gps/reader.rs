@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
-use super::feed::{Feed, LineSplitter};
+use super::feed::Feed;
 use super::fix::Fix;
 use super::state::Gps;
 use crate::config::GpsSource;
@@ -19,6 +19,11 @@ use crate::timestamp::Timestamp;
 
 /// No data from a connected source for this long: reconnect.
 const QUIET_TIMEOUT: Duration = Duration::from_secs(30);
+/// No bytes for this long: the receiver's burst is over, so the epoch in
+/// progress is reported now (a stream that falls silent keeps its last
+/// epoch). Receivers report at 1 Hz or faster and send each burst
+/// without pauses, so a second of silence never cuts a cycle in two.
+const EPOCH_IDLE: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const KNOTS_PER_M_S: f64 = 1.943_844_5;
 
@@ -78,17 +83,19 @@ impl GpsReader {
                 self.gps.set_state("listening");
                 let mut feed = Feed::new(Arc::clone(&self.gps), None);
                 let mut buf = vec![0u8; 2048];
-                let mut lines = LineSplitter::default();
                 loop {
-                    let n = socket
-                        .recv(&mut buf)
-                        .await
-                        .map_err(|e| format!("udp: {e}"))?;
+                    let n = match tokio::time::timeout(EPOCH_IDLE, socket.recv(&mut buf)).await {
+                        Err(_) => {
+                            feed.flush(Timestamp::now());
+                            continue;
+                        }
+                        Ok(r) => r.map_err(|e| format!("udp: {e}"))?,
+                    };
                     let now = Timestamp::now();
                     self.gps.set_state("ok");
-                    // One sentence per datagram, usually without a newline.
-                    lines.push(&buf[..n], |l| feed.line(l, now));
-                    lines.push(b"\n", |l| feed.line(l, now));
+                    // One sentence per datagram, usually without a line end.
+                    feed.bytes(&buf[..n], now);
+                    feed.bytes(b"\n", now);
                 }
             }
             GpsSource::Serial { device, baud } => self.read_serial(device.clone(), *baud).await,
@@ -100,23 +107,35 @@ impl GpsReader {
         }
     }
 
-    /// NMEA lines from a byte stream, until EOF, an error or silence.
+    /// NMEA from a byte stream, until EOF, an error or silence; the epoch
+    /// in progress is reported after [`EPOCH_IDLE`] without bytes and when
+    /// the stream ends.
     async fn read_stream(&self, mut stream: impl tokio::io::AsyncRead + Unpin) -> SessionResult {
         let mut feed = Feed::new(Arc::clone(&self.gps), None);
-        let mut lines = LineSplitter::default();
         let mut buf = vec![0u8; 4096];
+        let mut quiet = Duration::ZERO;
         loop {
-            let n = match tokio::time::timeout(QUIET_TIMEOUT, stream.read(&mut buf)).await {
-                Err(_) => return Err(format!("no data for {}s", QUIET_TIMEOUT.as_secs())),
-                Ok(Err(e)) => return Err(format!("read failed: {e}")),
+            let n = match tokio::time::timeout(EPOCH_IDLE, stream.read(&mut buf)).await {
+                Err(_) => {
+                    feed.flush(Timestamp::now());
+                    quiet += EPOCH_IDLE;
+                    if quiet >= QUIET_TIMEOUT {
+                        return Err(format!("no data for {}s", QUIET_TIMEOUT.as_secs()));
+                    }
+                    continue;
+                }
+                Ok(Err(e)) => {
+                    feed.flush(Timestamp::now());
+                    return Err(format!("read failed: {e}"));
+                }
                 Ok(Ok(0)) => {
                     feed.flush(Timestamp::now());
                     return Err("the source closed the connection".into());
                 }
                 Ok(Ok(n)) => n,
             };
-            let now = Timestamp::now();
-            lines.push(&buf[..n], |l| feed.line(l, now));
+            quiet = Duration::ZERO;
+            feed.bytes(&buf[..n], Timestamp::now());
         }
     }
 
@@ -154,11 +173,19 @@ impl GpsReader {
             })
             .map_err(|e| format!("cannot start the serial thread: {e}"))?;
         let mut feed = Feed::new(Arc::clone(&self.gps), None);
-        let mut lines = LineSplitter::default();
         let mut quiet_since = tokio::time::Instant::now();
         while let Some(msg) = rx.recv().await {
-            let bytes = msg?;
+            let bytes = match msg {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    feed.flush(Timestamp::now());
+                    return Err(e);
+                }
+            };
             if bytes.is_empty() {
+                if quiet_since.elapsed() >= EPOCH_IDLE {
+                    feed.flush(Timestamp::now());
+                }
                 if quiet_since.elapsed() > QUIET_TIMEOUT {
                     return Err(format!("{name}: no data for {}s", QUIET_TIMEOUT.as_secs()));
                 }
@@ -166,9 +193,9 @@ impl GpsReader {
             }
             quiet_since = tokio::time::Instant::now();
             self.gps.set_state("ok");
-            let now = Timestamp::now();
-            lines.push(&bytes, |l| feed.line(l, now));
+            feed.bytes(&bytes, Timestamp::now());
         }
+        feed.flush(Timestamp::now());
         Err(format!("{name}: the serial thread ended"))
     }
 

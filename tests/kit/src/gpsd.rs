@@ -10,8 +10,10 @@
 //! dropped privileges, cannot); gpsfake's control socket lives in a temp
 //! dir of our own.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
@@ -57,6 +59,31 @@ impl Gpsd {
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    /// Watches (which starts the capture) and returns every JSON report
+    /// gpsd sends until it closes the connection, the capture used up (or
+    /// [`MAX_RUN_S`] is over, whichever comes first).
+    pub fn reports(&self) -> Result<Vec<serde_json::Value>> {
+        let mut s = std::net::TcpStream::connect(self.addr())?;
+        s.set_read_timeout(Some(Duration::from_secs(u64::from(MAX_RUN_S))))?;
+        s.write_all(b"?WATCH={\"enable\":true,\"json\":true}\n")?;
+        let deadline = Instant::now() + Duration::from_secs(u64::from(MAX_RUN_S) + 5);
+        let mut out = Vec::new();
+        for line in BufReader::new(s).lines() {
+            let line = match line {
+                Ok(line) => line,
+                // gpsd gone: the run is over.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => return Err(e.into()),
+            };
+            out.push(serde_json::from_str(&line)?);
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "gpsd still reporting after {MAX_RUN_S} s"
+            );
+        }
+        Ok(out)
+    }
 }
 
 impl Drop for Gpsd {
@@ -73,9 +100,6 @@ impl Drop for Gpsd {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufRead, BufReader, Write};
-    use std::time::{Duration, Instant};
-
     use super::*;
     use crate::data::nmea_log;
 

@@ -6,8 +6,10 @@
 //! network namespace), each on a free loopback port (or a socket in its
 //! own temp dir), ready before it is returned, killed on drop. A missing
 //! binary fails loudly, naming the Debian package. Also: certificates
-//! made with openssl, the NMEA captures checked in under `tests/data/`,
-//! and thumbnails as an agent sends them, for the shore's tests and bench.
+//! made with openssl, the NMEA captures checked in under `tests/data/`
+//! and mixed receiver streams made from them (UBX frames, binary junk,
+//! re-broadcast talkers), and thumbnails as an agent sends them, for the
+//! shore's tests and bench.
 //!
 //! Nothing here reaches outside the checkout: every peer is code of this
 //! crate or a Debian/PyPI package it starts.
@@ -21,6 +23,7 @@ mod jpeg_feed;
 mod mosquitto;
 mod moto;
 mod nmea_feed;
+mod nmea_mix;
 mod nmea_pty;
 mod nmea_schedule;
 mod onvif;
@@ -44,6 +47,7 @@ pub use http_digest::{AuthCounts, DigestOptions};
 pub use mosquitto::{MosquittoOptions, MosquittoServer};
 pub use moto::{MotoServer, require_moto};
 pub use nmea_feed::{NmeaTcpServer, NmeaUdpSender};
+pub use nmea_mix::{Mix, Mixed, mix as mix_capture, ubx_frame, with_checksum};
 pub use nmea_pty::NmeaPty;
 pub use nmea_schedule::Replay;
 pub use onvif::{FakeOnvifDevice, OnvifBehaviour};

@@ -1,9 +1,10 @@
 //! NMEA over the network from a replayed capture, paced as in
 //! `nmea_schedule`: a TCP server on a free loopback port (a marine
 //! NMEA-to-Ethernet gateway: one client at a time, each from the start of
-//! the capture) and a UDP sender (one sentence a datagram, to a loopback
-//! port). Tasks on the caller's tokio runtime, ended on drop and by
-//! themselves after [`Replay::run`].
+//! the capture; or a receiver that then falls silent, connection open)
+//! and a UDP sender (one sentence a datagram, to a loopback port). Tasks
+//! on the caller's tokio runtime, ended on drop and by themselves after
+//! [`Replay::run`].
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -43,6 +44,17 @@ impl NmeaTcpServer {
     /// Serves the capture at `log` on a free 127.0.0.1 port. Call inside a
     /// tokio runtime.
     pub async fn start(log: &Path, replay: Replay) -> Result<Self> {
+        Self::serve(log, replay, false).await
+    }
+
+    /// As [`NmeaTcpServer::start`], but a client's connection stays open
+    /// and silent once the capture is played, until the run is over: a
+    /// receiver that stops talking without hanging up.
+    pub async fn start_then_silent(log: &Path, replay: Replay) -> Result<Self> {
+        Self::serve(log, replay, true).await
+    }
+
+    async fn serve(log: &Path, replay: Replay, then_silent: bool) -> Result<Self> {
         let capture = Arc::new(Capture::load(log)?);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -57,7 +69,10 @@ impl NmeaTcpServer {
                     run: left,
                     ..replay
                 };
-                let _ = play(&mut client, &capture, this_one, Instant::now()).await;
+                let played = play(&mut client, &capture, this_one, Instant::now()).await;
+                if then_silent && played.is_ok() {
+                    tokio::time::sleep_until(deadline).await;
+                }
             }
         });
         Ok(Self { addr, task })
@@ -138,6 +153,28 @@ mod tests {
         let server = NmeaTcpServer::start(&log, fast()).await.unwrap();
         assert_eq!(first_bytes(server.addr(), 2000).await, start);
         assert_eq!(first_bytes(server.addr(), 2000).await, start);
+    }
+
+    #[tokio::test]
+    async fn a_then_silent_server_plays_once_and_keeps_the_line_open() {
+        let log = nmea_log("hemi.log");
+        let all: Vec<u8> = Capture::load(&log).unwrap().sentences().concat();
+        let once = Replay {
+            loops: 1,
+            ..Replay::looped(Duration::ZERO, Duration::from_secs(20))
+        };
+        let server = NmeaTcpServer::start_then_silent(&log, once).await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        let mut got = vec![0u8; all.len()];
+        tokio::time::timeout(Duration::from_secs(10), client.read_exact(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, all);
+        // Then silence: no byte, and no end of stream either.
+        let mut more = [0u8; 1];
+        let after = tokio::time::timeout(Duration::from_secs(2), client.read(&mut more)).await;
+        assert!(after.is_err(), "{after:?}");
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! A fake GPS serial port: `socat` links two pseudo-terminals in raw mode
 //! (`DIR/gps` for the program under test, `DIR/feed` for us) and a replayed
-//! capture is written into `DIR/feed` at a receiver's pace. Killing it is a
-//! GPS unplugged: socat goes, and the reader of `DIR/gps` gets EIO/EOF.
+//! capture is written into `DIR/feed` at a receiver's pace (and the feed
+//! then held open, silent, if asked). Killing it is a GPS unplugged: socat
+//! goes, and the reader of `DIR/gps` gets EIO/EOF.
 //! Killed on drop; socat also ends by itself after the replay's run.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,17 @@ impl NmeaPty {
     /// earlier run) and replays `log` into the feed. Call inside a tokio
     /// runtime.
     pub async fn start(log: &Path, dir: &Path, replay: Replay) -> Result<Self> {
+        Self::open(log, dir, replay, false).await
+    }
+
+    /// As [`NmeaPty::start`], but the port stays open and silent once the
+    /// capture is played, until the run is over: a receiver that stops
+    /// talking while still plugged in.
+    pub async fn start_then_silent(log: &Path, dir: &Path, replay: Replay) -> Result<Self> {
+        Self::open(log, dir, replay, true).await
+    }
+
+    async fn open(log: &Path, dir: &Path, replay: Replay, then_silent: bool) -> Result<Self> {
         require_binary("socat", "socat")?;
         let capture = Capture::load(log)?;
         let device = dir.join("gps");
@@ -64,7 +76,11 @@ impl NmeaPty {
             .with_context(|| format!("opening {}", feed.display()))?;
         let writer = tokio::spawn(async move {
             // Ends with the run, or with EIO once socat is gone.
-            let _ = play(&mut out, &capture, replay, tokio::time::Instant::now()).await;
+            let start = tokio::time::Instant::now();
+            let played = play(&mut out, &capture, replay, start).await;
+            if then_silent && played.is_ok() {
+                tokio::time::sleep_until(start + replay.run).await;
+            }
         });
         Ok(Self {
             socat,

@@ -83,7 +83,8 @@ pub struct Gll {
 pub struct Gns {
     pub time: Option<TimeOfDay>,
     pub pos: Option<LatLon>,
-    /// Some constellation has a fix (a mode character other than `N`).
+    /// The first mode character is not `N` and the navigation status (NMEA
+    /// 4.1) is not U (unsafe) or V (not valid), as gpsd reads it.
     pub valid: bool,
     pub satellites: Option<u8>,
     pub hdop: Option<f64>,
@@ -433,10 +434,14 @@ fn gns(f: &mut Fields<'_>) -> Result<Gns, NmeaError> {
     let satellites = small_int(f.next(K)?, "satellites")?;
     let hdop = f.float("hdop", K)?;
     let altitude_m = float(f.optional(), "altitude")?;
+    let (_geoid, _age, _station) = (f.optional(), f.optional(), f.optional());
+    // NMEA 4.1 navigation status: U unsafe, V not valid for navigation.
+    let navigable = !matches!(f.optional(), "U" | "V");
     Ok(Gns {
         time,
         pos,
-        valid: modes.bytes().any(|m| m != b'N'),
+        // As gpsd: the first system's mode decides (`N`: no fix).
+        valid: navigable && !matches!(modes.bytes().next(), None | Some(b'N')),
         satellites,
         hdop,
         altitude_m,

@@ -78,6 +78,17 @@ fn rmc_vtg_zda_hdt_hdg_gsa_gll_gns() {
         panic!()
     };
     assert!(n.valid && n.satellites == Some(10));
+    // As gpsd: no fix when the first system says N, or the navigation
+    // status says not valid.
+    for body in [
+        "GNGNS,112257.00,3844.24011,N,00908.43828,W,NA,10,1.0,100.1,55.0,,",
+        "GNGNS,043539.00,4333.190206,N,00127.618380,E,AAAAN,14,1.3,250.8,50.0,,,V",
+    ] {
+        let Sentence::Gns(n) = one(&with_checksum(body)) else {
+            panic!()
+        };
+        assert!(!n.valid && n.pos.is_some(), "{body}");
+    }
 }
 
 fn with_checksum(body: &str) -> String {
