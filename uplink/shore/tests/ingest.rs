@@ -306,3 +306,65 @@ async fn what_is_published_while_the_shore_is_down_arrives_after_restart() {
     .await;
     shore.stop().await.unwrap();
 }
+
+/// A backlog the broker pours out at once (mosquitto 2.0 sends a resumed
+/// session's queue far past `max_inflight_messages`): the shore acks as it
+/// commits, so what the broker waits to see acked never exceeds what
+/// ingest holds (its channel, the writer's batch and the one in hand),
+/// and everything is indexed once, on one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_poured_out_at_once_keeps_the_unacked_window_within_what_ingest_holds() {
+    use seaframe_shore::ingest::{BATCH_MAX, CHANNEL_CAPACITY};
+    use std::sync::atomic::Ordering;
+    const N: u64 = 8000;
+    let broker = MosquittoServer::start_with(MosquittoOptions {
+        persistence: false,
+        extra_config:
+            "allow_anonymous true\nmax_inflight_messages 1000\nmax_queued_messages 1000000".into(),
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&broker.url(), dir.path(), "shore-s", None);
+    // The session exists (subscribed), then the shore is away.
+    start(cfg.clone()).await.stop().await.unwrap();
+
+    let vessel = Publisher::connect(broker.port(), "aurora", None).await;
+    let topic = thumb_topic("aurora", "mast");
+    for i in 0..N as i64 {
+        let payload = thumb("aurora", "mast", T0_NS + i).encode().unwrap();
+        vessel
+            .client
+            .publish(&topic, rumqttc::QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+    }
+    let acked = vessel.acked.clone();
+    until(60, "the broker to take the backlog", || {
+        let acked = acked.clone();
+        async move { acked.load(Ordering::SeqCst) >= N }
+    })
+    .await;
+
+    let shore = start(cfg).await;
+    let index = shore.index.clone();
+    until(120, "the backlog indexed", || {
+        let index = index.clone();
+        async move { index.count_thumbs().await.unwrap() == N }
+    })
+    .await;
+    let m = &shore.metrics;
+    let peak = m.mqtt_unacked_peak.load(Ordering::SeqCst);
+    println!("{N} indexed; at most {peak} unacked at the broker");
+    assert!(
+        peak <= (CHANNEL_CAPACITY + BATCH_MAX + 1) as u64,
+        "{peak} unacked at the broker"
+    );
+    assert!(peak > 0, "the window was measured");
+    assert_eq!(m.mqtt_connects.load(Ordering::SeqCst), 1, "one connection");
+    assert_eq!(
+        m.thumbs_duplicate.load(Ordering::SeqCst),
+        0,
+        "no redelivery"
+    );
+    shore.stop().await.unwrap();
+}
