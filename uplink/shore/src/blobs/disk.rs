@@ -16,6 +16,7 @@
 //! the `thumbs` table. Everything here blocks: [`super::Blobs`] calls it
 //! from blocking threads.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -72,46 +73,50 @@ impl DiskBlobs {
     }
 
     /// Stores a batch durably (blocking: call from a blocking thread).
-    /// A JPEG already stored under its key is kept as it is. Durability
-    /// costs two `syncfs` calls per batch rather than an fsync per file and
-    /// per directory: all temporary files are written, the filesystem is
-    /// synced (their data), they are renamed, and it is synced again (the
-    /// renames). One at a time, per-file fsyncs (~2 ms each) capped ingest
-    /// at a few hundred thumbnails/s.
-    pub fn write_batch(&self, items: &[(BlobKey<'_>, &[u8])]) -> Result<(), BlobError> {
-        let mut todo: Vec<(PathBuf, &[u8])> = Vec::with_capacity(items.len());
+    /// The blobs of a batch still to be written, each once, with the
+    /// path it goes to: one already stored under its key (in either
+    /// layout) is kept as it is. Blocking.
+    ///
+    /// Writing a batch ([`super::Blobs::write_batch`]) costs two `syncfs`
+    /// calls rather than an fsync per file and per directory: every file
+    /// is written under its temporary name ([`Self::write_temp`]), the
+    /// filesystem is synced ([`Self::sync`]: their data), each is renamed
+    /// ([`Self::rename_in`]) and the filesystem synced again (the renames).
+    /// One at a time, per-file fsyncs (~2 ms each) capped ingest at a few
+    /// hundred thumbnails/s.
+    pub fn pending<T: Clone>(&self, items: &[(BlobKey<'_>, T)]) -> Vec<(PathBuf, T)> {
+        let mut seen = HashSet::with_capacity(items.len());
+        let mut todo = Vec::with_capacity(items.len());
         for (key, jpeg) in items {
             let path = self.path(*key);
             let stored = path.exists() || self.legacy_path(*key).exists();
-            if !stored && !todo.iter().any(|(p, _)| *p == path) {
-                todo.push((path, jpeg));
+            if !stored && seen.insert(path.clone()) {
+                todo.push((path, jpeg.clone()));
             }
         }
-        if todo.is_empty() {
-            return Ok(());
+        todo
+    }
+
+    /// Writes a JPEG under its temporary name beside `path`, making its
+    /// folder. Blocking.
+    pub fn write_temp(path: &Path, jpeg: &[u8]) -> Result<(), BlobError> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(failed(dir))?;
         }
-        let failed = |path: &Path| {
-            let path = path.to_owned();
-            move |source| BlobError::Write { path, source }
-        };
-        for (path, jpeg) in &todo {
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir).map_err(failed(dir))?;
-            }
-            let tmp = path.with_extension("jpg.tmp");
-            File::create(&tmp)
-                .and_then(|mut f| f.write_all(jpeg))
-                .map_err(failed(&tmp))?;
-        }
-        self.sync()?;
-        for (path, _) in &todo {
-            fs::rename(path.with_extension("jpg.tmp"), path).map_err(failed(path))?;
-        }
-        self.sync()
+        let tmp = path.with_extension("jpg.tmp");
+        File::create(&tmp)
+            .and_then(|mut f| f.write_all(jpeg))
+            .map_err(failed(&tmp))
+    }
+
+    /// Renames the temporary file written for `path` to `path`. Blocking.
+    pub fn rename_in(path: &Path) -> Result<(), BlobError> {
+        fs::rename(path.with_extension("jpg.tmp"), path).map_err(failed(path))
     }
 
     /// Flushes the filesystem holding the store (data and metadata).
-    fn sync(&self) -> Result<(), BlobError> {
+    /// Blocking.
+    pub fn sync(&self) -> Result<(), BlobError> {
         File::open(&self.root)
             .and_then(|root| rustix::fs::syncfs(&root).map_err(io::Error::from))
             .map_err(|source| BlobError::Write {
@@ -166,6 +171,12 @@ impl DiskBlobs {
     }
 }
 
+/// The error of a write to `path`.
+fn failed(path: &Path) -> impl FnOnce(io::Error) -> BlobError + use<> {
+    let path = path.to_owned();
+    move |source| BlobError::Write { path, source }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,8 +189,24 @@ mod tests {
         )
     }
 
-    #[test]
-    fn paths_are_made_of_names_and_dates_and_never_overwritten() {
+    /// Writes one JPEG as ingest does ([`super::super::Blobs::write_batch`]).
+    async fn write(blobs: &DiskBlobs, key: BlobKey<'_>, jpeg: &'static [u8]) {
+        let blob = super::super::NewBlob {
+            name: super::super::BlobName {
+                vessel: key.vessel.clone(),
+                camera: key.camera.clone(),
+                captured_at_ns: key.captured_at_ns,
+            },
+            jpeg: bytes::Bytes::from_static(jpeg),
+        };
+        super::super::Blobs::Disk(blobs.clone())
+            .write_batch(&[blob])
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn paths_are_made_of_names_and_dates_and_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = DiskBlobs::new(dir.path());
         let (vessel, camera) = names();
@@ -196,8 +223,8 @@ mod tests {
             blobs.legacy_path(key).strip_prefix(dir.path()).unwrap(),
             Path::new("thumbs/aurora/mast/2025/11/30/1764460800123456789.jpg")
         );
-        blobs.write_batch(&[(key, b"\xff\xd8one")]).unwrap();
-        blobs.write_batch(&[(key, b"\xff\xd8two")]).unwrap();
+        write(&blobs, key, b"\xff\xd8one").await;
+        write(&blobs, key, b"\xff\xd8two").await;
         assert_eq!(blobs.read(key).unwrap(), b"\xff\xd8one");
         blobs.remove(key).unwrap();
         blobs.remove(key).unwrap();
@@ -228,8 +255,8 @@ mod tests {
         assert!(per_folder.values().all(|&n| n == 3600));
     }
 
-    #[test]
-    fn what_an_older_shore_wrote_is_read_and_removed() {
+    #[tokio::test]
+    async fn what_an_older_shore_wrote_is_read_and_removed() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = DiskBlobs::new(dir.path());
         let (vessel, camera) = names();
@@ -243,7 +270,7 @@ mod tests {
         fs::write(&old, b"\xff\xd8old").unwrap();
         assert_eq!(blobs.read(key).unwrap(), b"\xff\xd8old");
         // A redelivery does not write a second copy in the hour folder.
-        blobs.write_batch(&[(key, b"\xff\xd8new")]).unwrap();
+        write(&blobs, key, b"\xff\xd8new").await;
         assert!(!blobs.path(key).exists());
         blobs.remove(key).unwrap();
         assert!(!old.exists());

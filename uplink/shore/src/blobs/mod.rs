@@ -26,6 +26,7 @@ pub mod s3;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use seaframe_wire::{CameraId, VesselName};
@@ -138,15 +139,7 @@ impl Blobs {
     /// stored under its key is kept as it is (the duplicate check).
     pub async fn write_batch(&self, items: &[NewBlob]) -> Result<(), BlobError> {
         match self {
-            Self::Disk(disk) => {
-                let disk = disk.clone();
-                let items = items.to_vec();
-                blocking(move || {
-                    let refs: Vec<_> = items.iter().map(|b| (b.name.key(), &b.jpeg[..])).collect();
-                    disk.write_batch(&refs)
-                })
-                .await
-            }
+            Self::Disk(disk) => write_to_disk(disk, items).await,
             Self::S3(s3) => s3.write_batch(items).await,
         }
     }
@@ -204,6 +197,66 @@ impl fmt::Display for Blobs {
             Self::S3(s3) => s3.fmt(f),
         }
     }
+}
+
+/// The most blocking threads one batch's files are written by.
+pub const WRITE_THREADS: usize = 4;
+
+/// Writes a batch to disk (see [`DiskBlobs::pending`] for the steps and
+/// why). Creating files is the kernel's work (inode allocation, the
+/// folder's entries): the files are shared among up to [`WRITE_THREADS`]
+/// of tokio's blocking threads, one per core.
+async fn write_to_disk(disk: &DiskBlobs, items: &[NewBlob]) -> Result<(), BlobError> {
+    let d = disk.clone();
+    let items = items.to_vec();
+    let todo = blocking(move || {
+        let keyed: Vec<_> = items
+            .iter()
+            .map(|b| (b.name.key(), b.jpeg.clone()))
+            .collect();
+        Ok(d.pending(&keyed))
+    })
+    .await?;
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let todo = Arc::new(todo);
+    in_parallel(&todo, |(path, jpeg)| DiskBlobs::write_temp(path, jpeg)).await?;
+    let d = disk.clone();
+    blocking(move || d.sync()).await?;
+    in_parallel(&todo, |(path, _)| DiskBlobs::rename_in(path)).await?;
+    let d = disk.clone();
+    blocking(move || d.sync()).await
+}
+
+/// Runs `f` on every item on up to [`WRITE_THREADS`] blocking threads
+/// (one per core), each taking a contiguous share; the first error.
+async fn in_parallel<T: Send + Sync + 'static>(
+    items: &Arc<Vec<T>>,
+    f: fn(&T) -> Result<(), BlobError>,
+) -> Result<(), BlobError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, WRITE_THREADS);
+    let share = items.len().div_ceil(threads).max(1);
+    let mut workers = tokio::task::JoinSet::new();
+    for start in (0..items.len()).step_by(share) {
+        let items = items.clone();
+        let end = (start + share).min(items.len());
+        workers.spawn_blocking(move || items[start..end].iter().try_for_each(f));
+    }
+    let mut first_error = Ok(());
+    while let Some(done) = workers.join_next().await {
+        let result = match done {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(BlobError::Cancelled),
+        };
+        if first_error.is_ok() {
+            first_error = result;
+        }
+    }
+    first_error
 }
 
 /// Runs filesystem work on a blocking thread. A panic there is a bug, not
