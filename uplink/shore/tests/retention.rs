@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use common::*;
-use seaframe_shore::blobs::{BlobKey, Blobs, DiskBlobs};
+use seaframe_shore::blobs::{BlobKey, BlobName, Blobs, DiskBlobs, NewBlob};
 use seaframe_shore::config::IndexUrl;
 use seaframe_shore::index::{self, Index, NewThumb, ThumbQuery, ThumbRow};
 use seaframe_shore::metrics::Metrics;
@@ -83,31 +83,24 @@ async fn traffic(index: &dyn Index, blobs: &DiskBlobs, from: i64, to: i64) -> u6
             ns += EVERY;
         }
     }
-    let items: Vec<_> = rows
+    let items: Vec<NewBlob> = rows
         .iter()
-        .zip(&jpegs)
-        .map(|(r, j)| (key(r.vessel.clone(), r.camera.clone(), r.captured_at_ns), j))
-        .collect();
-    let refs: Vec<_> = items
-        .iter()
-        .map(|((v, c, ns), j)| {
-            (
-                BlobKey {
-                    vessel: v,
-                    camera: c,
-                    captured_at_ns: *ns,
-                },
-                j.as_slice(),
-            )
+        .zip(jpegs)
+        .map(|(r, jpeg)| NewBlob {
+            name: BlobName {
+                vessel: r.vessel.clone(),
+                camera: r.camera.clone(),
+                captured_at_ns: r.captured_at_ns,
+            },
+            jpeg: jpeg.into(),
         })
         .collect();
-    blobs.write_batch(&refs).unwrap();
+    Blobs::Disk(blobs.clone())
+        .write_batch(&items)
+        .await
+        .unwrap();
     index.insert_thumbs(&rows).await.unwrap();
     rows.len() as u64
-}
-
-fn key(v: VesselName, c: CameraId, ns: i64) -> (VesselName, CameraId, i64) {
-    (v, c, ns)
 }
 
 /// Every row of the index, oldest first.

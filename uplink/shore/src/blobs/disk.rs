@@ -239,7 +239,7 @@ mod tests {
         let blobs = DiskBlobs::new(Path::new("/d"));
         let (vessel, camera) = names();
         let mut per_folder: std::collections::HashMap<PathBuf, usize> = Default::default();
-        let mut files = std::collections::HashSet::new();
+        let mut files = HashSet::new();
         for s in 0..86_400i64 {
             let path = blobs.path(BlobKey {
                 vessel: &vessel,
