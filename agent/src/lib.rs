@@ -6,6 +6,7 @@
 //! shuts them down in order. `docs/design.md` holds the invariants.
 pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod capture;
 pub mod clock;
 pub mod config;

@@ -25,7 +25,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio_util::sync::CancellationToken;
 
-use crate::queue::{Backoff, pause};
+use crate::backoff::{Backoff, pause};
 
 /// Redis 7 says "Ready to accept connections" (TCP) or "The server is now
 /// ready to accept connections at <socket>" (unix socket only).

@@ -12,9 +12,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::pause;
 use crate::config::{CameraConfig, RetentionConfig};
 use crate::metrics::Metrics;
-use crate::queue::pause;
 use crate::store::{Candidate, Store};
 use crate::timestamp::Timestamp;
 use crate::uplink::outbox::Outbox;

@@ -10,9 +10,10 @@ use std::time::Duration;
 use seaframe_wire::CameraId;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::{Backoff, pause};
 use crate::gps::state::Gps;
 use crate::metrics::Metrics;
-use crate::queue::{Backoff, Entry, Queue, QueueError, RawConn, pause};
+use crate::queue::{Entry, Queue, QueueError, RawConn};
 use crate::sharpness::Scorer;
 use crate::store::health::StoreState;
 use crate::store::{Store, StoreError, Stored};

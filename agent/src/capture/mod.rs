@@ -28,13 +28,13 @@ use bytes::Bytes;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::{Backoff, pause};
 use crate::clock::Clock;
 use crate::config::{CameraConfig, CameraSource};
 use crate::frame::Frame;
 use crate::handoff::Handoff;
 use crate::jpeg;
 use crate::metrics::{CameraMetrics, CameraState};
-use crate::queue::{Backoff, pause};
 use crate::timestamp::Timestamp;
 use numbering::Numbering;
 

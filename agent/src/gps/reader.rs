@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::feed::Feed;
 use super::fix::Fix;
 use super::state::Gps;
+use crate::backoff::{Backoff, pause};
 use crate::config::GpsSource;
-use crate::queue::{Backoff, pause};
 use crate::timestamp::Timestamp;
 
 /// No data from a connected source for this long: reconnect.

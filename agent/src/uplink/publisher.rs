@@ -37,8 +37,8 @@ use super::link::{Budget, LinkState};
 use super::outbox::{Outbox, Pending};
 use super::status::StatusSource;
 use super::thumbs::set_backlog_gauges;
+use crate::backoff::{Backoff, pause};
 use crate::metrics::Metrics;
-use crate::queue::{Backoff, pause};
 use crate::timestamp::Timestamp;
 
 /// Thumbnails published and not yet acknowledged, at most.
