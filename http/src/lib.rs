@@ -7,7 +7,7 @@ mod query;
 mod redact;
 mod secret;
 
-pub use bearer::{bearer_matches, bearer_token};
+pub use bearer::{bearer_matches, bearer_token, token_matches};
 pub use query::{Params, QueryParams};
 pub use redact::{
     REDACTED, is_secret_key, redact_json, redact_text, redact_url, redact_url_str, restore_redacted,
