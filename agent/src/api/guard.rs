@@ -120,7 +120,10 @@ mod tests {
             HeaderValue::from_static("a=1; seaframe_session=abc; b=2"),
         );
         assert_eq!(session_cookie(&h), Some("abc"));
-        h.insert(header::COOKIE, HeaderValue::from_static("seaframe_session="));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("seaframe_session="),
+        );
         assert_eq!(session_cookie(&h), None, "empty is none");
     }
 
@@ -129,9 +132,15 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("10.0.0.5:8780"));
         assert_eq!(is_same_origin(&h), None);
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://10.0.0.5:8780"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://10.0.0.5:8780"),
+        );
         assert_eq!(is_same_origin(&h), Some(true));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://10.0.0.5:9000"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://10.0.0.5:9000"),
+        );
         assert_eq!(is_same_origin(&h), Some(false));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert_eq!(is_same_origin(&h), Some(false));

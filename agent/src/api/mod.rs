@@ -33,8 +33,8 @@ use tokio_util::sync::CancellationToken;
 pub use error::ApiError;
 
 use crate::clock::Clock;
-use crate::config::{ApiConfig, Secret};
 use crate::config::in_effect::SharedInEffect;
+use crate::config::{ApiConfig, Secret};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::timestamp::Timestamp;

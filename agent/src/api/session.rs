@@ -93,8 +93,9 @@ impl Sessions {
     pub fn valid(&self, id: &str, now: Instant) -> bool {
         let given = digest(id);
         let open = self.lock();
-        open.iter()
-            .fold(false, |hit, (d, until)| hit | (same(d, &given) & (*until > now)))
+        open.iter().fold(false, |hit, (d, until)| {
+            hit | (same(d, &given) & (*until > now))
+        })
     }
 
     /// Ends the session `id` (nothing if there is none).
@@ -148,9 +149,7 @@ pub async fn sign_in(
     };
     let body: SignIn = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad("body", format!("{{\"token\": \"…\"}}: {e}")))?;
-    if body.token.len() > MAX_TOKEN_BYTES
-        || !seaframe_http::token_matches(&body.token, token)
-    {
+    if body.token.len() > MAX_TOKEN_BYTES || !seaframe_http::token_matches(&body.token, token) {
         tracing::warn!("crew page sign-in refused: wrong token");
         return Err(ApiError::Unauthorized);
     }

@@ -126,7 +126,11 @@ fn crew_page_sessions_and_cors_origins_are_checked() {
             ("api.cors_origins", Some(4)),
         ]
     );
-    assert!(p[1].message.contains("no path or slash"), "{}", p[1].message);
+    assert!(
+        p[1].message.contains("no path or slash"),
+        "{}",
+        p[1].message
+    );
     let ok = parse(
         "vessel = \"v\"\n[api]\nsession_ttl_s = 3600\ncors_origins = [\"https://ops.example.com\"]\n",
     )
