@@ -43,8 +43,9 @@ export class Live {
     await Promise.all(cameras.map(async (c) => {
       const card = this.card(c.id);
       const state = card.querySelector('.state');
-      state.textContent = stateText(c.state);
-      state.className = `state ${c.state === 'ok' ? 'state-ok' : 'state-down'}`;
+      const words = stateText(c.state);
+      state.textContent = words;
+      state.className = `state ${words === 'ok' ? 'state-ok' : 'state-down'}`;
       const frame = await getOrNull('/api/v1/frames/nearest', { camera: c.id, at });
       if (frame && String(frame.id) !== card.dataset.frameId) {
         card.dataset.frameId = String(frame.id);

@@ -22,7 +22,7 @@ export class Places {
   shown() { this.refresh().catch(this.guard); }
 
   async refresh() {
-    const track = await getJSON('/api/v1/track', { every_s: 5 });
+    const track = await getJSON('/api/v1/track', { every_s: 2 });
     const fixes = track.features.map((f) => ({
       lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1], time: f.properties.time,
     }));
