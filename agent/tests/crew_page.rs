@@ -1,8 +1,9 @@
 //! The crew page in a real browser: headless Chromium (driven by
 //! `tests/browser/crew.spec.mjs` through playwright-core) against a real
-//! agent (two test-pattern cameras, a replayed GPS track, its own
-//! redis-server on a free port) with a token: sign-in required and working,
-//! live view updating, the timeline's frame for a chosen second equal to the
+//! agent (two test-pattern cameras and one that answers nothing, a
+//! replayed GPS track, its own redis-server on a free port) with a token:
+//! sign-in required and working, live view updating and the down camera's
+//! reason, the timeline's frame for a chosen second equal to the
 //! API's, a range playing as MP4, frames by place, the status figures, and
 //! no request anywhere but the agent. Screenshots go to
 //! `<target>/browser-artifacts/`; with `SEAFRAME_SCREENSHOT=1` the live view
@@ -19,10 +20,12 @@ use std::time::Duration;
 use common::{camera, wait_for};
 use seaframe_agent::app::Agent;
 use seaframe_agent::config::Config;
-use seaframe_testkit::{RedisServer, nmea_log};
+use seaframe_testkit::{RedisServer, free_port, nmea_log};
 
 const TOKEN: &str = "crew-page-browser-token";
 const CAMERAS: [&str; 2] = ["bow", "mast"];
+/// A camera whose address answers nothing: down, with a reason.
+const DOWN: &str = "stern";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -64,10 +67,12 @@ fn browser_prerequisites() -> (PathBuf, PathBuf) {
 }
 
 fn agent_config(dir: &Path, redis_url: &str) -> Config {
-    let cameras: String = CAMERAS
+    let mut cameras: String = CAMERAS
         .iter()
         .map(|id| camera(id, "testpattern", 4.0, 320, 180))
         .collect();
+    let nobody = format!("http://127.0.0.1:{}/snapshot.jpg", free_port().unwrap());
+    cameras.push_str(&camera(DOWN, &nobody, 1.0, 320, 180));
     let text = format!(
         r#"vessel = "crew-page-test"
 data_dir = "{}"
@@ -118,7 +123,13 @@ async fn the_crew_page_in_chromium() {
     wait_for("10 s of frames of each camera", Duration::from_secs(40), || async {
         let status = api(&base, "/api/v1/status").await;
         let cams = status["cameras"].as_array()?;
-        (cams.len() == CAMERAS.len() && cams.iter().all(|c| c["stored"].as_u64() >= Some(40)))
+        let stored = |id: &str| {
+            cams.iter()
+                .find(|c| c["id"] == id)
+                .and_then(|c| c["stored"].as_u64())
+        };
+        let down = cams.iter().find(|c| c["id"] == DOWN)?;
+        (CAMERAS.iter().all(|id| stored(id) >= Some(40)) && down["state"]["state"] == "retrying")
             .then_some(())
     })
     .await;
@@ -136,6 +147,7 @@ async fn the_crew_page_in_chromium() {
         .env("AGENT_URL", &base)
         .env("AGENT_TOKEN", TOKEN)
         .env("CAMERAS", CAMERAS.join(","))
+        .env("DOWN_CAMERA", DOWN)
         .env("ARTIFACTS_DIR", &artifacts)
         .env("CHROMIUM", &chromium)
         .env(

@@ -2,7 +2,8 @@
 // Driven by agent/tests/crew_page.rs (which starts redis-server and the
 // agent with two test-pattern cameras, a replayed GPS track and a token);
 // run alone it needs
-//   AGENT_URL, AGENT_TOKEN, CAMERAS (comma-separated ids), ARTIFACTS_DIR,
+//   AGENT_URL, AGENT_TOKEN, CAMERAS (comma-separated ids of cameras that
+//   capture), DOWN_CAMERA (one that answers nothing), ARTIFACTS_DIR,
 //   [CHROMIUM, SCREENSHOT (a path for the README's picture)]
 // Exits non-zero with a message on the first failed check.
 
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 const AGENT = need('AGENT_URL');
 const TOKEN = need('AGENT_TOKEN');
 const CAMERAS = need('CAMERAS').split(',');
+const DOWN = need('DOWN_CAMERA');
 const ARTIFACTS = need('ARTIFACTS_DIR');
 
 function need(name) {
@@ -94,7 +96,10 @@ try {
   check(CAMERAS.every((c) => first[c] > 0), `live view shows a frame of each camera (${JSON.stringify(first)})`);
   const states = await page.$$eval('#live-grid .state', (s) => s.filter((e) => e.textContent === 'ok' && e.classList.contains('state-ok')).length);
   check(states === CAMERAS.length, `live view shows each camera's state as ok (${states})`);
+  const down = await page.$eval(`#live-grid figure[data-camera="${DOWN}"] .state`, (e) => ({ text: e.textContent, down: e.classList.contains('state-down') }));
+  check(down.down && /^retrying: .+/.test(down.text), `live view shows ${DOWN} down with its reason (${down.text})`);
   await page.waitForFunction((before) => [...document.querySelectorAll('#live-grid figure')]
+    .filter((f) => f.dataset.camera in before)
     .every((f) => Number(f.dataset.frameId) > before[f.dataset.camera]
       && f.querySelector('img').complete && f.querySelector('img').naturalWidth > 0), first, { timeout: 10_000 });
   const later = await liveIds();
@@ -184,14 +189,17 @@ try {
   check((await field('config.last_push')) === 'none', 'status says no config was pushed');
   for (const c of s.cameras) {
     const row = await page.$$eval(`tr[data-camera="${c.id}"] td`, (tds) => tds.map((td) => td.textContent));
-    check(row[1] === 'ok' && row[2] === c.storing, `status shows ${c.id}: ${row[1]}, storing ${row[2]}`);
+    const state = c.id === DOWN ? /^retrying: / : /^ok$/;
+    check(state.test(row[1]) && row[2] === c.storing, `status shows ${c.id}: ${row[1]}, storing ${row[2]}`);
   }
   await page.screenshot({ path: join(ARTIFACTS, 'status.png') });
 
   // 7. Nothing left the machine; nothing failed but the wrong token.
   check(outside.length === 0, `no request left the agent ${outside.join(', ')}`);
-  const unexpected = failed.filter((f) => f !== 'POST /api/v1/session 401');
-  check(unexpected.length === 0, `no failed request but the wrong token's 401 ${unexpected.join(', ')}`);
+  // (The camera that is down has no frame to be nearest: 404.)
+  const expected = ['POST /api/v1/session 401', 'GET /api/v1/frames/nearest 404'];
+  const unexpected = failed.filter((f) => !expected.includes(f));
+  check(unexpected.length === 0, `no failed request but the wrong token's 401 and ${DOWN}'s 404 ${unexpected.join(', ')}`);
   check(errors.length === 0, `no script error ${errors.join(', ')}`);
 } catch (e) {
   console.log(`FAIL ${e.message}`);
