@@ -28,7 +28,10 @@ const CAMERAS: [&str; 2] = ["bow", "mast"];
 const DOWN: &str = "stern";
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the agent is a member of the workspace")
+        .to_path_buf()
 }
 
 /// Chromium and the Node side must be installed: fail (not skip) naming how.

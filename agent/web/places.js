@@ -9,6 +9,8 @@ const SVG = 'http://www.w3.org/2000/svg';
 const W = 800;
 const H = 450;
 const PAD = 20;
+/** Metres in a degree of latitude (and of longitude × cos(latitude)). */
+const M_PER_DEG = 111_195;
 
 export class Places {
   constructor(cameras, guard) {
@@ -44,6 +46,9 @@ export class Places {
     const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...lats), Math.max(...lats)];
     const scale = Math.min((W - 2 * PAD) / (x1 - x0 || 1e-6), (H - 2 * PAD) / (y1 - y0 || 1e-6));
     this.points = fixes.map((f, i) => ({ ...f, x: PAD + (xs[i] - x0) * scale, y: H - PAD - (f.lat - y0) * scale }));
+    const across = Math.round((x1 - x0) * M_PER_DEG);
+    const up = Math.round((y1 - y0) * M_PER_DEG);
+    $('place-caption').textContent = `${fixes.length} fixes over ${across} m × ${up} m (east × north); click a point.`;
     const line = document.createElementNS(SVG, 'polyline');
     line.setAttribute('points', this.points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' '));
     svg.append(line);

@@ -109,7 +109,8 @@ try {
   const fix = status.gps.latest;
   check(fix && (await page.textContent('#position')).startsWith(fix.lat.toFixed(3)), 'the header shows the ship\'s position');
   if (process.env.SCREENSHOT) {
-    await page.screenshot({ path: process.env.SCREENSHOT });
+    const bottom = await page.$eval('main', (m) => m.getBoundingClientRect().bottom);
+    await page.screenshot({ path: process.env.SCREENSHOT, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) } });
     console.log(`screenshot ${process.env.SCREENSHOT}`);
   }
   await page.screenshot({ path: join(ARTIFACTS, 'live.png') });
