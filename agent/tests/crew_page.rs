@@ -123,18 +123,23 @@ async fn the_crew_page_in_chromium() {
     let base = format!("http://{}", agent.api_addr());
 
     // Ten seconds of frames from each camera, and a few fixes of the track.
-    wait_for("10 s of frames of each camera", Duration::from_secs(40), || async {
-        let status = api(&base, "/api/v1/status").await;
-        let cams = status["cameras"].as_array()?;
-        let stored = |id: &str| {
-            cams.iter()
-                .find(|c| c["id"] == id)
-                .and_then(|c| c["stored"].as_u64())
-        };
-        let down = cams.iter().find(|c| c["id"] == DOWN)?;
-        (CAMERAS.iter().all(|id| stored(id) >= Some(40)) && down["state"]["state"] == "retrying")
-            .then_some(())
-    })
+    wait_for(
+        "10 s of frames of each camera",
+        Duration::from_secs(40),
+        || async {
+            let status = api(&base, "/api/v1/status").await;
+            let cams = status["cameras"].as_array()?;
+            let stored = |id: &str| {
+                cams.iter()
+                    .find(|c| c["id"] == id)
+                    .and_then(|c| c["stored"].as_u64())
+            };
+            let down = cams.iter().find(|c| c["id"] == DOWN)?;
+            (CAMERAS.iter().all(|id| stored(id) >= Some(40))
+                && down["state"]["state"] == "retrying")
+                .then_some(())
+        },
+    )
     .await;
     wait_for("3 fixes on the track", Duration::from_secs(20), || async {
         let track = api(&base, "/api/v1/track?every_s=2").await;
@@ -155,7 +160,10 @@ async fn the_crew_page_in_chromium() {
         .env("CHROMIUM", &chromium)
         .env(
             "SCREENSHOT",
-            screenshot.as_deref().map(Path::as_os_str).unwrap_or_default(),
+            screenshot
+                .as_deref()
+                .map(Path::as_os_str)
+                .unwrap_or_default(),
         )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -164,7 +172,10 @@ async fn the_crew_page_in_chromium() {
         .spawn()
         .unwrap();
     let node_pid = node.id().unwrap();
-    println!("node (pid {node_pid}); screenshots to {}", artifacts.display());
+    println!(
+        "node (pid {node_pid}); screenshots to {}",
+        artifacts.display()
+    );
     let stdout = node.stdout.take().unwrap();
     let stderr = node.stderr.take().unwrap();
     let output = async {
@@ -199,6 +210,9 @@ async fn the_crew_page_in_chromium() {
         println!("node stderr:\n{err}");
     }
     agent.shutdown().await.unwrap();
-    assert!(exit.success(), "the browser test failed ({exit}):\n{out}\n{err}");
+    assert!(
+        exit.success(),
+        "the browser test failed ({exit}):\n{out}\n{err}"
+    );
     assert!(out.contains("ok   no request left the agent"), "{out}");
 }
