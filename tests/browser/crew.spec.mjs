@@ -128,7 +128,10 @@ try {
     await page.waitForFunction((id) => {
       const img = document.querySelector('#tl-image');
       return img.dataset.frameId === String(id) && img.complete && img.naturalWidth > 0;
-    }, frame.id, { timeout: 10_000 });
+    }, frame.id, { timeout: 10_000 }).catch(async () => {
+      const got = await page.getAttribute('#tl-image', 'data-frame-id');
+      throw new Error(`${how}: the page shows frame ${got || 'none'}, the API's is ${frame.id} (${frame.ts})`);
+    });
     check(true, `${how} shows frame ${frame.id} (${frame.ts})`);
   };
   await setValue(page, '#tl-day', day(chosenMs));
