@@ -2,7 +2,7 @@
 // per-second query), jump to a time, step by second or by frame; play or
 // download a range as the agent's streamed MP4.
 
-import { getJSON, url, hms, dayTime } from './api.js';
+import { SignInNeeded, getJSON, url, hms, dayTime } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 const DAY_MS = 86400000;
@@ -10,7 +10,8 @@ const RANGE_S = 30;
 
 export class Timeline {
   constructor(cameras, guard) {
-    this.guard = guard;
+    // A bad day or time is said here; an ended session brings the form back.
+    this.guard = (e) => (e instanceof SignInNeeded ? guard(e) : this.error(e.message));
     this.refreshMs = 60000;
     this.frame = null;
     this.pending = 0;
@@ -18,19 +19,22 @@ export class Timeline {
     const now = Date.now();
     $('tl-day').value = new Date(now).toISOString().slice(0, 10);
     this.setSecond(Math.floor((now % DAY_MS) / 1000) - 5);
-    const go = (s) => { this.setSecond(s); this.load().catch(guard); };
+    const go = (s) => {
+      try { this.setSecond(s); } catch (e) { return this.guard(e); }
+      return this.load().catch(this.guard);
+    };
     $('tl-scrub').addEventListener('input', () => go(Number($('tl-scrub').value)));
     $('tl-camera').addEventListener('change', () => go(this.second));
     $('tl-day').addEventListener('change', () => go(this.second));
     $('tl-go').addEventListener('click', () => {
       const ms = dayTime($('tl-day').value, $('tl-time').value);
-      if (Number.isNaN(ms)) return this.error('Time: write HH:MM:SS.');
+      if (Number.isNaN(ms)) return this.error('Time: choose a day and write HH:MM:SS.');
       return go(Math.floor((ms - this.dayStart()) / 1000));
     });
     $('tl-prev-s').addEventListener('click', () => go(this.second - 1));
     $('tl-next-s').addEventListener('click', () => go(this.second + 1));
-    $('tl-prev-f').addEventListener('click', () => this.step(-1).catch(guard));
-    $('tl-next-f').addEventListener('click', () => this.step(1).catch(guard));
+    $('tl-prev-f').addEventListener('click', () => this.step(-1).catch(this.guard));
+    $('tl-next-f').addEventListener('click', () => this.step(1).catch(this.guard));
     $('tl-play').addEventListener('click', () => this.play());
     for (const id of ['tl-from', 'tl-to', 'tl-camera', 'tl-day']) {
       $(id).addEventListener('change', () => this.linkRange());
@@ -41,7 +45,11 @@ export class Timeline {
 
   refresh() { return Promise.resolve(); }
 
-  dayStart() { return Date.parse(`${$('tl-day').value}T00:00:00Z`); }
+  dayStart() {
+    const ms = Date.parse(`${$('tl-day').value}T00:00:00Z`);
+    if (Number.isNaN(ms)) throw new Error('Day: choose a day.');
+    return ms;
+  }
 
   camera() { return $('tl-camera').value; }
 

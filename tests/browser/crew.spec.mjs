@@ -139,6 +139,9 @@ try {
   await page.click('#tl-go');
   const atChosen = await expect(chosenMs);
   await shown(atChosen, `jumping to ${hms(chosenMs)}`);
+  await page.fill('#tl-time', '25:99');
+  await page.click('#tl-go');
+  check((await page.textContent('#tl-error')).startsWith('Time:'), 'a time that is not HH:MM:SS is refused with a message');
   const scrubTo = (chosenMs - Date.parse(`${day(chosenMs)}T00:00:00Z`)) / 1000 - 1;
   await setValue(page, '#tl-scrub', String(scrubTo), 'input');
   await shown(await expect(chosenMs - 1000), `scrubbing to ${hms(chosenMs - 1000)}`);
