@@ -13,7 +13,9 @@ use seaframe_http::bearer_matches;
 
 use super::ApiState;
 use super::error::ApiError;
-use super::session::COOKIE;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "seaframe_session";
 
 /// The session cookie's value, if the request carries one.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {

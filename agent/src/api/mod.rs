@@ -5,7 +5,7 @@
 
 mod cameras;
 mod config;
-pub mod cors;
+mod cors;
 mod error;
 mod frames;
 mod guard;

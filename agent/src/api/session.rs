@@ -22,10 +22,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::guard::{authorized, same_origin, session_cookie};
-
-/// The cookie's name.
-pub const COOKIE: &str = "seaframe_session";
+use super::guard::{COOKIE, authorized, same_origin, session_cookie};
 
 /// Sessions kept at most; beyond, the one closest to its expiry goes.
 const MAX_SESSIONS: usize = 64;

@@ -398,7 +398,7 @@ impl Config {
             );
         }
         for origin in &self.api.cors_origins {
-            if let Err(why) = crate::api::cors::check_origin(origin) {
+            if let Err(why) = seaframe_http::check_origin(origin) {
                 bad("api.cors_origins".into(), format!("{origin:?}: {why}"));
             }
         }
