@@ -208,6 +208,12 @@ try {
   const unexpected = failed.filter((f) => !expected.includes(f));
   check(unexpected.length === 0, `no failed request but the wrong token's 401 and ${DOWN}'s 404 ${unexpected.join(', ')}`);
   check(errors.length === 0, `no script error ${errors.join(', ')}`);
+
+  // 8. Signing out ends the session: the form again, and the API closed.
+  await page.click('#sign-out');
+  await page.waitForSelector('#sign-in', { state: 'visible', timeout: 5_000 });
+  const after = await page.evaluate(() => fetch('/api/v1/cameras').then((r) => r.status));
+  check(after === 401, `after signing out the page's requests get 401 (${after})`);
 } catch (e) {
   console.log(`FAIL ${e.message}`);
   if (page) await page.screenshot({ path: join(ARTIFACTS, 'failure.png') }).catch(() => {});
