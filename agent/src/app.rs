@@ -310,6 +310,7 @@ impl Agent {
             cfg.vessel.clone(),
             clock.clone(),
         )
+        .with_api_config(&cfg.api)
         .with_config(Arc::clone(&in_effect));
         api.spawn(
             tracing::info_span!("api"),

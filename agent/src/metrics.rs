@@ -188,6 +188,8 @@ pub struct UplinkMetrics {
     pub link_state: AtomicU64,
     /// Broker sessions established.
     pub mqtt_connects: AtomicU64,
+    /// When the broker last answered (Unix ns; 0: never).
+    pub last_contact_ns: AtomicI64,
     /// Configs pushed from shore and applied, rejected, or rolled back
     /// (a link change that did not reach the broker in time).
     pub configs_applied: AtomicU64,

@@ -504,6 +504,34 @@ async fn pushed_configs_are_applied_live_or_rejected_with_the_reason() {
     let (_, cams) = get_json(&format!("{base}/cameras")).await;
     assert_eq!(fps(&cams, "bow"), Some(10.0));
     assert_eq!(std::fs::read(&path).unwrap(), file_before);
+    // The status (the crew page's panel) says so, with the uplink's figures.
+    let (_, status) = get_json(&format!("{base}/status")).await;
+    let last = &status["config"]["last_push"];
+    assert_eq!(
+        (&last["version"], &last["outcome"]),
+        (&2.into(), &"rejected".into()),
+        "{status}"
+    );
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("vessel: cannot be changed"),
+        "{status}"
+    );
+    let uplink = &status["uplink"];
+    assert_eq!(uplink["link"], "live", "{status}");
+    assert!(uplink["outbox_backlog"].is_u64(), "{status}");
+    assert!(
+        uplink["last_contact"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{status}"
+    );
+    assert!(
+        status["disk"]["frames_bytes"].as_u64() > Some(0),
+        "{status}"
+    );
     // Version 1 again: already handled, ignored. Version 3 (the shore's
     // whole overlay, as it always sends): applied, key by key.
     push(

@@ -10,7 +10,13 @@ use crate::Secret;
 /// ours, so neither the bytes nor the length of the token can be found by
 /// timing.
 pub fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
-    let given = bearer_token(headers).unwrap_or("");
+    token_matches(bearer_token(headers).unwrap_or(""), token)
+}
+
+/// Whether `given` is our `token`, compared in a time that depends only on
+/// the length of ours (for a token that arrives another way than the
+/// header, such as a sign-in form).
+pub fn token_matches(given: &str, token: &Secret) -> bool {
     same(given.as_bytes(), token.expose().as_bytes())
 }
 

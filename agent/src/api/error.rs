@@ -1,6 +1,6 @@
 //! `ApiError`: every failure of the API as `{"error": "..."}` with the right
 //! status — 400 for a user's mistake (naming the parameter), 401 without the
-//! token, 404 for nothing there, 405 for a method a route does not take, 503
+//! token, 403 for a change from another page, 404 for nothing there, 405 for a method a route does not take, 503
 //! when the store fails (cause logged, not shown).
 
 use axum::Json;
@@ -14,6 +14,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("missing or wrong bearer token")]
     Unauthorized,
+    /// Authenticated, but refused (a change from another page).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -34,6 +37,7 @@ impl IntoResponse for ApiError {
         let status = match &self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(cause) => {

@@ -1,35 +1,40 @@
 //! The agent's HTTP API (axum): JSON under `/api/v1`, `/metrics` in the
-//! Prometheus format. One file per resource; `error` and `params` hold what
-//! they share. The listener is bound by the caller (tests bind port 0).
+//! Prometheus format, and the crew page at `/`. One file per resource;
+//! `error`, `params`, `guard` and `cors` hold what they share. The
+//! listener is bound by the caller (tests bind port 0).
 
 mod cameras;
 mod config;
+mod cors;
 mod error;
 mod frames;
+mod guard;
 mod metrics;
 mod params;
 mod places;
+mod session;
+mod status;
 mod store_call;
 mod track;
 mod video;
+mod web;
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::Router;
-use axum::extract::{Request, State};
 use axum::http::{Method, Uri};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::get;
-use seaframe_http::bearer_matches;
 use seaframe_wire::VesselName;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
 
 use crate::clock::Clock;
-use crate::config::Secret;
 use crate::config::in_effect::SharedInEffect;
+use crate::config::{ApiConfig, Secret};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::timestamp::Timestamp;
@@ -45,6 +50,10 @@ pub struct ApiState {
     clock: Clock,
     /// The config in effect (`None` in tests that serve a store alone).
     in_effect: Option<SharedInEffect>,
+    /// The crew page's sign-ins.
+    sessions: Arc<session::Sessions>,
+    /// `api.cors_origins`.
+    cors: Arc<[String]>,
 }
 
 impl ApiState {
@@ -63,7 +72,20 @@ impl ApiState {
             vessel,
             clock,
             in_effect: None,
+            sessions: Arc::new(session::Sessions::new(Duration::from_secs(
+                ApiConfig::default().session_ttl_s,
+            ))),
+            cors: Arc::from([]),
         }
+    }
+
+    /// Session lifetime and CORS origins from `[api]`.
+    pub fn with_api_config(mut self, api: &ApiConfig) -> Self {
+        self.sessions = Arc::new(session::Sessions::new(Duration::from_secs(
+            api.session_ttl_s,
+        )));
+        self.cors = Arc::from(api.cors_origins.clone());
+        self
     }
 
     /// Serves `GET /api/v1/config` (and the config in `/status`) from it.
@@ -73,12 +95,13 @@ impl ApiState {
     }
 }
 
-/// All routes. `/healthz` never needs the token; everything else does when
-/// one is configured.
+/// All routes. `/healthz`, the crew page's files and sign-in never need
+/// the token; everything else does when one is configured (the bearer
+/// token, or the cookie of a sign-in).
 pub fn router(state: ApiState) -> Router {
     let guarded = Router::new()
         .route("/api/v1/cameras", get(cameras::list))
-        .route("/api/v1/status", get(cameras::status))
+        .route("/api/v1/status", get(status::get))
         .route("/api/v1/config", get(config::get))
         .route("/api/v1/frames", get(frames::list).delete(frames::purge))
         .route("/api/v1/frames/nearest", get(places::nearest))
@@ -89,10 +112,21 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/video", get(video::get))
         .route("/api/v1/metrics", get(metrics::get))
         .route("/metrics", get(metrics::get))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::require_token,
+        ));
     Router::new()
         .route("/healthz", get(cameras::healthz))
         .route("/api/v1/healthz", get(cameras::healthz))
+        .route("/", get(web::index))
+        .route("/assets/{name}", get(web::asset))
+        .route(
+            "/api/v1/session",
+            get(session::get)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
         .merge(guarded)
         .fallback(|uri: Uri| async move {
             ApiError::NotFound(format!("no such endpoint: {}", uri.path()))
@@ -100,20 +134,8 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
             ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
         })
+        .layer(middleware::from_fn_with_state(state.clone(), cors::layer))
         .with_state(state)
-}
-
-async fn require_token(
-    State(state): State<ApiState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    if let Some(token) = &state.token
-        && !bearer_matches(req.headers(), token)
-    {
-        return Err(ApiError::Unauthorized);
-    }
-    Ok(next.run(req).await)
 }
 
 /// Serves until `shutdown` (graceful: requests in progress finish).

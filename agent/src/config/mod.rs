@@ -59,6 +59,13 @@ pub struct ApiConfig {
     /// Required when `listen` is not a loopback address.
     #[serde(serialize_with = "redacted::token")]
     pub token: Option<Secret>,
+    /// How long a crew-page session (signed in with the token) lasts.
+    #[serde(default = "defaults::session_ttl_s")]
+    pub session_ttl_s: u64,
+    /// Origins (`scheme://host[:port]`) whose pages may call the API
+    /// (CORS); empty: no CORS headers at all.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -174,6 +181,9 @@ mod defaults {
     pub fn listen() -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], 8780))
     }
+    pub const fn session_ttl_s() -> u64 {
+        12 * 3600
+    }
     pub const fn workers() -> u32 {
         2
     }
@@ -244,6 +254,8 @@ impl Default for ApiConfig {
         Self {
             listen: defaults::listen(),
             token: None,
+            session_ttl_s: defaults::session_ttl_s(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -375,6 +387,20 @@ impl Config {
                     self.api.listen
                 ),
             );
+        }
+        if !(60..=30 * 24 * 3600).contains(&self.api.session_ttl_s) {
+            bad(
+                "api.session_ttl_s".into(),
+                format!(
+                    "{} is not from 60 to 2592000 (30 days)",
+                    self.api.session_ttl_s
+                ),
+            );
+        }
+        for origin in &self.api.cors_origins {
+            if let Err(why) = seaframe_http::check_origin(origin) {
+                bad("api.cors_origins".into(), format!("{origin:?}: {why}"));
+            }
         }
         if let Some(url) = &self.queue.redis_url {
             let scheme_ok = ["redis://", "rediss://", "unix://", "redis+unix://"]

@@ -113,6 +113,32 @@ fn a_lan_listener_needs_a_token() {
 }
 
 #[test]
+fn crew_page_sessions_and_cors_origins_are_checked() {
+    let p = problems(
+        "vessel = \"v\"\n[api]\nsession_ttl_s = 5\ncors_origins = [\"https://ops.example.com/\", \"*\"]\n",
+    );
+    let keys: Vec<_> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+    assert_eq!(
+        keys,
+        [
+            ("api.session_ttl_s", Some(3)),
+            ("api.cors_origins", Some(4)),
+            ("api.cors_origins", Some(4)),
+        ]
+    );
+    assert!(
+        p[1].message.contains("no path or slash"),
+        "{}",
+        p[1].message
+    );
+    let ok = parse(
+        "vessel = \"v\"\n[api]\nsession_ttl_s = 3600\ncors_origins = [\"https://ops.example.com\"]\n",
+    )
+    .unwrap();
+    assert_eq!(ok.api.cors_origins, ["https://ops.example.com"]);
+}
+
+#[test]
 fn secrets_are_redacted_in_debug() {
     let c =
         parse("vessel = \"v\"\n[queue]\nredis_url = \"redis://:pw123@127.0.0.1:6379\"\n").unwrap();

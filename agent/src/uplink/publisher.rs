@@ -298,7 +298,14 @@ impl Publisher {
     }
 
     async fn on_event(&self, s: &mut Session, ev: Result<Event, String>) -> Result<(), String> {
-        match ev? {
+        let ev = ev?;
+        if matches!(ev, Event::Incoming(_)) {
+            self.metrics
+                .uplink
+                .last_contact_ns
+                .store(Timestamp::now().unix_nanos(), Ordering::Relaxed);
+        }
+        match ev {
             Event::Outgoing(Outgoing::Publish(pkid)) => {
                 let sent = s.sent.pop_front().flatten();
                 if let Some(thumb) = sent

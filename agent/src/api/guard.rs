@@ -1,0 +1,151 @@
+//! Who may call the API: with `api.token` set, a request needs the bearer
+//! token or a session cookie from signing in; a change (any method but
+//! GET/HEAD/OPTIONS) authenticated by cookie must also come from this
+//! agent's own page (its `Origin`), against cross-site request forgery.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use seaframe_http::bearer_matches;
+
+use super::ApiState;
+use super::error::ApiError;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "seaframe_session";
+
+/// The session cookie's value, if the request carries one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, value)| *name == COOKIE && !value.is_empty())
+        .map(|(_, value)| value)
+}
+
+fn has_session(state: &ApiState, headers: &HeaderMap) -> bool {
+    session_cookie(headers).is_some_and(|id| state.sessions.valid(id, Instant::now()))
+}
+
+/// Whether the request may read the API: no token configured, the bearer
+/// token, or an open session.
+pub fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
+    match &state.token {
+        None => true,
+        Some(token) => bearer_matches(headers, token) || has_session(state, headers),
+    }
+}
+
+/// `host[:port]` of an `Origin` value, as a `Host` header writes it.
+fn origin_host(origin: &str) -> Option<String> {
+    let u = url::Url::parse(origin).ok()?;
+    let host = u.host_str()?;
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    })
+}
+
+/// Whether the request's `Origin` is the host it was sent to.
+fn is_same_origin(headers: &HeaderMap) -> Option<bool> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    Some(match (origin.and_then(origin_host), host) {
+        (Some(o), Some(h)) => o.eq_ignore_ascii_case(h),
+        _ => false,
+    })
+}
+
+/// Refuses a request whose `Origin` names another host than the one it
+/// was sent to. No `Origin`: not a cross-origin browser request.
+pub fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    match is_same_origin(headers) {
+        None | Some(true) => Ok(()),
+        Some(false) => Err(ApiError::Forbidden(
+            "the request's Origin is not this agent".into(),
+        )),
+    }
+}
+
+/// The middleware on every route but `/healthz`, the page and sign-in.
+pub async fn require_token(
+    State(state): State<ApiState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let headers = req.headers();
+    let change = !req.method().is_safe();
+    if let Some(token) = &state.token
+        && !bearer_matches(headers, token)
+    {
+        if !has_session(&state, headers) {
+            return Err(ApiError::Unauthorized);
+        }
+        // A cookie rides along with any request the browser makes: a
+        // change must say it comes from our own page.
+        if change && is_same_origin(headers) != Some(true) {
+            return Err(ApiError::Forbidden(
+                "a change signed in by cookie must come from this agent's page (Origin)".into(),
+            ));
+        }
+    }
+    // A page elsewhere may change things only if it is a configured origin.
+    if change
+        && is_same_origin(headers) == Some(false)
+        && !super::cors::allowed(&state.cors, headers)
+    {
+        return Err(ApiError::Forbidden(
+            "the request's Origin is not this agent nor in api.cors_origins".into(),
+        ));
+    }
+    Ok(next.run(req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        assert_eq!(session_cookie(&h), None);
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; seaframe_session=abc; b=2"),
+        );
+        assert_eq!(session_cookie(&h), Some("abc"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("seaframe_session="),
+        );
+        assert_eq!(session_cookie(&h), None, "empty is none");
+    }
+
+    #[test]
+    fn origins_are_compared_with_the_host() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("10.0.0.5:8780"));
+        assert_eq!(is_same_origin(&h), None);
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://10.0.0.5:8780"),
+        );
+        assert_eq!(is_same_origin(&h), Some(true));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://10.0.0.5:9000"),
+        );
+        assert_eq!(is_same_origin(&h), Some(false));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert_eq!(is_same_origin(&h), Some(false));
+        assert!(same_origin(&h).is_err());
+    }
+}

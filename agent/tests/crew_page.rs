@@ -1,0 +1,218 @@
+//! The crew page in a real browser: headless Chromium (driven by
+//! `tests/browser/crew.spec.mjs` through playwright-core) against a real
+//! agent (two test-pattern cameras and one that answers nothing, a
+//! replayed GPS track, its own redis-server on a free port) with a token:
+//! sign-in required and working, live view updating and the down camera's
+//! reason, the timeline's frame for a chosen second equal to the
+//! API's, a range playing as MP4, frames by place, the status figures, and
+//! no request anywhere but the agent. Screenshots go to
+//! `<target>/browser-artifacts/`; with `SEAFRAME_SCREENSHOT=1` the live view
+//! is also saved as `docs/crew-page.png` (the README's picture).
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // a test that cannot proceed should panic
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{camera, wait_for};
+use seaframe_agent::app::Agent;
+use seaframe_agent::config::Config;
+use seaframe_testkit::{RedisServer, free_port, nmea_log};
+
+const TOKEN: &str = "crew-page-browser-token";
+const CAMERAS: [&str; 2] = ["bow", "mast"];
+/// A camera whose address answers nothing: down, with a reason.
+const DOWN: &str = "stern";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the agent is a member of the workspace")
+        .to_path_buf()
+}
+
+/// Chromium and the Node side must be installed: fail (not skip) naming how.
+fn browser_prerequisites() -> (PathBuf, PathBuf) {
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let browser_dir = workspace().join("tests/browser");
+    let mut missing = Vec::new();
+    if !chromium.is_file() {
+        missing.push(format!(
+            "{} is missing: apt-get install -y chromium",
+            chromium.display()
+        ));
+    }
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        missing.push("node is missing: apt-get install -y nodejs npm".into());
+    }
+    if !browser_dir.join("node_modules/playwright-core").is_dir() {
+        missing.push(format!(
+            "{}/node_modules is missing: (cd {} && npm ci)",
+            browser_dir.display(),
+            browser_dir.display()
+        ));
+    }
+    assert!(
+        missing.is_empty(),
+        "the browser test cannot run:\n  {}",
+        missing.join("\n  ")
+    );
+    (chromium, browser_dir)
+}
+
+fn agent_config(dir: &Path, redis_url: &str) -> Config {
+    let mut cameras: String = CAMERAS
+        .iter()
+        .map(|id| camera(id, "testpattern", 4.0, 320, 180))
+        .collect();
+    let nobody = format!("http://127.0.0.1:{}/snapshot.jpg", free_port().unwrap());
+    cameras.push_str(&camera(DOWN, &nobody, 1.0, 320, 180));
+    let text = format!(
+        r#"vessel = "crew-page-test"
+data_dir = "{}"
+[api]
+listen = "127.0.0.1:0"
+token = "{TOKEN}"
+[queue]
+redis_url = "{redis_url}"
+[gps]
+source = "replay:{}?rate=1"
+{cameras}"#,
+        dir.display(),
+        nmea_log("ais-nmea.log").display(),
+    );
+    Config::from_toml(&text, "test").unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// GET `path` with the token; the JSON answer.
+async fn api(base: &str, path: &str) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_str(&r.text().await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crew_page_in_chromium() {
+    let (chromium, browser_dir) = browser_prerequisites();
+    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+        .join("browser-artifacts")
+        .join("crew");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+
+    let redis = RedisServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(agent_config(dir.path(), &redis.url()))
+        .await
+        .unwrap();
+    let base = format!("http://{}", agent.api_addr());
+
+    // Ten seconds of frames from each camera, and a few fixes of the track.
+    wait_for(
+        "10 s of frames of each camera",
+        Duration::from_secs(40),
+        || async {
+            let status = api(&base, "/api/v1/status").await;
+            let cams = status["cameras"].as_array()?;
+            let stored = |id: &str| {
+                cams.iter()
+                    .find(|c| c["id"] == id)
+                    .and_then(|c| c["stored"].as_u64())
+            };
+            let down = cams.iter().find(|c| c["id"] == DOWN)?;
+            (CAMERAS.iter().all(|id| stored(id) >= Some(40))
+                && down["state"]["state"] == "retrying")
+                .then_some(())
+        },
+    )
+    .await;
+    wait_for("3 fixes on the track", Duration::from_secs(20), || async {
+        let track = api(&base, "/api/v1/track?every_s=2").await;
+        (track["features"].as_array()?.len() >= 3).then_some(())
+    })
+    .await;
+
+    let screenshot = (std::env::var("SEAFRAME_SCREENSHOT").as_deref() == Ok("1"))
+        .then(|| workspace().join("docs/crew-page.png"));
+    let mut node = tokio::process::Command::new("node")
+        .arg(browser_dir.join("crew.spec.mjs"))
+        .current_dir(&browser_dir)
+        .env("AGENT_URL", &base)
+        .env("AGENT_TOKEN", TOKEN)
+        .env("CAMERAS", CAMERAS.join(","))
+        .env("DOWN_CAMERA", DOWN)
+        .env("ARTIFACTS_DIR", &artifacts)
+        .env("CHROMIUM", &chromium)
+        .env(
+            "SCREENSHOT",
+            screenshot
+                .as_deref()
+                .map(Path::as_os_str)
+                .unwrap_or_default(),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let node_pid = node.id().unwrap();
+    println!(
+        "node (pid {node_pid}); screenshots to {}",
+        artifacts.display()
+    );
+    let stdout = node.stdout.take().unwrap();
+    let stderr = node.stderr.take().unwrap();
+    let output = async {
+        use tokio::io::AsyncReadExt;
+        let (mut out, mut err) = (String::new(), String::new());
+        let mut stdout = stdout;
+        let mut stderr = stderr;
+        let (a, b) = tokio::join!(
+            stdout.read_to_string(&mut out),
+            stderr.read_to_string(&mut err)
+        );
+        a.unwrap();
+        b.unwrap();
+        (out, err)
+    };
+    let finished = tokio::time::timeout(Duration::from_secs(120), async {
+        let (out, err) = output.await;
+        (node.wait().await.unwrap(), out, err)
+    })
+    .await;
+    let (exit, out, err) = match finished {
+        Ok(done) => done,
+        Err(_) => {
+            // Killed by its PID (kill_on_drop also covers a panic above).
+            node.start_kill().unwrap();
+            let _ = node.wait().await;
+            panic!("the browser test (pid {node_pid}) did not finish in 120 s");
+        }
+    };
+    println!("{out}");
+    if !err.is_empty() {
+        println!("node stderr:\n{err}");
+    }
+    agent.shutdown().await.unwrap();
+    assert!(
+        exit.success(),
+        "the browser test failed ({exit}):\n{out}\n{err}"
+    );
+    assert!(out.contains("ok   no request left the agent"), "{out}");
+}
