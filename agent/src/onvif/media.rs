@@ -9,13 +9,11 @@
 use tokio::time::Instant;
 use url::Url;
 
-use super::media2::{self, MEDIA2_WSDL, Services, parse_services};
+use super::media2::{self, Services, parse_services};
 use super::report::{MediaFound, MediaService, Outcome, Profile, Step};
 use super::soap::{SoapClient, SoapError};
+use super::wsdl::{DEVICE_WSDL, MEDIA_WSDL, MEDIA2_WSDL};
 use super::xml::{self, escape};
-
-pub const DEVICE_WSDL: &str = "http://www.onvif.org/ver10/device/wsdl";
-pub const MEDIA_WSDL: &str = "http://www.onvif.org/ver10/media/wsdl";
 
 pub const GET_CAPABILITIES: &str =
     "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>";

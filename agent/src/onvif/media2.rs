@@ -8,11 +8,9 @@
 //! `Configurations/VideoEncoder`; GetStreamUri takes a bare `Protocol`
 //! (`RTSP`) and answers a bare `Uri` (no `MediaUri`).
 
-use super::media::MEDIA_WSDL;
+use super::wsdl::{MEDIA_WSDL, MEDIA2_WSDL};
 use super::xml;
 use super::xml::escape;
-
-pub const MEDIA2_WSDL: &str = "http://www.onvif.org/ver20/media/wsdl";
 
 pub const GET_SERVICES: &str =
     "<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>";
@@ -67,7 +65,7 @@ pub fn parse_services(text: &str) -> Result<Services, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::media::DEVICE_WSDL;
+    use super::super::wsdl::DEVICE_WSDL;
     use super::*;
 
     fn wrap(body: &str) -> String {

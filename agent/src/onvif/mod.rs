@@ -23,6 +23,7 @@ pub mod media;
 pub mod media2;
 pub mod report;
 pub mod soap;
+pub mod wsdl;
 mod xml;
 
 use std::time::Duration;
