@@ -26,6 +26,31 @@ pub struct TrackPoint {
 /// No fix for longer than this (ms) breaks the track, by default.
 pub const GAP_MS: i64 = 60_000;
 
+/// The points a track is served in when the request names no `max_points`,
+/// and the most it may name.
+pub const DEFAULT_MAX_POINTS: usize = 5_000;
+pub const MAX_MAX_POINTS: usize = 100_000;
+
+/// Fixes read at most to serve one range: a range holding more is read as
+/// the first fix of each of this many equal time buckets, then decimated.
+pub const MAX_READ_FIXES: u64 = 200_000;
+
+/// The bucket (ms) to read `count` fixes spanning `first_ms..=last_ms` in;
+/// 0: read every fix.
+pub fn read_bucket_ms(count: u64, first_ms: i64, last_ms: i64) -> i64 {
+    if count <= MAX_READ_FIXES {
+        0
+    } else {
+        (last_ms - first_ms) / MAX_READ_FIXES as i64 + 1
+    }
+}
+
+/// The gap threshold for fixes read one per `bucket_ms` (two read fixes
+/// may lie almost two buckets apart with no gap between them).
+pub fn gap_ms_for(bucket_ms: i64) -> i64 {
+    GAP_MS.max(bucket_ms.saturating_mul(3))
+}
+
 /// Metres per degree of latitude (and of longitude at the equator).
 const M_PER_DEG: f64 = 111_195.0;
 

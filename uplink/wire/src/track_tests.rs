@@ -173,3 +173,15 @@ fn lon_delta_goes_the_short_way() {
     assert!((lon_delta(-179.9, 179.9) + 0.2).abs() < 1e-9);
     assert!((lon_delta(10.0, 20.0) - 10.0).abs() < 1e-9);
 }
+
+#[test]
+fn long_ranges_are_read_in_buckets_that_gaps_outlast() {
+    assert_eq!(read_bucket_ms(MAX_READ_FIXES, 0, 1_000_000_000), 0);
+    // A year at 1 Hz: read one per 158 s, a gap is then 474 s or more.
+    let year_ms = 365 * 86_400_000;
+    let b = read_bucket_ms(31_536_000, 0, year_ms);
+    assert_eq!(b, 157_681);
+    assert!(year_ms / b <= MAX_READ_FIXES as i64);
+    assert_eq!(gap_ms_for(0), GAP_MS);
+    assert_eq!(gap_ms_for(b), 3 * b);
+}
