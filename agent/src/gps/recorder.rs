@@ -122,7 +122,10 @@ mod tests {
         assert_eq!(last, 13);
         assert_eq!(rows[0].fix, "3d");
         let (rows, last) = one_per_second(&fixes, 11);
-        assert_eq!(rows.iter().map(|r| r.at_ms).collect::<Vec<_>>(), [12_000, 13_000]);
+        assert_eq!(
+            rows.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+            [12_000, 13_000]
+        );
         assert_eq!(last, 13);
         assert!(one_per_second(&fixes, 13).0.is_empty());
     }

@@ -184,10 +184,16 @@ mod tests {
         assert_eq!(index.record_fixes(&all[..10]).unwrap(), 0);
         assert_eq!(index.last_fix_ms().unwrap(), Some(99_000));
         let after = index.fixes_after(95_000, 10).unwrap();
-        assert_eq!(after.iter().map(|f| f.at_ms).collect::<Vec<_>>(), [96_000, 97_000, 98_000, 99_000]);
+        assert_eq!(
+            after.iter().map(|f| f.at_ms).collect::<Vec<_>>(),
+            [96_000, 97_000, 98_000, 99_000]
+        );
         assert_eq!(after[0], fix(96_000));
         let span = index.fix_span(10_000, 20_000).unwrap();
-        assert_eq!((span.count, span.first_ms, span.last_ms), (10, Some(10_000), Some(19_000)));
+        assert_eq!(
+            (span.count, span.first_ms, span.last_ms),
+            (10, Some(10_000), Some(19_000))
+        );
         assert_eq!(index.fixes_between(10_000, 20_000, 0).unwrap().len(), 10);
         let sampled = index.fixes_between(10_500, 40_500, 10_000).unwrap();
         assert_eq!(

@@ -117,14 +117,8 @@ impl Publisher {
             let started = Instant::now();
             let end = match mqtt.options(&self.vessel) {
                 Ok(options) => {
-                    self.session(
-                        options,
-                        &mqtt,
-                        &mut budget,
-                        &mut unsent_acks,
-                        &shutdown,
-                    )
-                    .await
+                    self.session(options, &mqtt, &mut budget, &mut unsent_acks, &shutdown)
+                        .await
                 }
                 Err(e) => End::Lost(format!("cannot make a session: {e}")),
             };
@@ -491,7 +485,13 @@ impl Session {
             vessel: vessel.clone(),
         };
         let json = serde_json::to_vec(ack).map_err(|e| e.to_string())?;
-        self.publish(topic.to_string(), false, QoS::AtLeastOnce, json, Sent::Other)
+        self.publish(
+            topic.to_string(),
+            false,
+            QoS::AtLeastOnce,
+            json,
+            Sent::Other,
+        )
     }
 
     /// An orderly goodbye: a clean disconnect discards the last will, so

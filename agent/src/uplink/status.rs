@@ -87,7 +87,6 @@ impl StatusSource {
             }),
         }
     }
-
 }
 
 fn state_name(state: &CameraState) -> &'static str {
