@@ -110,10 +110,7 @@ fn turns_stops_ends_and_the_gap_survive_within_the_budget() {
         assert!(k.len() <= max, "{} points for {max}", k.len());
         // The gap is a break: two segments, split exactly at it.
         assert_eq!(segs.len(), 2, "max {max}");
-        assert_eq!(
-            k.iter().filter(|(n, _)| *n == 0).last().unwrap().1.at_ms,
-            3_600_000
-        );
+        assert_eq!(k.iter().rfind(|(n, _)| *n == 0).unwrap().1.at_ms, 3_600_000);
         assert_eq!(k.iter().find(|(n, _)| *n == 1).unwrap().1.at_ms, 7_200_000);
         // The first and last fix.
         assert_eq!(k[0].1, pts[0]);
