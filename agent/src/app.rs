@@ -20,6 +20,7 @@ use crate::config::in_effect::InEffect;
 use crate::config::pushed::Pushed;
 use crate::config::{Config, QueueConfig, check_files};
 use crate::fswatch::{DiskWatch, WatchSettings};
+use crate::gps::recorder::Recorder;
 use crate::gps::state::Gps;
 use crate::handoff::Handoff;
 use crate::live::{Cameras, GpsTask, Reconfigure};
@@ -287,6 +288,15 @@ impl Agent {
             tracing::info_span!("retention"),
             &failed,
             keeper.run(retention.token.clone()),
+        );
+        let recorder = Recorder {
+            gps: Arc::clone(&gps),
+            store: Arc::clone(&pipeline.store),
+        };
+        gps_stage.spawn(
+            tracing::info_span!("track"),
+            &failed,
+            recorder.run(gps_stage.token.clone()),
         );
         let mut gps_task = GpsTask::new(gps_stage.clone(), failed.clone(), Arc::clone(&gps));
         gps_task.apply(&cfg.gps);

@@ -178,6 +178,8 @@ pub struct UplinkMetrics {
     /// Thumbnails the broker acknowledged (PUBACK), and their payload bytes.
     pub thumbs_sent: AtomicU64,
     pub thumb_bytes_sent: AtomicU64,
+    /// Fixes of the track the broker acknowledged.
+    pub fixes_sent: AtomicU64,
     /// Thumbnails the full outbox thinned away, or dropped whole.
     pub thumbs_thinned: AtomicU64,
     pub thumbs_dropped: AtomicU64,

@@ -20,6 +20,7 @@ use seaframe_agent::app::Agent;
 use seaframe_agent::config::{Config, GpsSource};
 use seaframe_agent::gps::reader::GpsReader;
 use seaframe_agent::gps::state::Gps;
+use seaframe_agent::timestamp::Timestamp;
 use seaframe_testkit::{
     Gpsd, Mix, NmeaPty, NmeaTcpServer, NmeaUdpSender, Replay, free_port, mix_capture,
     nmea_log as log, require_binary,
@@ -334,10 +335,32 @@ async fn frames_of_a_moving_ship_carry_interpolated_positions_in_index_and_exif(
         assert_eq!(f["time_uncertainty_ms"], 1000);
         assert_eq!(f["clock"], "system");
     }
-    // The track the frames were tagged from, and a frame between two of its fixes.
-    let (_, track) = get_json(&format!("{base}/track")).await;
-    let points = track["features"].as_array().unwrap();
-    assert!(points.len() >= 2, "{track}");
+    // The track the frames were tagged from, as the index records it (one
+    // fix a second, at most a second behind): a line and its points.
+    let track = wait_for(
+        "two fixes on the track",
+        Duration::from_secs(10),
+        || async {
+            let (_, track) = get_json(&format!("{base}/track")).await;
+            (track["features"].as_array()?.len() >= 3).then_some(track)
+        },
+    )
+    .await;
+    let features = track["features"].as_array().unwrap();
+    assert_eq!(features[0]["geometry"]["type"], "LineString", "{track}");
+    let seconds: Vec<i64> = features[1..]
+        .iter()
+        .map(|f| {
+            Timestamp::parse_user(f["properties"]["time"].as_str().unwrap())
+                .unwrap()
+                .unix_millis()
+                / 1000
+        })
+        .collect();
+    assert!(
+        seconds.windows(2).all(|w| w[0] < w[1]),
+        "one fix a second at most: {seconds:?}"
+    );
     // EXIF read back by exiftool: the same position and time as the index.
     let f = tagged.last().unwrap();
     let row = agent

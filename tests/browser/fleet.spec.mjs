@@ -151,6 +151,32 @@ try {
   const dots = await page.locator('#fleet-plot circle.dot').count();
   check(dots === FLEET, `${dots} vessels on the position plot`);
   await page.waitForFunction(() => document.querySelectorAll('#fleet-plot polyline.track').length > 0, null, { timeout: 10_000 });
+
+  // The map: Natural Earth coastlines (from the shore itself), axes
+  // labelled within ±90° / ±180°, and vessel-199's track across the
+  // antimeridian (179.96°E → 179.96°W) drawn as one line with no 360° jump.
+  await page.waitForFunction(() => {
+    const p = document.querySelector('#fleet-plot .land path');
+    return p && p.getAttribute('d').length > 1000;
+  }, null, { timeout: 10_000 });
+  check(true, 'coastlines drawn under the fleet plot');
+  await page.waitForFunction(() => document.querySelector('#fleet-plot polyline[data-vessel="vessel-199"]'), null, { timeout: 30_000 });
+  const axes = await page.evaluate(() => [...document.querySelectorAll('#fleet-plot .grid text')]
+    .map((t) => ({ axis: t.getAttribute('class'), text: t.textContent })));
+  const degrees = (axis) => axes.filter((a) => a.axis === axis).map((a) => a.text);
+  const lats = degrees('lat'); const lons = degrees('lon');
+  const within = (labels, max, hemis) => labels.every((l) => {
+    const m = l.match(/^(\d+(?:\.\d+)?)°([A-Z]?)$/);
+    return m && Number(m[1]) <= max && (m[2] === '' || hemis.includes(m[2]));
+  });
+  check(lats.length >= 2 && within(lats, 90, 'NS'), `latitude labels within ±90° (${lats.join(' ')})`);
+  check(lons.length >= 2 && within(lons, 180, 'EW'), `longitude labels within ±180° (${lons.join(' ')})`);
+  const across = await page.evaluate(() => [...document.querySelectorAll('#fleet-plot polyline[data-vessel="vessel-199"]')]
+    .map((p) => p.getAttribute('points').split(' ').map((xy) => Number(xy.split(',')[0]))));
+  check(across.length === 1, `vessel-199's track is one line (${across.length})`);
+  const xs = across[0];
+  const jump = Math.max(...xs.slice(1).map((x, i) => Math.abs(x - xs[i])));
+  check(xs.length === 5 && jump < 5, `vessel-199's track across 180° has no jump (${xs.length} points, largest step ${jump.toFixed(1)} px)`);
   await shot(page, 'fleet.png');
 
   // 2. Live, without reload: the real agent's next thumbnail …

@@ -71,7 +71,7 @@ pub fn render(m: &Metrics) -> String {
         }
     }
     let u = &m.uplink;
-    let gauges: [(&str, &str, &str, &AtomicU64); 19] = [
+    let gauges: [(&str, &str, &str, &AtomicU64); 20] = [
         (
             "seaframe_queue_length",
             "gauge",
@@ -125,6 +125,12 @@ pub fn render(m: &Metrics) -> String {
             "counter",
             "Thumbnails acknowledged by the broker.",
             &u.thumbs_sent,
+        ),
+        (
+            "seaframe_uplink_fixes_sent_total",
+            "counter",
+            "Fixes of the track acknowledged by the broker.",
+            &u.fixes_sent,
         ),
         (
             "seaframe_uplink_thumb_bytes_sent_total",

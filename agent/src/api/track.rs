@@ -1,13 +1,17 @@
-//! `/api/v1/track`: the ship's recent fixes as GeoJSON — every fix, or one
-//! per `every_s` seconds. The agent keeps the last hour of fixes in memory.
+//! `/api/v1/track`: the ship's track from the index as GeoJSON, for any
+//! range — the line (broken at gaps), then one point per fix kept.
 
 use axum::Json;
 use axum::extract::State;
+use seaframe_wire::track::{self, TrackPoint};
 use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
 use super::params::{self, QueryParams};
+use super::store_call::blocking;
+use crate::store::fixes::FixRow;
+use crate::timestamp::Timestamp;
 
 pub async fn get(
     State(state): State<ApiState>,
@@ -26,28 +30,77 @@ pub async fn get(
             }
         },
     };
-    let features: Vec<Value> = state
-        .clock
-        .gps()
-        .track(from, to, every_ms)
+    let max_points = max_points(&p)?;
+    let (from_ms, to_ms) = (from.unix_millis(), to.unix_millis());
+    let (rows, bucket_ms) = blocking(&state.store, move |s| {
+        let span = s.fix_span(from_ms, to_ms)?;
+        let (first, last) = (span.first_ms.unwrap_or(0), span.last_ms.unwrap_or(0));
+        let bucket_ms = track::read_bucket_ms(span.count, first, last).max(every_ms);
+        Ok((s.fixes_between(from_ms, to_ms, bucket_ms)?, bucket_ms))
+    })
+    .await?;
+    let points: Vec<TrackPoint> = rows
         .iter()
-        .map(|f| {
-            json!({
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
-                "properties": {
-                    "time": f.time.to_rfc3339(),
-                    "fix": f.quality_name(),
-                    "speed_kn": f.speed_kn,
-                    "course_deg": f.course_deg,
-                    "heading_deg": f.heading_deg,
-                    "satellites": f.satellites,
-                    "hdop": f.hdop,
-                },
-            })
+        .map(|f| TrackPoint {
+            at_ms: f.at_ms,
+            lat: f.lat,
+            lon: f.lon,
         })
         .collect();
+    let segments = track::decimate(&points, max_points, track::gap_ms_for(bucket_ms));
+    let mut features = Vec::new();
+    if let Some(line) = line_feature(&rows, &segments) {
+        features.push(line);
+    }
+    features.extend(segments.iter().flatten().map(|i| point_feature(&rows[*i])));
     Ok(Json(
         json!({"type": "FeatureCollection", "features": features}),
     ))
+}
+
+/// `max_points`: how many points the track is decimated to at most.
+fn max_points(p: &params::Params) -> Result<usize, ApiError> {
+    match p.get("max_points") {
+        None => Ok(track::DEFAULT_MAX_POINTS),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (2..=track::MAX_MAX_POINTS).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad(
+                "max_points",
+                format!("{s:?} is not a number from 2 to {}", track::MAX_MAX_POINTS),
+            )),
+        },
+    }
+}
+
+/// The track's line: a `LineString`, or a `MultiLineString` when gaps
+/// break it; none with fewer than two points.
+fn line_feature(rows: &[FixRow], segments: &[Vec<usize>]) -> Option<Value> {
+    let lines: Vec<Vec<[f64; 2]>> = segments
+        .iter()
+        .map(|s| s.iter().map(|i| [rows[*i].lon, rows[*i].lat]).collect())
+        .collect();
+    if lines.iter().map(Vec::len).sum::<usize>() < 2 {
+        return None;
+    }
+    let geometry = match lines.as_slice() {
+        [one] => json!({"type": "LineString", "coordinates": one}),
+        _ => json!({"type": "MultiLineString", "coordinates": lines}),
+    };
+    Some(json!({"type": "Feature", "geometry": geometry, "properties": {}}))
+}
+
+fn point_feature(f: &FixRow) -> Value {
+    json!({
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
+        "properties": {
+            "time": Timestamp::from_unix_millis(f.at_ms).to_rfc3339(),
+            "fix": f.fix,
+            "speed_kn": f.speed_kn,
+            "course_deg": f.course_deg,
+            "heading_deg": f.heading_deg,
+            "satellites": f.satellites,
+            "hdop": f.hdop,
+        },
+    })
 }

@@ -1,6 +1,7 @@
 //! Position and time from the ship's GPS: the IO-free stream framer
 //! (`framer`), NMEA parser (`nmea`) and epoch assembler (`fix`), the timeline that tags frames
-//! (`timeline`), the shared state (`state`), and the reader task with its
+//! (`timeline`), the shared state (`state`), the recorder of the track into
+//! the index (`recorder`), and the reader task with its
 //! sources (`reader`: serial, TCP, UDP, gpsd; `replay`; `signalk`), all feeding lines
 //! through `feed`.
 
@@ -9,6 +10,7 @@ pub mod fix;
 pub mod framer;
 pub mod nmea;
 pub mod reader;
+pub mod recorder;
 pub mod replay;
 pub mod signalk;
 pub mod state;

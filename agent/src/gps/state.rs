@@ -124,19 +124,13 @@ impl Gps {
             .cloned()
     }
 
-    /// Fixes in `[from, to)`, at most one per `every_ms` (0: all).
-    pub fn track(&self, from: Timestamp, to: Timestamp, every_ms: i64) -> Vec<Fix> {
+    /// The fixes from `from` on, in time order (for the track recorder).
+    pub fn fixes_from(&self, from: Timestamp) -> Vec<Fix> {
         let timeline = self.timeline.lock().expect("timeline lock poisoned");
-        let mut out: Vec<Fix> = Vec::new();
-        for f in timeline.between(from, to) {
-            let due = out
-                .last()
-                .is_none_or(|l| f.time.unix_millis() - l.time.unix_millis() >= every_ms);
-            if due {
-                out.push(f.clone());
-            }
-        }
-        out
+        timeline
+            .between(from, Timestamp::from_unix_nanos(i64::MAX))
+            .cloned()
+            .collect()
     }
 
     pub fn count_skipped(&self, kind: &str) {

@@ -10,7 +10,8 @@ use serde::Serialize;
 use super::fix::Fix;
 use crate::timestamp::Timestamp;
 
-/// Fixes kept for tagging and `/track` (an hour at 1 Hz).
+/// Fixes kept for tagging and for the track recorder to pick up (an hour
+/// at 1 Hz; the track itself is kept in the index).
 pub const KEPT_FIXES: usize = 3600;
 
 /// NMEA time is good to about a second, and sentences lag the epoch by up

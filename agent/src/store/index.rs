@@ -89,6 +89,20 @@ const MIGRATIONS: &[&str] = &[
     r"
     CREATE TABLE scan_marks (name TEXT PRIMARY KEY, unix_ns INTEGER NOT NULL);
 ",
+    // The ship's track, one fix a second at most (`store/fixes.rs`).
+    r"
+    CREATE TABLE fixes (
+        at_ms       INTEGER PRIMARY KEY,
+        lat         REAL    NOT NULL,
+        lon         REAL    NOT NULL,
+        fix         TEXT    NOT NULL,
+        speed_kn    REAL,
+        course_deg  REAL,
+        heading_deg REAL,
+        satellites  INTEGER,
+        hdop        REAL
+    );
+",
 ];
 
 /// A place box holding at least this many frames is searched from the time

@@ -6,6 +6,7 @@
 //! `spawn_blocking` or a dedicated thread, never on an async worker.
 
 pub mod by_path;
+pub mod fixes;
 mod garbage;
 pub mod geo;
 pub mod health;
@@ -372,6 +373,38 @@ impl Store {
 
     pub fn set_scan_mark(&self, name: &str, unix_ns: i64) -> Result<(), StoreError> {
         self.index.set_scan_mark(name, unix_ns)
+    }
+
+    /// Records fixes (see [`index::Index::record_fixes`]); how many were new.
+    pub fn record_fixes(&self, fixes: &[fixes::FixRow]) -> Result<usize, StoreError> {
+        self.index.record_fixes(fixes)
+    }
+
+    pub fn last_fix_ms(&self) -> Result<Option<i64>, StoreError> {
+        self.index.last_fix_ms()
+    }
+
+    /// Up to `limit` fixes after `after_ms`, oldest first.
+    pub fn fixes_after(
+        &self,
+        after_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<fixes::FixRow>, StoreError> {
+        self.index.fixes_after(after_ms, limit)
+    }
+
+    pub fn fix_span(&self, from_ms: i64, to_ms: i64) -> Result<fixes::FixSpan, StoreError> {
+        self.index.fix_span(from_ms, to_ms)
+    }
+
+    /// The fixes of a range, all or the first per `bucket_ms`.
+    pub fn fixes_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<fixes::FixRow>, StoreError> {
+        self.index.fixes_between(from_ms, to_ms, bucket_ms)
     }
 
     /// Checkpoints the WAL (at shutdown).

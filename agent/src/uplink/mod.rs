@@ -127,6 +127,7 @@ impl Uplink {
             vessel: config.vessel.clone(),
             settings,
             outbox: Arc::clone(&parts.outbox),
+            store: Arc::clone(&parts.store),
             metrics: Arc::clone(&parts.metrics),
             added,
             status: parts.status,

@@ -7,7 +7,9 @@
 //! one thumbnail per camera-minute, then to one per ten minutes, and only
 //! then are the oldest dropped whole; every thumbnail thinned or dropped is
 //! counted. The outbox also keeps, per camera, how far thumbnails were made
-//! ([`Outbox::progress`]) so that a restart neither repeats nor skips.
+//! ([`Outbox::progress`]) so that a restart neither repeats nor skips, and
+//! how far the track was acknowledged ([`Outbox::positions_sent_until`]):
+//! the fixes themselves wait in the index, which keeps them anyway.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -118,7 +120,11 @@ impl Outbox {
                  camera TEXT    NOT NULL,
                  slot   INTEGER NOT NULL,
                  PRIMARY KEY (camera, slot)
-             ) WITHOUT ROWID;",
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS positions_sent (
+                 one      INTEGER PRIMARY KEY CHECK (one = 1),
+                 until_ms INTEGER NOT NULL
+             );",
         )?;
         let totals = totals(&conn)?;
         Ok(Self {
@@ -271,6 +277,26 @@ impl Outbox {
         self.lock().conn.execute(
             "DELETE FROM slots_made WHERE camera = ?1 AND slot < ?2",
             params![camera.as_str(), slot],
+        )?;
+        Ok(())
+    }
+
+    /// The time of the newest fix the broker acknowledged: the fixes of the
+    /// index after it are the position reports still to send.
+    pub fn positions_sent_until(&self) -> Result<Option<i64>, OutboxError> {
+        Ok(self
+            .lock()
+            .conn
+            .query_row("SELECT until_ms FROM positions_sent", [], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The broker acknowledged the fixes up to `until_ms`. Never goes back.
+    pub fn set_positions_sent(&self, until_ms: i64) -> Result<(), OutboxError> {
+        self.lock().conn.execute(
+            "INSERT INTO positions_sent (one, until_ms) VALUES (1, ?1)
+             ON CONFLICT (one) DO UPDATE SET until_ms = MAX(until_ms, excluded.until_ms)",
+            [until_ms],
         )?;
         Ok(())
     }

@@ -143,3 +143,15 @@ fn slots_made_are_remembered_per_camera_until_forgotten() {
         [7].into_iter().collect()
     );
 }
+
+#[test]
+fn the_position_cursor_survives_a_reopen_and_never_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path(), 1_000_000).unwrap();
+    assert_eq!(outbox.positions_sent_until().unwrap(), None);
+    outbox.set_positions_sent(5_000).unwrap();
+    outbox.set_positions_sent(3_000).unwrap();
+    drop(outbox);
+    let outbox = Outbox::open(dir.path(), 1_000_000).unwrap();
+    assert_eq!(outbox.positions_sent_until().unwrap(), Some(5_000));
+}

@@ -8,8 +8,13 @@
 //!
 //! In a session: the newest thumbnails first, at most [`MAX_IN_FLIGHT`]
 //! unacknowledged, within the byte budget; `status` (retained) every
-//! [`STATUS_EVERY`] and at connect; `position` every [`POSITION_EVERY`];
-//! pushed configs handed to the config task, and its acks published.
+//! [`STATUS_EVERY`] and at connect; the track (`position`, QoS 1): the
+//! fixes of the index after the outbox's cursor, at most
+//! [`MAX_FIXES_PER_REPORT`] a message and one message in flight, every
+//! [`POSITION_EVERY`] or at once while a backlog drains; the cursor moves
+//! on the PUBACK, so a lost session or a restart sends the rest again and
+//! the shore keeps each fix once. Pushed configs are handed to the config
+//! task, and its acks published.
 //!
 //! Nothing about the link stops the agent: settings that cannot make a
 //! session (a TLS file gone, a bad URL) end the attempt like a lost
@@ -39,12 +44,15 @@ use super::status::StatusSource;
 use super::thumbs::set_backlog_gauges;
 use crate::backoff::{Backoff, pause};
 use crate::metrics::Metrics;
+use crate::store::Store;
 use crate::timestamp::Timestamp;
 
 /// Thumbnails published and not yet acknowledged, at most.
 pub const MAX_IN_FLIGHT: usize = 8;
 pub const STATUS_EVERY: Duration = Duration::from_secs(10);
 pub const POSITION_EVERY: Duration = Duration::from_secs(5);
+/// Fixes in one `position` message, at most (about 120 bytes each).
+pub const MAX_FIXES_PER_REPORT: usize = 500;
 /// How long a broker may take to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Without traffic the session is checked this often (and the budget).
@@ -56,6 +64,8 @@ pub struct Publisher {
     /// Read at each session; the budget also applies at once.
     pub settings: watch::Receiver<UplinkSettings>,
     pub outbox: Arc<Outbox>,
+    /// Where the track waits to be sent.
+    pub store: Arc<Store>,
     pub metrics: Arc<Metrics>,
     /// Woken when the thumbnailer added thumbnails.
     pub added: Arc<Notify>,
@@ -86,15 +96,21 @@ enum End {
     Relink,
 }
 
-/// One publish the broker has not acknowledged yet: a thumbnail (its
-/// outbox id and bytes) or a message of no consequence if lost.
-type Sent = Option<(i64, u64)>;
+/// One publish the broker has not acknowledged yet.
+#[derive(Debug, Clone, Copy)]
+enum Sent {
+    /// A thumbnail: its outbox id and bytes.
+    Thumb(i64, u64),
+    /// A position report: its newest fix's time and its fix count.
+    Fixes(i64, u64),
+    /// A message of no consequence if lost (sent again in time).
+    Other,
+}
 
 impl Publisher {
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
         let mut budget = Budget::new(self.settings.borrow().budget_bytes_per_s, Instant::now());
-        let mut position_from = Timestamp::now();
         // An ack that could not be published yet (the link was down).
         let mut unsent_acks: VecDeque<ConfigAck> = VecDeque::new();
         loop {
@@ -102,15 +118,8 @@ impl Publisher {
             let started = Instant::now();
             let end = match mqtt.options(&self.vessel) {
                 Ok(options) => {
-                    self.session(
-                        options,
-                        &mqtt,
-                        &mut budget,
-                        &mut position_from,
-                        &mut unsent_acks,
-                        &shutdown,
-                    )
-                    .await
+                    self.session(options, &mqtt, &mut budget, &mut unsent_acks, &shutdown)
+                        .await
                 }
                 Err(e) => End::Lost(format!("cannot make a session: {e}")),
             };
@@ -162,7 +171,6 @@ impl Publisher {
         options: MqttOptions,
         mqtt: &MqttSettings,
         budget: &mut Budget,
-        position_from: &mut Timestamp,
         unsent_acks: &mut VecDeque<ConfigAck>,
         shutdown: &CancellationToken,
     ) -> End {
@@ -193,6 +201,8 @@ impl Publisher {
             client,
             sent: VecDeque::new(),
             awaiting: HashMap::new(),
+            fixes_in_flight: false,
+            fixes_due: Instant::now(),
         };
         // Before anything else, say who is here.
         let mut signature = self.status.signature();
@@ -206,12 +216,19 @@ impl Publisher {
             }
         }
         let mut status_tick = tokio::time::interval_at(Instant::now() + STATUS_EVERY, STATUS_EVERY);
-        let mut position_tick = tokio::time::interval(POSITION_EVERY);
         loop {
             // Send what the window and the budget allow, newest first.
             let wake_at = match self.fill(&mut s, budget).await {
                 Ok(next) => next,
                 Err(reason) => return End::Lost(reason),
+            };
+            if let Err(reason) = self.send_fixes(&mut s).await {
+                return End::Lost(reason);
+            }
+            let wake_at = if s.fixes_in_flight {
+                wake_at
+            } else {
+                wake_at.min(s.fixes_due)
             };
             // (The thumbnailer refreshes the backlog gauge every second.)
             let backlog = self.metrics.uplink.outbox_backlog.load(Ordering::Relaxed);
@@ -259,16 +276,6 @@ impl Publisher {
                         return End::Lost(e);
                     }
                 }
-                _ = position_tick.tick() => {
-                    let now = Timestamp::now();
-                    let fixes = self.status.fixes(*position_from, now);
-                    *position_from = now;
-                    if !fixes.is_empty()
-                        && let Err(e) = s.publish_position(&self.vessel, &PositionReport { fixes })
-                    {
-                        return End::Lost(e);
-                    }
-                }
             }
         }
     }
@@ -297,6 +304,41 @@ impl Publisher {
         Ok(idle)
     }
 
+    /// Publishes the next position report when one is due and none is in
+    /// flight: the fixes after the outbox's cursor.
+    async fn send_fixes(&self, s: &mut Session) -> Result<(), String> {
+        if s.fixes_in_flight || Instant::now() < s.fixes_due {
+            return Ok(());
+        }
+        let (outbox, store) = (Arc::clone(&self.outbox), Arc::clone(&self.store));
+        let fixes = tokio::task::spawn_blocking(move || {
+            let after = outbox
+                .positions_sent_until()
+                .map_err(|e| format!("{e}"))?
+                .unwrap_or(-1);
+            store
+                .fixes_after(after, MAX_FIXES_PER_REPORT)
+                .map_err(|e| format!("{e}"))
+        })
+        .await
+        .map_err(|e| format!("outbox task: {e}"))??;
+        // A full report: more wait, send the next on this one's PUBACK.
+        s.fixes_due = if fixes.len() == MAX_FIXES_PER_REPORT {
+            Instant::now()
+        } else {
+            Instant::now() + POSITION_EVERY
+        };
+        let Some(last) = fixes.last().map(|f| f.at_ms) else {
+            return Ok(());
+        };
+        let report = PositionReport {
+            fixes: fixes.iter().map(|f| f.to_wire()).collect(),
+        };
+        s.publish_position(&self.vessel, &report, last)?;
+        s.fixes_in_flight = true;
+        Ok(())
+    }
+
     async fn on_event(&self, s: &mut Session, ev: Result<Event, String>) -> Result<(), String> {
         let ev = ev?;
         if matches!(ev, Event::Incoming(_)) {
@@ -307,15 +349,14 @@ impl Publisher {
         }
         match ev {
             Event::Outgoing(Outgoing::Publish(pkid)) => {
-                let sent = s.sent.pop_front().flatten();
-                if let Some(thumb) = sent
+                if let Some(sent) = s.sent.pop_front()
                     && pkid != 0
                 {
-                    s.awaiting.insert(pkid, thumb);
+                    s.awaiting.insert(pkid, sent);
                 }
             }
-            Event::Incoming(Packet::PubAck(ack)) => {
-                if let Some((id, bytes)) = s.awaiting.remove(&ack.pkid) {
+            Event::Incoming(Packet::PubAck(ack)) => match s.awaiting.remove(&ack.pkid) {
+                Some(Sent::Thumb(id, bytes)) => {
                     let outbox = Arc::clone(&self.outbox);
                     tokio::task::spawn_blocking(move || outbox.remove(id))
                         .await
@@ -326,7 +367,20 @@ impl Publisher {
                     u.thumbs_sent.fetch_add(1, Ordering::Relaxed);
                     u.thumb_bytes_sent.fetch_add(bytes, Ordering::Relaxed);
                 }
-            }
+                Some(Sent::Fixes(until_ms, count)) => {
+                    let outbox = Arc::clone(&self.outbox);
+                    tokio::task::spawn_blocking(move || outbox.set_positions_sent(until_ms))
+                        .await
+                        .map_err(|e| format!("outbox task: {e}"))?
+                        .map_err(|e| format!("{e}"))?;
+                    s.fixes_in_flight = false;
+                    self.metrics
+                        .uplink
+                        .fixes_sent
+                        .fetch_add(count, Ordering::Relaxed);
+                }
+                Some(Sent::Other) | None => {}
+            },
             Event::Incoming(Packet::Publish(p)) => {
                 match serde_json::from_slice::<ConfigPush>(&p.payload) {
                     // The newest push wins; one still waiting is replaced.
@@ -353,17 +407,24 @@ struct Session {
     client: AsyncClient,
     /// Publishes handed to the client, in order, not yet given a packet id.
     sent: VecDeque<Sent>,
-    /// Thumbnails by packet id, awaiting PUBACK.
-    awaiting: HashMap<u16, (i64, u64)>,
+    /// Publishes by packet id, awaiting PUBACK.
+    awaiting: HashMap<u16, Sent>,
+    /// A position report awaits its PUBACK (one at a time, so that the
+    /// cursor moves in order).
+    fixes_in_flight: bool,
+    /// When to look for fixes to send next.
+    fixes_due: Instant,
 }
 
 impl Session {
     fn in_flight_ids(&self) -> Vec<i64> {
         self.sent
             .iter()
-            .flatten()
-            .map(|(id, _)| *id)
-            .chain(self.awaiting.values().map(|(id, _)| *id))
+            .chain(self.awaiting.values())
+            .filter_map(|s| match s {
+                Sent::Thumb(id, _) => Some(*id),
+                _ => None,
+            })
             .collect()
     }
 
@@ -394,7 +455,7 @@ impl Session {
             false,
             QoS::AtLeastOnce,
             p.payload,
-            Some((p.id, bytes)),
+            Sent::Thumb(p.id, bytes),
         )
     }
 
@@ -403,19 +464,28 @@ impl Session {
             vessel: vessel.clone(),
         };
         let json = serde_json::to_vec(status).map_err(|e| e.to_string())?;
-        self.publish(topic.to_string(), true, QoS::AtLeastOnce, json, None)
+        self.publish(topic.to_string(), true, QoS::AtLeastOnce, json, Sent::Other)
     }
 
+    /// A position report whose newest fix is at `until_ms`.
     fn publish_position(
         &mut self,
         vessel: &VesselName,
         report: &PositionReport,
+        until_ms: i64,
     ) -> Result<(), String> {
         let topic = Topic::Position {
             vessel: vessel.clone(),
         };
         let json = serde_json::to_vec(report).map_err(|e| e.to_string())?;
-        self.publish(topic.to_string(), false, QoS::AtMostOnce, json, None)
+        let count = report.fixes.len() as u64;
+        self.publish(
+            topic.to_string(),
+            false,
+            QoS::AtLeastOnce,
+            json,
+            Sent::Fixes(until_ms, count),
+        )
     }
 
     fn publish_ack(&mut self, vessel: &VesselName, ack: &ConfigAck) -> Result<(), String> {
@@ -423,7 +493,13 @@ impl Session {
             vessel: vessel.clone(),
         };
         let json = serde_json::to_vec(ack).map_err(|e| e.to_string())?;
-        self.publish(topic.to_string(), false, QoS::AtLeastOnce, json, None)
+        self.publish(
+            topic.to_string(),
+            false,
+            QoS::AtLeastOnce,
+            json,
+            Sent::Other,
+        )
     }
 
     /// An orderly goodbye: a clean disconnect discards the last will, so

@@ -1,5 +1,5 @@
 //! What the agent tells the shore about itself: the `status` message
-//! (health, cameras, fix, clock, disk, outbox) and the `position` fixes.
+//! (health, cameras, fix, clock, disk, outbox).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,16 +86,6 @@ impl StatusSource {
                 config_version: self.config_version.load(Ordering::Relaxed),
             }),
         }
-    }
-
-    /// The fixes received in `[from, to)`, for `position`.
-    pub fn fixes(&self, from: Timestamp, to: Timestamp) -> Vec<Fix> {
-        self.clock
-            .gps()
-            .track(from, to, 0)
-            .iter()
-            .map(wire_fix)
-            .collect()
     }
 }
 

@@ -169,6 +169,20 @@ fn position(i: usize, at_ms: i64) -> Fix {
     }
 }
 
+/// The replayed vessel whose track crosses the antimeridian.
+const ACROSS_180: usize = FLEET - 1;
+
+/// Fix `k` of a vessel sailing east across 180° near Fiji: 179.96°E,
+/// 179.98°E, 180°, 179.98°W, 179.96°W.
+fn across_180(k: i64, at_ms: i64) -> Fix {
+    let lon = 179.96 + k as f64 * 0.02;
+    Fix {
+        lon: if lon > 180.0 { lon - 360.0 } else { lon },
+        lat: -17.0,
+        ..position(ACROSS_180, at_ms)
+    }
+}
+
 fn thumb(vessel: &str, camera: &str, ns: i64, fix: &Fix, jpeg: &[u8]) -> Vec<u8> {
     let position = ThumbPosition {
         fix: fix.fix.clone(),
@@ -187,7 +201,10 @@ async fn replay_fleet(publisher: &mut Publisher, jpeg: &[u8]) {
     for i in 1..FLEET {
         let vessel = format!("vessel-{i:03}");
         let fixes: Vec<Fix> = (0..5)
-            .map(|k| position(i, now - 40_000 + k * 10_000))
+            .map(|k| match i {
+                ACROSS_180 => across_180(k, now - 40_000 + k * 10_000),
+                _ => position(i, now - 40_000 + k * 10_000),
+            })
             .collect();
         let status = Status {
             state: LinkState::Online,

@@ -156,10 +156,33 @@ async fn story(ix: &dyn Index) {
         cams,
         [("bridge", Some(20)), ("deck", None), ("mast", Some(30))]
     );
-    let track = ix.track(&a, 0, 1_999_000_000).await.unwrap();
+    // The status's fix is the last fix, not a point of the track.
+    let at_ms = |t: Vec<Fix>| t.iter().map(|f| f.at_ms).collect::<Vec<_>>();
     assert_eq!(
-        track.iter().map(|f| f.at_ms).collect::<Vec<_>>(),
-        [1000, 1500]
+        at_ms(ix.track(&a, 0, 1_999_000_000, 0).await.unwrap()),
+        [1500]
+    );
+    assert_eq!(
+        at_ms(ix.track(&a, 0, i64::MAX, 0).await.unwrap()),
+        [1500, 2000]
+    );
+    let span = ix.track_span(&a, 0, i64::MAX).await.unwrap();
+    assert_eq!(
+        (span.count, span.first_ms, span.last_ms),
+        (2, Some(1500), Some(2000))
+    );
+    // The first fix of each bucket from the range's start.
+    assert_eq!(
+        at_ms(ix.track(&a, 0, i64::MAX, 1000).await.unwrap()),
+        [1500, 2000]
+    );
+    assert_eq!(
+        at_ms(ix.track(&a, 0, i64::MAX, 10_000).await.unwrap()),
+        [1500]
+    );
+    assert_eq!(
+        at_ms(ix.track(&a, 1_600_000_000, i64::MAX, 10_000).await.unwrap()),
+        [2000]
     );
     assert!(ix.vessel_known(&a).await.unwrap());
     assert!(

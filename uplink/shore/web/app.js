@@ -6,7 +6,7 @@
 import * as api from './api.js';
 import { connect } from './events.js';
 import { Fleet } from './fleet.js';
-import { FleetPlot } from './plot.js';
+import { FleetPlot, trackLines } from './plot.js';
 import { VesselView } from './vessel.js';
 import { ConfigPanel } from './config.js';
 import { keepRelative } from './time.js';
@@ -54,8 +54,7 @@ async function loadTracks(vessels) {
       const name = queue.shift();
       try {
         const t = await api.track(name, now - HOUR_MS, now + 60_000);
-        const coords = (t.features || []).filter((f) => f.geometry.type === 'Point').map((f) => f.geometry.coordinates);
-        plot.setTrack(name, coords);
+        plot.setTrack(name, trackLines(t));
       } catch { /* the dot is still there */ }
     }
   };

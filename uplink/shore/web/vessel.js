@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { utc, parseTs, fmtPos, fromLocalInput, toLocalInput } from './time.js';
-import { fit, grid, polyline, svgEl, thin } from './plot.js';
+import { fit, grid, near, polyline, svgEl, thin, trackLines, unwrapLines } from './plot.js';
 import { Timeline } from './timeline.js';
 
 const TEN_MIN_MS = 10 * 60 * 1000;
@@ -79,18 +79,31 @@ export class VesselView {
 
   drawTrack(track, thumbs) {
     const svg = this.$('track-plot');
-    const line = [];
-    for (const f of track.features || []) {
-      if (f.geometry && f.geometry.type === 'Point') line.push(f.geometry.coordinates);
+    // Segments broken at gaps, unwrapped across ±180° as one track.
+    const lines = unwrapLines(trackLines(track));
+    const pts = lines.flat();
+    const fixes = (track.features || []).filter((f) => f.geometry && f.geometry.type === 'Point').length;
+    // Frames are placed by the track (the same side of the antimeridian).
+    this.refLon = pts.length ? pts[Math.floor(pts.length / 2)][0] : undefined;
+    for (const t of thumbs) {
+      if (Number.isFinite(t.lat) && Number.isFinite(t.lon)) pts.push([this.lonOf(t.lon), t.lat]);
     }
-    const pts = line.slice();
-    for (const t of thumbs) if (Number.isFinite(t.lat) && Number.isFinite(t.lon)) pts.push([t.lon, t.lat]);
     this.proj = fit(pts);
-    grid(svg, this.proj);
-    svg.append(polyline(this.proj, thin(line, 2000), 'track vessel-track'));
     this.marker = svgEl('circle', { id: 'track-marker', class: 'marker', r: 7, cx: -100, cy: -100 });
-    svg.append(this.marker);
-    this.$('track-caption').textContent = `${line.length} fixes in the range; the marker is the selected frame.`;
+    const draw = (redraw) => {
+      grid(svg, this.proj, redraw);
+      for (const l of lines) svg.append(polyline(this.proj, thin(l, 2000), 'track vessel-track'));
+      svg.append(this.marker);
+    };
+    // Drawn again with the coastlines once they are in (if still shown).
+    const load = this.load;
+    draw(() => { if (load === this.load) draw(); });
+    this.$('track-caption').textContent = `${fixes} fixes in the range; the marker is the selected frame.`;
+  }
+
+  /** A longitude on the track's side of the antimeridian. */
+  lonOf(lon) {
+    return this.refLon === undefined ? lon : near(lon, this.refLon);
   }
 
   showFrame(t) {
@@ -107,7 +120,7 @@ export class VesselView {
     cap.textContent = `${t.camera} · ${utc(parseTs(t.ts))} · ${fmtPos(pos)}`;
     if (this.marker && this.proj) {
       if (pos) {
-        this.marker.setAttribute('cx', this.proj.x(pos.lon).toFixed(1));
+        this.marker.setAttribute('cx', this.proj.x(this.lonOf(pos.lon)).toFixed(1));
         this.marker.setAttribute('cy', this.proj.y(pos.lat).toFixed(1));
         this.marker.dataset.lat = String(pos.lat);
         this.marker.dataset.lon = String(pos.lon);

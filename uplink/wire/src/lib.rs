@@ -10,6 +10,7 @@ pub mod message;
 mod name;
 pub mod overlay;
 mod topic;
+pub mod track;
 
 pub use envelope::{
     Clock, DecodeError, EncodeError, MAX_PAYLOAD_BYTES, Thumb, ThumbMeta, ThumbPosition, VERSION,

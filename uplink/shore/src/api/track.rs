@@ -1,14 +1,17 @@
-//! `GET /api/v1/vessels/{v}/track?from=&to=`: the vessel's fixes as a
-//! GeoJSON FeatureCollection — a LineString of the whole track, then one
-//! Point per fix with its time and motion.
+//! `GET /api/v1/vessels/{v}/track?from=&to=&max_points=`: the vessel's
+//! track as GeoJSON for any range — the line (a `MultiLineString` when
+//! gaps break it), then one point per fix kept — decimated to at most
+//! `max_points` by [`seaframe_wire::track::decimate`].
 
 use axum::Json;
 use axum::extract::State;
+use seaframe_wire::message::Fix;
+use seaframe_wire::track::{self, TrackPoint};
 use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{self, QueryParams, VesselPath};
+use super::params::{self, Params, QueryParams, VesselPath};
 use crate::when::rfc3339_ms;
 
 pub async fn get(
@@ -17,6 +20,7 @@ pub async fn get(
     QueryParams(p): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let (from_ns, to_ns) = params::range(&p)?;
+    let max_points = max_points(&p)?;
     if !state
         .index
         .vessel_known(&vessel)
@@ -27,36 +31,81 @@ pub async fn get(
             "vessel: no vessel named {vessel}"
         )));
     }
-    let fixes = state
+    let span = state
         .index
-        .track(&vessel, from_ns, to_ns)
+        .track_span(&vessel, from_ns, to_ns)
         .await
         .map_err(ApiError::index)?;
-    let mut features = Vec::with_capacity(fixes.len() + 1);
-    if fixes.len() >= 2 {
-        features.push(json!({
-            "type": "Feature",
-            "geometry": {
-                "type": "LineString",
-                "coordinates": fixes.iter().map(|f| [f.lon, f.lat]).collect::<Vec<_>>(),
-            },
-            "properties": {"vessel": vessel},
-        }));
-    }
-    features.extend(fixes.iter().map(|f| {
-        json!({
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
-            "properties": {
-                "time": rfc3339_ms(f.at_ms),
-                "fix": f.fix,
-                "speed_kn": f.speed_kn,
-                "course_deg": f.course_deg,
-                "heading_deg": f.heading_deg,
-            },
+    let bucket_ms = track::read_bucket_ms(
+        span.count,
+        span.first_ms.unwrap_or(0),
+        span.last_ms.unwrap_or(0),
+    );
+    let fixes = state
+        .index
+        .track(&vessel, from_ns, to_ns, bucket_ms)
+        .await
+        .map_err(ApiError::index)?;
+    let points: Vec<TrackPoint> = fixes
+        .iter()
+        .map(|f| TrackPoint {
+            at_ms: f.at_ms,
+            lat: f.lat,
+            lon: f.lon,
         })
-    }));
+        .collect();
+    let segments = track::decimate(&points, max_points, track::gap_ms_for(bucket_ms));
+    let mut features = Vec::new();
+    if let Some(line) = line_feature(&fixes, &segments, vessel.as_str()) {
+        features.push(line);
+    }
+    features.extend(segments.iter().flatten().map(|i| point_feature(&fixes[*i])));
     Ok(Json(
         json!({"type": "FeatureCollection", "features": features}),
     ))
+}
+
+/// `max_points`: how many points the track is decimated to at most.
+fn max_points(p: &Params) -> Result<usize, ApiError> {
+    match p.get("max_points") {
+        None => Ok(track::DEFAULT_MAX_POINTS),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (2..=track::MAX_MAX_POINTS).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad(
+                "max_points",
+                format!("{s:?} is not a number from 2 to {}", track::MAX_MAX_POINTS),
+            )),
+        },
+    }
+}
+
+/// The track's line: a `LineString`, or a `MultiLineString` when gaps
+/// break it; none with fewer than two points.
+fn line_feature(fixes: &[Fix], segments: &[Vec<usize>], vessel: &str) -> Option<Value> {
+    let lines: Vec<Vec<[f64; 2]>> = segments
+        .iter()
+        .map(|s| s.iter().map(|i| [fixes[*i].lon, fixes[*i].lat]).collect())
+        .collect();
+    if lines.iter().map(Vec::len).sum::<usize>() < 2 {
+        return None;
+    }
+    let geometry = match lines.as_slice() {
+        [one] => json!({"type": "LineString", "coordinates": one}),
+        _ => json!({"type": "MultiLineString", "coordinates": lines}),
+    };
+    Some(json!({"type": "Feature", "geometry": geometry, "properties": {"vessel": vessel}}))
+}
+
+fn point_feature(f: &Fix) -> Value {
+    json!({
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
+        "properties": {
+            "time": rfc3339_ms(f.at_ms),
+            "fix": f.fix,
+            "speed_kn": f.speed_kn,
+            "course_deg": f.course_deg,
+            "heading_deg": f.heading_deg,
+        },
+    })
 }

@@ -78,6 +78,8 @@ pub static ASSETS: &[Asset] = &[
     asset!("fleet.js", JS),
     asset!("health.js", JS),
     asset!("plot.js", JS),
+    asset!("land.js", JS),
+    asset!("land.json", "application/json"),
     asset!("timeline.js", JS),
     asset!("vessel.js", JS),
     asset!("config.js", JS),

@@ -20,6 +20,7 @@ pub mod health;
 pub mod postgres;
 pub mod retention;
 pub mod sqlite;
+pub mod track;
 
 pub use geo::{Place, haversine_m};
 
@@ -273,14 +274,21 @@ pub struct StatusUpdate {
 /// retention: [`retention::RetentionStore`]; whole tables, for `migrate`:
 /// [`bulk::BulkRows`]).
 pub trait Index:
-    health::FleetHealth + retention::RetentionStore + bulk::BulkRows + Send + Sync + std::fmt::Debug
+    health::FleetHealth
+    + retention::RetentionStore
+    + bulk::BulkRows
+    + track::TrackStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// Inserts a batch in one transaction, ignoring thumbnails already
     /// indexed. Returns, per input, whether it was new. Idempotent.
     fn insert_thumbs<'a>(&'a self, batch: &'a [NewThumb]) -> Fut<'a, Vec<bool>>;
     fn apply_status<'a>(&'a self, vessel: &'a VesselName, update: &'a StatusUpdate) -> Fut<'a, ()>;
     /// Appends fixes to the track (a fix already there, same `at_ms`, is
-    /// ignored). A status's fix joins the track too.
+    /// ignored). A status's fix only updates the vessel's last fix: the
+    /// track is what `position` reports carried.
     fn append_fixes<'a>(&'a self, vessel: &'a VesselName, fixes: &'a [Fix]) -> Fut<'a, ()>;
     /// Keeps `ack` as the vessel's last and in its history (trimmed to
     /// [`ACK_HISTORY_LEN`]), in one transaction. Idempotent: a repeat of
@@ -297,7 +305,6 @@ pub trait Index:
     fn vessel_known<'a>(&'a self, vessel: &'a VesselName) -> Fut<'a, bool>;
     fn thumbs<'a>(&'a self, query: &'a ThumbQuery) -> Fut<'a, ThumbPage>;
     fn thumb(&self, id: i64) -> Fut<'_, Option<ThumbRow>>;
-    fn track<'a>(&'a self, vessel: &'a VesselName, from_ns: i64, to_ns: i64) -> Fut<'a, Vec<Fix>>;
     /// Stores `desired` (a normalised overlay) whole as the next version
     /// and returns it (1 for the first).
     fn put_config<'a>(

@@ -41,6 +41,8 @@ mod notify;
 mod place;
 #[path = "postgres_retention.rs"]
 mod retention;
+#[path = "postgres_track.rs"]
+mod track;
 
 pub use place::{MIGRATION as PLACE_INDEX_MIGRATION, Statement, thumbs_statement};
 
@@ -414,12 +416,6 @@ impl Index for PgIndex {
                 .await?;
             }
             if let Some(f) = &update.fix {
-                tx.execute(
-                    "INSERT INTO fixes (vessel, at_ms, lat, lon, fix, speed_kn, course_deg, heading_deg) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (vessel, at_ms) DO NOTHING",
-                    &[&v, &f.at_ms, &f.lat, &f.lon, &f.fix, &f.speed_kn, &f.course_deg, &f.heading_deg],
-                )
-                .await?;
                 update_last_fix(&tx, v, f).await?;
             }
             tx.commit().await?;
@@ -597,37 +593,6 @@ impl Index for PgIndex {
                 .as_ref()
                 .map(to_thumb)
                 .transpose()
-        })
-    }
-
-    fn track<'a>(&'a self, v: &'a VesselName, from_ns: i64, to_ns: i64) -> Fut<'a, Vec<Fix>> {
-        Box::pin(async move {
-            let rows = self
-                .reader()
-                .await?
-                .query(
-                    "SELECT at_ms, lat, lon, fix, speed_kn, course_deg, heading_deg FROM fixes \
-                     WHERE vessel = $1 AND at_ms >= $2 AND at_ms < $3 ORDER BY at_ms LIMIT 100000",
-                    &[
-                        &v.as_str(),
-                        &from_ns.div_euclid(1_000_000),
-                        &to_ns.div_euclid(1_000_000),
-                    ],
-                )
-                .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Fix {
-                        at_ms: r.try_get(0)?,
-                        lat: r.try_get(1)?,
-                        lon: r.try_get(2)?,
-                        fix: r.try_get(3)?,
-                        speed_kn: r.try_get(4)?,
-                        course_deg: r.try_get(5)?,
-                        heading_deg: r.try_get(6)?,
-                    })
-                })
-                .collect()
         })
     }
 

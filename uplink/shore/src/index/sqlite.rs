@@ -26,6 +26,8 @@ mod bulk;
 mod health;
 #[path = "sqlite_retention.rs"]
 mod retention;
+#[path = "sqlite_track.rs"]
+mod track;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -233,24 +235,6 @@ fn fix_json(fix: &Fix) -> String {
     serde_json::to_string(fix).expect("a Fix serialises")
 }
 
-fn insert_fix(conn: &Connection, vessel: &str, f: &Fix) -> Result<(), IndexError> {
-    conn.prepare_cached(
-        "INSERT INTO fixes (vessel, at_ms, lat, lon, fix, speed_kn, course_deg, heading_deg) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (vessel, at_ms) DO NOTHING",
-    )?
-    .execute(params![
-        vessel,
-        f.at_ms,
-        f.lat,
-        f.lon,
-        f.fix,
-        f.speed_kn,
-        f.course_deg,
-        f.heading_deg
-    ])?;
-    Ok(())
-}
-
 fn update_last_fix(conn: &Connection, vessel: &str, fix: &Fix) -> Result<(), IndexError> {
     conn.execute(
         "INSERT INTO vessels (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
@@ -378,7 +362,6 @@ impl Index for SqliteIndex {
                 tx.execute("UPDATE vessels SET cameras = ?2 WHERE name = ?1", params![vessel, json])?;
             }
             if let Some(fix) = &update.fix {
-                insert_fix(&tx, &vessel, fix)?;
                 update_last_fix(&tx, &vessel, fix)?;
             }
             tx.commit()?;
@@ -549,35 +532,6 @@ impl Index for SqliteIndex {
             .optional()?
             .map(to_thumb)
             .transpose()
-        })
-    }
-
-    fn track<'a>(&'a self, v: &'a VesselName, from_ns: i64, to_ns: i64) -> Fut<'a, Vec<Fix>> {
-        let v = v.to_string();
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT at_ms, lat, lon, fix, speed_kn, course_deg, heading_deg FROM fixes \
-                 WHERE vessel = ?1 AND at_ms >= ?2 AND at_ms < ?3 ORDER BY at_ms LIMIT 100000",
-            )?;
-            let rows = stmt.query_map(
-                params![
-                    v,
-                    from_ns.div_euclid(1_000_000),
-                    to_ns.div_euclid(1_000_000)
-                ],
-                |r| {
-                    Ok(Fix {
-                        at_ms: r.get(0)?,
-                        lat: r.get(1)?,
-                        lon: r.get(2)?,
-                        fix: r.get(3)?,
-                        speed_kn: r.get(4)?,
-                        course_deg: r.get(5)?,
-                        heading_deg: r.get(6)?,
-                    })
-                },
-            )?;
-            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
