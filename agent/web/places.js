@@ -25,7 +25,8 @@ export class Places {
 
   async refresh() {
     const track = await getJSON('/api/v1/track', { every_s: 2 });
-    const fixes = track.features.map((f) => ({
+    // The line (LineString/MultiLineString) comes first; the fixes are the Points.
+    const fixes = track.features.filter((f) => f.geometry.type === 'Point').map((f) => ({
       lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1], time: f.properties.time,
     }));
     this.draw(fixes);
