@@ -258,7 +258,10 @@ mod tests {
     #[test]
     fn the_simulator_answers_beside_a_command_in_its_namespace() {
         require_binary("curl", "curl").unwrap();
-        let script = "curl -s -o /dev/null -w '%{http_code}' \"$ONVIF_SNAPSHOT_URI\"";
+        // The simulator answers 503 until its first frame is made (seconds
+        // on a loaded machine): curl retries that (a transient error) for 30 s.
+        let script = "curl -s --retry 30 --retry-delay 1 --retry-max-time 30 \
+                      -o /dev/null -w '%{http_code}' \"$ONVIF_SNAPSHOT_URI\"";
         let out = run_in_onvif_sim(&["sh", "-c", script], &[], Duration::from_secs(60)).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
