@@ -2,6 +2,7 @@
 //! common, so that both check a token, read a query string and redact
 //! secrets the same way. Each service keeps its own `ApiError` and routes.
 
+pub mod assets;
 mod bearer;
 mod origin;
 mod query;

@@ -7,67 +7,33 @@
 //! say `Cache-Control: no-cache`, so a browser revalidates and gets a 304.
 
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
+use seaframe_http::asset;
+use seaframe_http::assets::{self, Asset};
+
 use super::error::ApiError;
-
-/// One embedded file.
-#[derive(Debug)]
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-    etag: &'static str,
-}
-
-/// `"<16 hex digits>"` of FNV-1a (64 bits) of `bytes`: an ETag the
-/// compiler can take.
-const fn etag(bytes: &[u8]) -> [u8; 18] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        h ^= bytes[i] as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        i += 1;
-    }
-    let mut out = [b'"'; 18];
-    let mut i = 0;
-    while i < 16 {
-        out[1 + i] = HEX[((h >> (60 - 4 * i)) & 0xf) as usize];
-        i += 1;
-    }
-    out
-}
-
-macro_rules! asset {
-    ($name:literal, $type:expr) => {{
-        const BODY: &[u8] = include_bytes!(concat!("../../web/", $name));
-        const TAG: [u8; 18] = etag(BODY);
-        Asset {
-            name: $name,
-            content_type: $type,
-            body: BODY,
-            etag: match std::str::from_utf8(&TAG) {
-                Ok(s) => s,
-                Err(_) => panic!("an ETag is ASCII"),
-            },
-        }
-    }};
-}
 
 const JS: &str = "text/javascript; charset=utf-8";
 
 static ASSETS: &[Asset] = &[
-    asset!("index.html", "text/html; charset=utf-8"),
-    asset!("style.css", "text/css; charset=utf-8"),
-    asset!("app.js", JS),
-    asset!("api.js", JS),
-    asset!("live.js", JS),
-    asset!("timeline.js", JS),
-    asset!("places.js", JS),
-    asset!("status.js", JS),
+    asset!(
+        "index.html",
+        include_bytes!("../../web/index.html"),
+        "text/html; charset=utf-8"
+    ),
+    asset!(
+        "style.css",
+        include_bytes!("../../web/style.css"),
+        "text/css; charset=utf-8"
+    ),
+    asset!("app.js", include_bytes!("../../web/app.js"), JS),
+    asset!("api.js", include_bytes!("../../web/api.js"), JS),
+    asset!("live.js", include_bytes!("../../web/live.js"), JS),
+    asset!("timeline.js", include_bytes!("../../web/timeline.js"), JS),
+    asset!("places.js", include_bytes!("../../web/places.js"), JS),
+    asset!("status.js", include_bytes!("../../web/status.js"), JS),
 ];
 
 /// The page may load only from this agent.
@@ -75,34 +41,11 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
                    script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == asset.etag));
-    let common = [
-        (header::ETAG, HeaderValue::from_static(asset.etag)),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ),
-    ];
-    if fresh {
-        return (StatusCode::NOT_MODIFIED, common).into_response();
-    }
-    let kind = [(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    )];
-    (common, kind, asset.body).into_response()
+    assets::serve(asset, headers, CSP)
 }
 
 fn find(name: &str) -> Option<&'static Asset> {
-    ASSETS.iter().find(|a| a.name == name)
+    assets::find(ASSETS, name)
 }
 
 /// `/`: the page shell.
@@ -127,9 +70,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn etags_follow_the_content_and_names_are_unique() {
-        assert_eq!(&etag(b""), b"\"cbf29ce484222325\"");
-        assert_ne!(etag(b"a"), etag(b"b"));
+    fn asset_names_are_unique() {
         let mut names: Vec<_> = ASSETS.iter().map(|a| a.name).collect();
         names.sort_unstable();
         names.dedup();

@@ -11,80 +11,49 @@
 //! until the binary changes.
 
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
+use seaframe_http::asset;
+use seaframe_http::assets::{self, Asset};
+
 use super::error::ApiError;
-
-/// One embedded file.
-#[derive(Debug)]
-pub struct Asset {
-    pub name: &'static str,
-    pub content_type: &'static str,
-    pub body: &'static [u8],
-    pub etag: &'static str,
-}
-
-/// FNV-1a, 64 bits: a content hash the compiler can take.
-const fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        h ^= bytes[i] as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        i += 1;
-    }
-    h
-}
-
-/// `"<16 hex digits>"`, quotes included, as an ETag is written.
-const fn etag(bytes: &[u8]) -> [u8; 18] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let h = fnv1a(bytes);
-    let mut out = [b'"'; 18];
-    let mut i = 0;
-    while i < 16 {
-        out[1 + i] = HEX[((h >> (60 - 4 * i)) & 0xf) as usize];
-        i += 1;
-    }
-    out
-}
-
-macro_rules! asset {
-    ($name:literal, $type:expr) => {{
-        const BODY: &[u8] = include_bytes!(concat!("../../web/", $name));
-        const TAG: [u8; 18] = etag(BODY);
-        Asset {
-            name: $name,
-            content_type: $type,
-            body: BODY,
-            etag: match std::str::from_utf8(&TAG) {
-                Ok(s) => s,
-                Err(_) => panic!("an ETag is ASCII"),
-            },
-        }
-    }};
-}
 
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Every file of the page.
 pub static ASSETS: &[Asset] = &[
-    asset!("index.html", "text/html; charset=utf-8"),
-    asset!("style.css", "text/css; charset=utf-8"),
-    asset!("app.js", JS),
-    asset!("api.js", JS),
-    asset!("events.js", JS),
-    asset!("fleet.js", JS),
-    asset!("health.js", JS),
-    asset!("plot.js", JS),
-    asset!("land.js", JS),
-    asset!("land.json", "application/json"),
-    asset!("timeline.js", JS),
-    asset!("vessel.js", JS),
-    asset!("config.js", JS),
-    asset!("time.js", JS),
-    asset!("favicon.svg", "image/svg+xml"),
+    asset!(
+        "index.html",
+        include_bytes!("../../web/index.html"),
+        "text/html; charset=utf-8"
+    ),
+    asset!(
+        "style.css",
+        include_bytes!("../../web/style.css"),
+        "text/css; charset=utf-8"
+    ),
+    asset!("app.js", include_bytes!("../../web/app.js"), JS),
+    asset!("api.js", include_bytes!("../../web/api.js"), JS),
+    asset!("events.js", include_bytes!("../../web/events.js"), JS),
+    asset!("fleet.js", include_bytes!("../../web/fleet.js"), JS),
+    asset!("health.js", include_bytes!("../../web/health.js"), JS),
+    asset!("plot.js", include_bytes!("../../web/plot.js"), JS),
+    asset!("land.js", include_bytes!("../../web/land.js"), JS),
+    asset!(
+        "land.json",
+        include_bytes!("../../web/land.json"),
+        "application/json"
+    ),
+    asset!("timeline.js", include_bytes!("../../web/timeline.js"), JS),
+    asset!("vessel.js", include_bytes!("../../web/vessel.js"), JS),
+    asset!("config.js", include_bytes!("../../web/config.js"), JS),
+    asset!("time.js", include_bytes!("../../web/time.js"), JS),
+    asset!(
+        "favicon.svg",
+        include_bytes!("../../web/favicon.svg"),
+        "image/svg+xml"
+    ),
 ];
 
 /// The page may load only from this shore.
@@ -92,42 +61,11 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
                    script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
-    let tag = HeaderValue::from_static(asset.etag);
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == asset.etag || t.trim() == "*")
-        });
-    let common = [
-        (header::ETAG, tag),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ),
-    ];
-    if fresh {
-        return (StatusCode::NOT_MODIFIED, common).into_response();
-    }
-    (
-        common,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(asset.content_type),
-        )],
-        asset.body,
-    )
-        .into_response()
+    assets::serve(asset, headers, CSP)
 }
 
 fn find(name: &str) -> Option<&'static Asset> {
-    ASSETS.iter().find(|a| a.name == name)
+    assets::find(ASSETS, name)
 }
 
 /// `/` and `/index.html`: the page shell.
@@ -152,9 +90,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn etags_follow_the_content() {
-        assert_eq!(&etag(b""), b"\"cbf29ce484222325\"");
-        assert_ne!(etag(b"a"), etag(b"b"));
+    fn asset_names_are_unique() {
         let mut names: Vec<_> = ASSETS.iter().map(|a| a.name).collect();
         names.sort_unstable();
         names.dedup();
