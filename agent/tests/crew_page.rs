@@ -4,8 +4,9 @@
 //! replayed GPS track, its own redis-server on a free port) with a token:
 //! sign-in required and working, live view updating and the down camera's
 //! reason, the timeline's frame for a chosen second equal to the
-//! API's, a range playing as MP4, frames by place, the status figures, and
-//! no request anywhere but the agent. Screenshots go to
+//! API's, a range playing as MP4, frames by place on the tiles of a test
+//! tile server (`api.map_tiles`), the status figures, and no request
+//! anywhere but the agent and that tile server. Screenshots go to
 //! `<target>/browser-artifacts/`; with `SEAFRAME_SCREENSHOT=1` the live view
 //! is also saved as `docs/crew-page.png` (the README's picture).
 
@@ -15,6 +16,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{camera, wait_for};
@@ -69,7 +71,47 @@ fn browser_prerequisites() -> (PathBuf, PathBuf) {
     (chromium, browser_dir)
 }
 
-fn agent_config(dir: &Path, redis_url: &str) -> Config {
+/// A 1×1 PNG: every tile of the test tile server.
+const TILE_PNG: [u8; 69] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x50, 0x70, 0x48, 0x00,
+    0x00, 0x01, 0x44, 0x00, 0xc1, 0x0b, 0x8d, 0x96, 0x42, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
+    0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// A map-tile server on a free loopback port: `/{z}/{x}/{y}.png` answers a
+/// tile and notes `z/x/y`; `/seen` lists what was served. Its origin.
+async fn tile_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    use axum::extract::{Path as UrlPath, State};
+    use axum::routing::get;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let app = axum::Router::new()
+        .route(
+            "/{z}/{x}/{y}",
+            get(
+                |State(seen): State<Arc<Mutex<Vec<String>>>>,
+                 UrlPath((z, x, y)): UrlPath<(u32, u32, String)>| async move {
+                    let y = y.trim_end_matches(".png");
+                    seen.lock().unwrap().push(format!("{z}/{x}/{y}"));
+                    ([("content-type", "image/png")], TILE_PNG.as_slice())
+                },
+            ),
+        )
+        .route(
+            "/seen",
+            get(|State(seen): State<Arc<Mutex<Vec<String>>>>| async move {
+                axum::Json(seen.lock().unwrap().clone())
+            }),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (origin, seen)
+}
+
+fn agent_config(dir: &Path, redis_url: &str, tiles: &str) -> Config {
     let mut cameras: String = CAMERAS
         .iter()
         .map(|id| camera(id, "testpattern", 4.0, 320, 180))
@@ -82,6 +124,7 @@ data_dir = "{}"
 [api]
 listen = "127.0.0.1:0"
 token = "{TOKEN}"
+map_tiles = "{tiles}/{{z}}/{{x}}/{{y}}.png"
 [queue]
 redis_url = "{redis_url}"
 [gps]
@@ -116,8 +159,9 @@ async fn the_crew_page_in_chromium() {
     std::fs::create_dir_all(&artifacts).unwrap();
 
     let redis = RedisServer::start().unwrap();
+    let (tiles, tiles_seen) = tile_server().await;
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(agent_config(dir.path(), &redis.url()))
+    let agent = Agent::start(agent_config(dir.path(), &redis.url(), &tiles))
         .await
         .unwrap();
     let base = format!("http://{}", agent.api_addr());
@@ -156,6 +200,7 @@ async fn the_crew_page_in_chromium() {
         .env("AGENT_TOKEN", TOKEN)
         .env("CAMERAS", CAMERAS.join(","))
         .env("DOWN_CAMERA", DOWN)
+        .env("TILES_URL", &tiles)
         .env("ARTIFACTS_DIR", &artifacts)
         .env("CHROMIUM", &chromium)
         .env(
@@ -214,5 +259,12 @@ async fn the_crew_page_in_chromium() {
         exit.success(),
         "the browser test failed ({exit}):\n{out}\n{err}"
     );
-    assert!(out.contains("ok   no request left the agent"), "{out}");
+    assert!(
+        out.contains("ok   no request left the agent but for map tiles"),
+        "{out}"
+    );
+    assert!(
+        !tiles_seen.lock().unwrap().is_empty(),
+        "no tile was asked for"
+    );
 }

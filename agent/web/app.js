@@ -55,7 +55,7 @@ async function start() {
     panels = {
       live: new Live($('live-grid'), guard),
       timeline: new Timeline(cameras, guard),
-      places: new Places(cameras, guard),
+      places: new Places(cameras, guard, status.map_tiles),
       status: new StatusPanel($('status-body'), guard),
     };
     every(HEADER_MS, () => !$('tabs').hidden, () => getJSON('/api/v1/status').then(header).catch(guard));

@@ -58,9 +58,25 @@ pub fn find<'a>(assets: &'a [Asset], name: &str) -> Option<&'a Asset> {
     assets.iter().find(|a| a.name == name)
 }
 
+/// The pages' content security policy: everything from their own server
+/// only, and images also from `image_origins` (a map's tile server).
+pub fn page_csp(image_origins: &[&str]) -> HeaderValue {
+    let mut img = String::from("'self' data:");
+    for origin in image_origins {
+        img.push(' ');
+        img.push_str(origin);
+    }
+    let policy = format!(
+        "default-src 'self'; img-src {img}; style-src 'self'; script-src 'self'; \
+         connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+    );
+    // Origins are checked (`check_origin`): printable ASCII.
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| page_csp(&[]))
+}
+
 /// The asset, or 304 when the request holds its ETag; `no-cache` (a
 /// browser revalidates), `nosniff`, and the page's content security policy.
-pub fn serve(asset: &Asset, headers: &HeaderMap, csp: &'static str) -> Response {
+pub fn serve(asset: &Asset, headers: &HeaderMap, csp: &HeaderValue) -> Response {
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -75,10 +91,7 @@ pub fn serve(asset: &Asset, headers: &HeaderMap, csp: &'static str) -> Response 
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
-        ),
+        (header::CONTENT_SECURITY_POLICY, csp.clone()),
     ];
     if fresh {
         return (StatusCode::NOT_MODIFIED, common).into_response();
@@ -93,6 +106,20 @@ pub fn serve(asset: &Asset, headers: &HeaderMap, csp: &'static str) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_policy_names_only_the_page_and_the_image_origins() {
+        let plain = page_csp(&[]);
+        assert!(plain.to_str().unwrap().contains("img-src 'self' data:;"));
+        let tiles = page_csp(&["https://tiles.example.org"]);
+        assert!(
+            tiles
+                .to_str()
+                .unwrap()
+                .contains("img-src 'self' data: https://tiles.example.org;")
+        );
+        assert_eq!(page_csp(&["bad\norigin"]), plain);
+    }
 
     #[test]
     fn etags_follow_the_content() {

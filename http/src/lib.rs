@@ -10,7 +10,7 @@ mod redact;
 mod secret;
 
 pub use bearer::{bearer_matches, bearer_token, token_matches};
-pub use origin::check_origin;
+pub use origin::{check_origin, tile_origin};
 pub use query::{Params, QueryParams};
 pub use redact::{
     REDACTED, is_secret_key, redact_json, redact_text, redact_url, redact_url_str, restore_redacted,

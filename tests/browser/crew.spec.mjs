@@ -4,6 +4,8 @@
 // run alone it needs
 //   AGENT_URL, AGENT_TOKEN, CAMERAS (comma-separated ids of cameras that
 //   capture), DOWN_CAMERA (one that answers nothing), ARTIFACTS_DIR,
+//   TILES_URL (the origin of the agent's `api.map_tiles`, a test tile
+//   server that lists the tiles it served at `/seen`),
 //   [CHROMIUM, SCREENSHOT (a path for the README's picture)]
 // Exits non-zero with a message on the first failed check.
 
@@ -16,6 +18,7 @@ const TOKEN = need('AGENT_TOKEN');
 const CAMERAS = need('CAMERAS').split(',');
 const DOWN = need('DOWN_CAMERA');
 const ARTIFACTS = need('ARTIFACTS_DIR');
+const TILES = need('TILES_URL');
 
 function need(name) {
   const v = process.env[name];
@@ -170,17 +173,32 @@ try {
   // 5. Frames by place: a point of the track shows every camera at that instant.
   await page.click('[data-tab=places]');
   await page.waitForFunction(() => document.querySelectorAll('#track circle').length >= 3, null, { timeout: 10_000 });
-  const dots = await page.$$('#track circle');
-  const dot = dots[dots.length - 2];
-  const at = await dot.getAttribute('data-time');
-  await dot.click();
+  // By selector, and the instant read back from the page: the page redraws
+  // the track every 30 s, with the latest fixes.
+  await page.click('#track circle:nth-last-of-type(2)');
   await page.waitForFunction((n) => [...document.querySelectorAll('#place-frames figure img')]
     .filter((i) => i.complete && i.naturalWidth > 0).length === n, CAMERAS.length, { timeout: 10_000 });
+  const at = await page.getAttribute('#place-frames', 'data-time');
   for (const c of CAMERAS) {
     const want = await api(`/api/v1/frames/nearest?camera=${c}&at=${encodeURIComponent(at)}`);
     const got = await page.getAttribute(`#place-frames figure[data-camera="${c}"]`, 'data-frame-id');
     check(got === String(want.id), `the track point at ${at} shows ${c}'s frame nearest to it (${got})`);
   }
+  // The map tiles of `api.map_tiles` under the track: the latest fix's tile
+  // is drawn where the template says, and the tile server was asked for it.
+  const track = await api('/api/v1/track?every_s=2');
+  const last = track.features.filter((f) => f.geometry.type === 'Point').pop().geometry.coordinates;
+  const z = Number(await page.getAttribute('#track image', 'data-z'));
+  const [mx, my] = [(last[0] + 180) / 360, (1 - Math.asinh(Math.tan(last[1] * Math.PI / 180)) / Math.PI) / 2];
+  const tile = `${z}/${Math.floor(mx * 2 ** z)}/${Math.floor(my * 2 ** z)}`;
+  const hrefs = await page.$$eval('#track image', (els) => els.map((e) => e.getAttribute('href')));
+  check(z >= 10 && hrefs.includes(`${TILES}/${tile}.png`), `the map tile under the latest fix is drawn (${tile}, ${hrefs.length} tiles)`);
+  let served = [];
+  for (let i = 0; i < 50 && !served.includes(tile); i += 1) {
+    served = await (await fetch(`${TILES}/seen`)).json();
+    if (!served.includes(tile)) await new Promise((r) => setTimeout(r, 100));
+  }
+  check(served.includes(tile), `the tile server served it (${served.length} tiles asked for)`);
   await page.screenshot({ path: join(ARTIFACTS, 'places.png') });
 
   // 6. Status: the figures of /api/v1/status.
@@ -201,8 +219,10 @@ try {
   }
   await page.screenshot({ path: join(ARTIFACTS, 'status.png') });
 
-  // 7. Nothing left the machine; nothing failed but the wrong token.
-  check(outside.length === 0, `no request left the agent ${outside.join(', ')}`);
+  // 7. Nothing left the machine: every request went to the agent or to the
+  // tile server it was configured with; nothing failed but the wrong token.
+  const elsewhere = outside.filter((u) => new URL(u).origin !== TILES);
+  check(elsewhere.length === 0, `no request left the agent but for map tiles ${elsewhere.join(', ')}`);
   // (The camera that is down has no frame to be nearest: 404.)
   const expected = ['POST /api/v1/session 401', 'GET /api/v1/frames/nearest 404'];
   const unexpected = failed.filter((f) => !expected.includes(f));

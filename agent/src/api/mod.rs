@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{Method, Uri};
+use axum::http::{HeaderValue, Method, Uri};
 use axum::middleware;
 use axum::routing::get;
 use seaframe_wire::VesselName;
@@ -54,6 +54,9 @@ pub struct ApiState {
     sessions: Arc<session::Sessions>,
     /// `api.cors_origins`.
     cors: Arc<[String]>,
+    /// `api.map_tiles`, and the crew page's policy that lets its images in.
+    map_tiles: Option<Arc<str>>,
+    csp: HeaderValue,
 }
 
 impl ApiState {
@@ -76,15 +79,21 @@ impl ApiState {
                 ApiConfig::default().session_ttl_s,
             ))),
             cors: Arc::from([]),
+            map_tiles: None,
+            csp: seaframe_http::assets::page_csp(&[]),
         }
     }
 
-    /// Session lifetime and CORS origins from `[api]`.
+    /// Session lifetime, CORS origins and map tiles from `[api]`.
     pub fn with_api_config(mut self, api: &ApiConfig) -> Self {
         self.sessions = Arc::new(session::Sessions::new(Duration::from_secs(
             api.session_ttl_s,
         )));
         self.cors = Arc::from(api.cors_origins.clone());
+        // A template that fails the config's check is left out.
+        let origin = (api.map_tiles.as_deref()).and_then(|t| seaframe_http::tile_origin(t).ok());
+        self.map_tiles = origin.as_ref().and(api.map_tiles.as_deref()).map(Arc::from);
+        self.csp = seaframe_http::assets::page_csp(origin.as_deref().as_slice());
         self
     }
 

@@ -91,6 +91,7 @@ pub async fn get(State(state): State<ApiState>) -> Json<Value> {
             "gps_offset_ms": state.clock.offset_ns().map(|ns| ns / 1_000_000),
         },
         "gps": state.clock.gps().status(),
+        "map_tiles": state.map_tiles.as_deref(),
         "config": state.in_effect.as_ref().map(|c| {
             let c = c.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             json!({

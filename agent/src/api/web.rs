@@ -6,13 +6,14 @@
 //! Each file's ETag is a hash of its bytes taken at compile time; answers
 //! say `Cache-Control: no-cache`, so a browser revalidates and gets a 304.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use seaframe_http::asset;
 use seaframe_http::assets::{self, Asset};
 
+use super::ApiState;
 use super::error::ApiError;
 
 const JS: &str = "text/javascript; charset=utf-8";
@@ -36,12 +37,10 @@ static ASSETS: &[Asset] = &[
     asset!("status.js", include_bytes!("../../web/status.js"), JS),
 ];
 
-/// The page may load only from this agent.
-const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
-                   script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
-    assets::serve(asset, headers, CSP)
+/// The page may load only from this agent (and its images from the tile
+/// server of `api.map_tiles`).
+fn serve(state: &ApiState, asset: &Asset, headers: &HeaderMap) -> Response {
+    assets::serve(asset, headers, &state.csp)
 }
 
 fn find(name: &str) -> Option<&'static Asset> {
@@ -49,18 +48,22 @@ fn find(name: &str) -> Option<&'static Asset> {
 }
 
 /// `/`: the page shell.
-pub async fn index(headers: HeaderMap) -> Response {
+pub async fn index(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     match find("index.html") {
-        Some(a) => serve(a, &headers),
+        Some(a) => serve(&state, a, &headers),
         None => ApiError::NotFound("the page is not built in".into()).into_response(),
     }
 }
 
 /// `/assets/<file>`: only names in the table, so nothing from the request
 /// reaches a path.
-pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+pub async fn asset(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     match find(&name).filter(|a| a.name != "index.html") {
-        Some(a) => serve(a, &headers),
+        Some(a) => serve(&state, a, &headers),
         None => ApiError::NotFound(format!("no such asset: {name}")).into_response(),
     }
 }

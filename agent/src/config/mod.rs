@@ -66,6 +66,11 @@ pub struct ApiConfig {
     /// (CORS); empty: no CORS headers at all.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// An XYZ tile URL (`https://host/{z}/{x}/{y}.png`, e.g. a chart
+    /// server on the ship's network) drawn under the crew page's track;
+    /// `None`: the track alone, which needs nothing beyond the agent.
+    #[serde(default)]
+    pub map_tiles: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -256,6 +261,7 @@ impl Default for ApiConfig {
             token: None,
             session_ttl_s: defaults::session_ttl_s(),
             cors_origins: Vec::new(),
+            map_tiles: None,
         }
     }
 }
@@ -401,6 +407,14 @@ impl Config {
             if let Err(why) = seaframe_http::check_origin(origin) {
                 bad("api.cors_origins".into(), format!("{origin:?}: {why}"));
             }
+        }
+        if let Some(Err(why)) = self
+            .api
+            .map_tiles
+            .as_deref()
+            .map(seaframe_http::tile_origin)
+        {
+            bad("api.map_tiles".into(), why.into());
         }
         if let Some(url) = &self.queue.redis_url {
             let scheme_ok = ["redis://", "rediss://", "unix://", "redis+unix://"]

@@ -139,6 +139,22 @@ fn crew_page_sessions_and_cors_origins_are_checked() {
 }
 
 #[test]
+fn a_map_tile_template_is_checked() {
+    let p =
+        problems("vessel = \"v\"\n[api]\nmap_tiles = \"https://tiles.example.org/{z}/{x}.png\"\n");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!((p[0].key.as_str(), p[0].line), ("api.map_tiles", Some(3)));
+    assert!(p[0].message.contains("{y}"), "{}", p[0].message);
+    let ok =
+        parse("vessel = \"v\"\n[api]\nmap_tiles = \"http://10.0.0.20:8080/{z}/{x}/{y}.png\"\n")
+            .unwrap();
+    assert_eq!(
+        ok.api.map_tiles.as_deref(),
+        Some("http://10.0.0.20:8080/{z}/{x}/{y}.png")
+    );
+}
+
+#[test]
 fn secrets_are_redacted_in_debug() {
     let c =
         parse("vessel = \"v\"\n[queue]\nredis_url = \"redis://:pw123@127.0.0.1:6379\"\n").unwrap();

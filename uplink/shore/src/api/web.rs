@@ -57,11 +57,8 @@ pub static ASSETS: &[Asset] = &[
 ];
 
 /// The page may load only from this shore.
-const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
-                   script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
-
 fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
-    assets::serve(asset, headers, CSP)
+    assets::serve(asset, headers, &assets::page_csp(&[]))
 }
 
 fn find(name: &str) -> Option<&'static Asset> {
