@@ -1,6 +1,7 @@
 //! Retention: keeps frames within `[retention]` — by age (`max_age_s`), by
 //! size (`retain_bytes`) and by free space (`min_free_bytes`) — oldest first
-//! across all cameras. A pure planner decides; the task executes the plan
+//! across all cameras; the recorded track no longer than the frames
+//! ([`fixes_cutoff_ms`]). A pure planner decides; the task executes the plan
 //! through the store's garbage step (docs/design.md) on the blocking pool,
 //! a bounded batch at a time, so that capture never stalls.
 
@@ -95,6 +96,21 @@ pub fn plan(
         out.bytes += c.bytes;
     }
     out
+}
+
+/// Fixes before this instant are deleted: those older than `max_age_s`,
+/// and those older than `oldest_kept`, the oldest frame kept while
+/// retention is deleting frames (`None`: by age alone) — on a disk that
+/// keeps less than `max_age_s` of frames, the track is kept as long as the
+/// frames it places and never takes their budget.
+pub fn fixes_cutoff_ms(
+    policy: &RetentionConfig,
+    now: Timestamp,
+    oldest_kept: Option<Timestamp>,
+) -> i64 {
+    let max_age_ms = i64::try_from(policy.max_age_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let by_age = now.unix_nanos() / 1_000_000 - max_age_ms;
+    oldest_kept.map_or(by_age, |t| by_age.max(t.unix_nanos() / 1_000_000))
 }
 
 /// (free for unprivileged users, size) of the filesystem holding `path`.
@@ -213,7 +229,23 @@ impl Retention {
         };
         let oldest = self.store.oldest(MAX_DELETES_PER_PASS)?;
         let policy = self.policy.borrow().clone();
-        let plan = plan(&policy, Timestamp::now(), usage, &oldest);
+        let now = Timestamp::now();
+        let plan = plan(&policy, now, usage, &oldest);
+        // When frames go, the track goes with them: the plan takes from the
+        // oldest, so the first it leaves is the oldest frame kept (unknown
+        // this pass when it takes them all). Otherwise by age alone.
+        if plan.ids.len() < oldest.len() || oldest.len() < MAX_DELETES_PER_PASS {
+            let kept = (!plan.ids.is_empty())
+                .then(|| oldest.get(plan.ids.len()).map(|c| c.captured_at))
+                .flatten();
+            let cutoff = fixes_cutoff_ms(&policy, now, kept);
+            let forgotten = self
+                .store
+                .forget_fixes_before(cutoff, MAX_DELETES_PER_PASS)?;
+            if forgotten > 0 {
+                tracing::debug!(fixes = forgotten, "retention deleted the oldest fixes");
+            }
+        }
         if plan.ids.is_empty() {
             return Ok(0);
         }
@@ -234,6 +266,17 @@ impl Retention {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_track_is_kept_no_longer_than_its_age_or_the_frames() {
+        let p = policy(3600, 1 << 30, 0);
+        let now = Timestamp::from_unix_nanos(10_000 * 1_000_000_000);
+        assert_eq!(fixes_cutoff_ms(&p, now, None), 6_400_000);
+        let oldest = Timestamp::from_unix_nanos(9_000 * 1_000_000_000);
+        assert_eq!(fixes_cutoff_ms(&p, now, Some(oldest)), 9_000_000);
+        let older = Timestamp::from_unix_nanos(1_000 * 1_000_000_000);
+        assert_eq!(fixes_cutoff_ms(&p, now, Some(older)), 6_400_000);
+    }
 
     fn policy(max_age_s: u64, retain_bytes: u64, min_free_bytes: u64) -> RetentionConfig {
         RetentionConfig {

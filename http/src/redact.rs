@@ -18,13 +18,19 @@ pub const REDACTED: &str = "***";
 
 /// Whether a key (of a JSON object, a TOML table or a query string) names a
 /// secret: its value is never shown. A key naming a file that holds one
-/// (`token_file`) is a path, not a secret.
+/// (`token_file`) is a path, not a secret. Besides names that say so, the
+/// short ones cameras take in snapshot URLs: Foscam's `pwd`, `pass` and
+/// `psw` of others, an API `key`, a URL's `sig`.
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     if ["_file", "_path", "_dir"].iter().any(|s| k.ends_with(s)) {
         return false;
     }
+    if ["pwd", "pass", "psw", "key", "sig"].contains(&k.as_str()) {
+        return true;
+    }
     [
+        "signature",
         "password",
         "passwd",
         "secret",
@@ -242,6 +248,18 @@ mod tests {
         assert_eq!(redact_url(&u), "mqtts://broker.example:8883");
         let u = Url::parse("https://cam/snap.jpg?size=2&token=abc&x=1").unwrap();
         assert_eq!(redact_url(&u), "https://cam/snap.jpg?size=2&token=***&x=1");
+        // Reolink, Foscam: credentials in the snapshot URL's query.
+        let u = Url::parse("http://cam/cgi-bin/api.cgi?cmd=Snap&user=admin&password=pw1").unwrap();
+        assert_eq!(
+            redact_url(&u),
+            "http://cam/cgi-bin/api.cgi?cmd=Snap&user=admin&password=***"
+        );
+        let u = Url::parse("http://cam/CGIProxy.fcgi?cmd=snapPicture2&usr=admin&pwd=pw2").unwrap();
+        assert_eq!(
+            redact_url(&u),
+            "http://cam/CGIProxy.fcgi?cmd=snapPicture2&usr=admin&pwd=***"
+        );
+        assert!(!is_secret_key("keyframes") && !is_secret_key("passive"));
         assert_eq!(
             redact_url_str("rtsp://u:p@[bad"),
             "rtsp://u:***@[bad",

@@ -93,6 +93,18 @@ impl Index {
         Ok(added)
     }
 
+    /// Deletes up to `limit` of the oldest fixes before `before_ms`
+    /// (retention); how many went.
+    pub fn forget_fixes_before(&self, before_ms: i64, limit: usize) -> Result<usize, StoreError> {
+        let conn = self.writer.lock().expect("index writer lock poisoned");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(conn.execute(
+            "DELETE FROM fixes WHERE at_ms IN \
+             (SELECT at_ms FROM fixes WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)",
+            params![before_ms, limit],
+        )?)
+    }
+
     /// The time of the newest fix recorded.
     pub fn last_fix_ms(&self) -> Result<Option<i64>, StoreError> {
         let conn = self.reader.lock().expect("index reader lock poisoned");
@@ -200,5 +212,19 @@ mod tests {
             sampled.iter().map(|f| f.at_ms).collect::<Vec<_>>(),
             [11_000, 21_000, 31_000]
         );
+    }
+
+    #[test]
+    fn the_oldest_fixes_are_forgotten_a_bounded_batch_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(&dir.path().join("index.db")).unwrap();
+        let all: Vec<FixRow> = (0..100).map(|s| fix(s * 1000)).collect();
+        index.record_fixes(&all).unwrap();
+        assert_eq!(index.forget_fixes_before(50_000, 30).unwrap(), 30);
+        assert_eq!(index.fix_span(0, 50_000).unwrap().first_ms, Some(30_000));
+        assert_eq!(index.forget_fixes_before(50_000, 30).unwrap(), 20);
+        assert_eq!(index.forget_fixes_before(50_000, 30).unwrap(), 0);
+        let left = index.fix_span(0, i64::MAX).unwrap();
+        assert_eq!((left.count, left.first_ms), (50, Some(50_000)));
     }
 }

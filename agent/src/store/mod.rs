@@ -384,6 +384,11 @@ impl Store {
         self.index.last_fix_ms()
     }
 
+    /// Deletes up to `limit` of the oldest fixes before `before_ms`.
+    pub fn forget_fixes_before(&self, before_ms: i64, limit: usize) -> Result<usize, StoreError> {
+        self.index.forget_fixes_before(before_ms, limit)
+    }
+
     /// Up to `limit` fixes after `after_ms`, oldest first.
     pub fn fixes_after(
         &self,
