@@ -7,11 +7,12 @@
 //! hour folder has none, so what an older shore wrote stays servable and
 //! deletable without a migration.
 //!
-//! Invariant (with [`crate::index`]): a file is complete before its row is
-//! committed — write to a temporary name, fsync, rename, fsync the directory,
-//! then insert the row. A file whose row never came (a crash between the two)
-//! is rewritten or reused by the redelivery; one already there is never
-//! overwritten, so a later duplicate cannot replace an indexed image.
+//! Invariant (with [`crate::index`]): a file is complete and durable before
+//! its row is committed — write the batch's files, `syncfs`, then insert
+//! the rows. A file whose row never came (a crash between the two) may be
+//! torn: the redelivery finds it no whole JPEG and writes it again; one
+//! already there whole is never overwritten, so a later duplicate cannot
+//! replace an indexed image.
 //! Files are removed only by [`crate::retention`], after their rows left
 //! the `thumbs` table. Everything here blocks: [`super::Blobs`] calls it
 //! from blocking threads.
@@ -72,46 +73,49 @@ impl DiskBlobs {
             .join(format!("{:02}", dt.day()))
     }
 
-    /// Stores a batch durably (blocking: call from a blocking thread).
-    /// The blobs of a batch still to be written, each once, with the
-    /// path it goes to: one already stored under its key (in either
-    /// layout) is kept as it is. Blocking.
+    /// Where each blob of a batch goes, each path once: its path, where
+    /// an older shore would have put it, and its JPEG (no IO).
     ///
-    /// Writing a batch ([`super::Blobs::write_batch`]) costs two `syncfs`
-    /// calls rather than an fsync per file and per directory: every file
-    /// is written under its temporary name ([`Self::write_temp`]), the
-    /// filesystem is synced ([`Self::sync`]: their data), each is renamed
-    /// ([`Self::rename_in`]) and the filesystem synced again (the renames).
-    /// One at a time, per-file fsyncs (~2 ms each) capped ingest at a few
-    /// hundred thumbnails/s.
-    pub fn pending<T: Clone>(&self, items: &[(BlobKey<'_>, T)]) -> Vec<(PathBuf, T)> {
+    /// Writing a batch ([`super::Blobs::write_batch`]) costs one `syncfs`
+    /// rather than an fsync per file and per directory: every file is
+    /// stored under its own name ([`Self::store`]), then the filesystem is
+    /// synced ([`Self::sync`]: their data and the folders' entries), and
+    /// only then are the rows committed. One at a time, per-file fsyncs
+    /// (~2 ms each) capped ingest at a few hundred thumbnails/s; a
+    /// temporary name and a rename per file cost a second `syncfs` and a
+    /// rename each, which the check for a whole JPEG makes needless.
+    pub fn targets<T: Clone>(&self, items: &[(BlobKey<'_>, T)]) -> Vec<(PathBuf, PathBuf, T)> {
         let mut seen = HashSet::with_capacity(items.len());
-        let mut todo = Vec::with_capacity(items.len());
+        let mut out = Vec::with_capacity(items.len());
         for (key, jpeg) in items {
             let path = self.path(*key);
-            let stored = path.exists() || self.legacy_path(*key).exists();
-            if !stored && seen.insert(path.clone()) {
-                todo.push((path, jpeg.clone()));
+            if seen.insert(path.clone()) {
+                out.push((path, self.legacy_path(*key), jpeg.clone()));
             }
         }
-        todo
+        out
     }
 
-    /// Writes a JPEG under its temporary name beside `path`, making its
-    /// folder. Blocking.
-    pub fn write_temp(path: &Path, jpeg: &[u8]) -> Result<(), BlobError> {
+    /// Writes a JPEG at `path`, making its folder, unless it is stored
+    /// there whole already or under the older layout (`legacy`): a file
+    /// that is not a whole JPEG (torn by a crash before its batch was
+    /// synced: a JPEG begins with SOI and ends with EOI, which no prefix of
+    /// it does) is written again; a whole one is never overwritten.
+    /// Blocking.
+    pub fn store(path: &Path, legacy: &Path, jpeg: &[u8]) -> Result<(), BlobError> {
+        let stored = match fs::read(path) {
+            Ok(there) => there.starts_with(&[0xFF, 0xD8]) && there.ends_with(&[0xFF, 0xD9]),
+            Err(_) => legacy.exists(),
+        };
+        if stored {
+            return Ok(());
+        }
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(failed(dir))?;
         }
-        let tmp = path.with_extension("jpg.tmp");
-        File::create(&tmp)
+        File::create(path)
             .and_then(|mut f| f.write_all(jpeg))
-            .map_err(failed(&tmp))
-    }
-
-    /// Renames the temporary file written for `path` to `path`. Blocking.
-    pub fn rename_in(path: &Path) -> Result<(), BlobError> {
-        fs::rename(path.with_extension("jpg.tmp"), path).map_err(failed(path))
+            .map_err(failed(path))
     }
 
     /// Flushes the filesystem holding the store (data and metadata).
@@ -206,7 +210,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn paths_are_made_of_names_and_dates_and_never_overwritten() {
+    async fn paths_are_made_of_names_and_dates_and_a_whole_jpeg_is_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = DiskBlobs::new(dir.path());
         let (vessel, camera) = names();
@@ -223,9 +227,16 @@ mod tests {
             blobs.legacy_path(key).strip_prefix(dir.path()).unwrap(),
             Path::new("thumbs/aurora/mast/2025/11/30/1764460800123456789.jpg")
         );
-        write(&blobs, key, b"\xff\xd8one").await;
-        write(&blobs, key, b"\xff\xd8two").await;
-        assert_eq!(blobs.read(key).unwrap(), b"\xff\xd8one");
+        write(&blobs, key, b"\xff\xd8one\xff\xd9").await;
+        write(&blobs, key, b"\xff\xd8two\xff\xd9").await;
+        assert_eq!(blobs.read(key).unwrap(), b"\xff\xd8one\xff\xd9");
+        // Torn by a crash before its batch was synced: written again.
+        fs::write(blobs.path(key), b"\xff\xd8on").unwrap();
+        write(&blobs, key, b"\xff\xd8one\xff\xd9").await;
+        assert_eq!(blobs.read(key).unwrap(), b"\xff\xd8one\xff\xd9");
+        fs::write(blobs.path(key), b"").unwrap();
+        write(&blobs, key, b"\xff\xd8one\xff\xd9").await;
+        assert_eq!(blobs.read(key).unwrap(), b"\xff\xd8one\xff\xd9");
         blobs.remove(key).unwrap();
         blobs.remove(key).unwrap();
         assert!(blobs.read(key).is_err());

@@ -13,7 +13,7 @@
 //!
 //! Invariant (with [`crate::index`]): a blob is stored whole before its row
 //! is committed — [`Blobs::write_batch`] returns only once every blob of
-//! the batch is durable (disk: fsynced and renamed; S3: the PUT answered);
+//! the batch is durable (disk: written and synced; S3: the PUT answered);
 //! one already stored under its key is never overwritten, so a later
 //! duplicate cannot replace an indexed image. A blob that cannot be stored
 //! fails the batch: nothing of it is indexed or acked, and the broker
@@ -202,29 +202,24 @@ impl fmt::Display for Blobs {
 /// The most blocking threads one batch's files are written by.
 pub const WRITE_THREADS: usize = 4;
 
-/// Writes a batch to disk (see [`DiskBlobs::pending`] for the steps and
+/// Writes a batch to disk (see [`DiskBlobs::targets`] for the steps and
 /// why). Creating files is the kernel's work (inode allocation, the
 /// folder's entries): the files are shared among up to [`WRITE_THREADS`]
 /// of tokio's blocking threads, one per core.
 async fn write_to_disk(disk: &DiskBlobs, items: &[NewBlob]) -> Result<(), BlobError> {
-    let d = disk.clone();
-    let items = items.to_vec();
-    let todo = blocking(move || {
-        let keyed: Vec<_> = items
-            .iter()
-            .map(|b| (b.name.key(), b.jpeg.clone()))
-            .collect();
-        Ok(d.pending(&keyed))
-    })
-    .await?;
-    if todo.is_empty() {
+    if items.is_empty() {
         return Ok(());
     }
-    let todo = Arc::new(todo);
-    in_parallel(&todo, |(path, jpeg)| DiskBlobs::write_temp(path, jpeg)).await?;
-    let d = disk.clone();
-    blocking(move || d.sync()).await?;
-    in_parallel(&todo, |(path, _)| DiskBlobs::rename_in(path)).await?;
+    let keyed: Vec<_> = (items.iter())
+        .map(|b| (b.name.key(), b.jpeg.clone()))
+        .collect();
+    let targets = Arc::new(disk.targets(&keyed));
+    in_parallel(&targets, |(path, legacy, jpeg)| {
+        DiskBlobs::store(path, legacy, jpeg)
+    })
+    .await?;
+    // Even when every file was there already: a retry after a failed sync
+    // finds them, unsynced.
     let d = disk.clone();
     blocking(move || d.sync()).await
 }

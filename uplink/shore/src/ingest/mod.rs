@@ -10,14 +10,13 @@
 //!   object storage; a JPEG that cannot be stored fails the batch, which
 //!   is retried with back-off and not acked meanwhile), commits the batch to
 //!   the index in one transaction, and only then acks every message of the
-//!   batch. A crash before the ack leaves the messages with the broker,
+//!   batch; the next batch's JPEGs are stored while one is indexed. A crash before the ack leaves the messages with the broker,
 //!   which redelivers them; the index ignores what it already has, so each
 //!   thumbnail is indexed exactly once.
 //!
 //! Acks are written as fast as batches commit, so that what the broker has
 //! sent and not seen acked stays within what the two stages hold
-//! ([`CHANNEL_CAPACITY`] + [`BATCH_MAX`]), whatever in-flight window the
-//! broker allows: see [`receiver`] for why they do not go through the
+//! ([`HELD_MAX`]), whatever in-flight window the broker allows: see [`receiver`] for why they do not go through the
 //! client's request queue.
 //!
 //! The same two stages drain a dead peer instance's session
@@ -53,6 +52,10 @@ use crate::metrics::Metrics;
 pub const CHANNEL_CAPACITY: usize = 1024;
 /// The most messages committed in one transaction.
 pub const BATCH_MAX: usize = 512;
+/// The most messages ingest holds unacked: the channel's, a batch being
+/// indexed, the next one being stored, and the one the receiver has in
+/// hand waiting for room.
+pub const HELD_MAX: usize = CHANNEL_CAPACITY + 2 * BATCH_MAX + 1;
 /// The client's request queue: configs the API publishes, (un)subscriptions,
 /// and one ack per committed batch (the one that wakes the event loop: see
 /// [`receiver`]). The writer never waits on it.

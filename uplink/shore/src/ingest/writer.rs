@@ -1,5 +1,6 @@
 //! The second stage: decodes batches of messages, stores their JPEGs and
-//! indexes them in one transaction, then acks them (see [`super`]).
+//! indexes them in one transaction, then acks them (see [`super`]); the
+//! next batch's JPEGs are stored while one batch is indexed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::decode::{Work, decode_one, new_thumb};
 use super::{Ack, BATCH_MAX, Delivery, Flow, Sinks};
 use crate::blobs::{BlobName, Blobs, NewBlob};
+use seaframe_wire::ThumbMeta;
 use seaframe_wire::VesselName;
 use seaframe_wire::message::Health;
 
@@ -24,6 +26,14 @@ use crate::when::now_ns;
 #[derive(Debug)]
 pub struct Writer {
     rx: mpsc::Receiver<Delivery>,
+    steps: Steps,
+    /// Cancelled when this stage returns, whatever the reason.
+    done: CancellationToken,
+}
+
+/// What the writer's two phases share (apart from its channel).
+#[derive(Debug)]
+struct Steps {
     client: AsyncClient,
     index: Arc<dyn Index>,
     blobs: Blobs,
@@ -34,8 +44,14 @@ pub struct Writer {
     acks: mpsc::UnboundedSender<Vec<Ack>>,
     /// The receiver's current connection.
     connection: Arc<AtomicU64>,
-    /// Cancelled when this stage returns, whatever the reason.
-    done: CancellationToken,
+}
+
+/// A batch whose JPEGs are stored, to be indexed and acked.
+#[derive(Debug)]
+struct Stored {
+    batch: Vec<Delivery>,
+    thumbs: Vec<(Box<ThumbMeta>, usize)>,
+    rest: Vec<Work>,
 }
 
 impl Writer {
@@ -50,38 +66,157 @@ impl Writer {
     ) -> Self {
         Self {
             rx,
-            client,
-            index: sinks.index,
-            blobs: sinks.blobs,
-            metrics: sinks.metrics,
-            committed: sinks.committed,
-            flow,
-            acks,
-            connection,
+            steps: Steps {
+                client,
+                index: sinks.index,
+                blobs: sinks.blobs,
+                metrics: sinks.metrics,
+                committed: sinks.committed,
+                flow,
+                acks,
+                connection,
+            },
             done,
         }
     }
 
+    /// Two phases in step: while one batch is indexed and acked, the next
+    /// is taken and its JPEGs stored (the blob store and the index wait on
+    /// different disks or servers, so each hides the other's latency).
+    /// A batch is indexed only once its JPEGs are stored, and acked only
+    /// once committed.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<()> {
         let _done = self.done.clone().drop_guard();
-        let mut batch = Vec::with_capacity(BATCH_MAX);
+        let Self { rx, steps, .. } = &mut self;
+        let mut stored: Option<Stored> = None;
         loop {
-            let n = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                n = self.rx.recv_many(&mut batch, BATCH_MAX) => n,
+            let ready = stored.take();
+            let index = async {
+                match ready {
+                    Some(s) => steps.index_and_ack(s, &shutdown).await,
+                    None => true,
+                }
             };
-            if n == 0 {
+            let (indexed, next) = tokio::join!(index, steps.take_and_store(rx, &shutdown));
+            if !indexed {
                 break;
             }
-            let work = self.decode(&batch);
-            if !self.apply_until_done(work, &shutdown).await {
-                break;
-            }
-            self.committed.notify_one();
-            self.ack(&mut batch);
+            // `None`: shutdown, or the channel closed (the receiver ended).
+            let Some(next) = next else { break };
+            stored = Some(next);
         }
         Ok(())
+    }
+}
+
+impl Steps {
+    /// Takes the next batch, decodes it and stores its JPEGs, retrying
+    /// (with back-off) until they are stored. `None`: the channel closed or
+    /// shutdown came first (nothing of it is acked: the broker redelivers).
+    async fn take_and_store(
+        &self,
+        rx: &mut mpsc::Receiver<Delivery>,
+        shutdown: &CancellationToken,
+    ) -> Option<Stored> {
+        let mut batch = Vec::with_capacity(BATCH_MAX);
+        let n = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return None,
+            n = rx.recv_many(&mut batch, BATCH_MAX) => n,
+        };
+        if n == 0 {
+            return None;
+        }
+        let mut thumbs = Vec::new();
+        let mut items = Vec::new();
+        let mut rest = Vec::new();
+        for w in self.decode(&batch) {
+            match w {
+                Work::Thumb(meta, jpeg) => {
+                    items.push(NewBlob {
+                        name: BlobName {
+                            vessel: meta.vessel.clone(),
+                            camera: meta.camera.clone(),
+                            captured_at_ns: meta.captured_at_ns,
+                        },
+                        jpeg: jpeg.clone(),
+                    });
+                    thumbs.push((meta, jpeg.len()));
+                }
+                other => rest.push(other),
+            }
+        }
+        let stored = retry(shutdown, &self.metrics, "storing a batch's JPEGs", || {
+            self.blobs.write_batch(&items)
+        })
+        .await;
+        stored.then_some(Stored {
+            batch,
+            thumbs,
+            rest,
+        })
+    }
+
+    /// Indexes a stored batch in one transaction (then the rest of its
+    /// work, in order), retrying until it commits, then acks it. `false`:
+    /// shutdown came first and nothing was acked.
+    async fn index_and_ack(&self, mut s: Stored, shutdown: &CancellationToken) -> bool {
+        let received_at_ns = now_ns();
+        let rows: Vec<NewThumb> = (s.thumbs.iter())
+            .map(|(meta, bytes)| new_thumb(meta, *bytes, received_at_ns))
+            .collect();
+        if !rows.is_empty()
+            && !retry(shutdown, &self.metrics, "indexing a batch", || {
+                self.index_thumbs(&rows)
+            })
+            .await
+        {
+            return false;
+        }
+        // Thumbnails are in; the rest, in order. A failure retries from the
+        // item that failed, which is idempotent (fixes are ignored when
+        // present, a status is overwritten with the same, a repeat of the
+        // newest ack is ignored).
+        for w in &s.rest {
+            if !retry(shutdown, &self.metrics, "indexing a message", || {
+                self.apply(w)
+            })
+            .await
+            {
+                return false;
+            }
+        }
+        self.committed.notify_one();
+        self.ack(&mut s.batch);
+        true
+    }
+
+    async fn index_thumbs(&self, rows: &[NewThumb]) -> Result<(), crate::index::IndexError> {
+        let new = self.index.insert_thumbs(rows).await?;
+        let fresh = new.iter().filter(|n| **n).count() as u64;
+        add(&self.metrics.thumbs_indexed, fresh);
+        add(&self.metrics.thumbs_duplicate, rows.len() as u64 - fresh);
+        let bytes: u64 = (rows.iter().zip(&new))
+            .filter(|(_, n)| **n)
+            .map(|(r, _)| r.bytes)
+            .sum();
+        add(&self.metrics.thumb_bytes_indexed, bytes);
+        Ok(())
+    }
+
+    async fn apply(&self, w: &Work) -> Result<(), crate::index::IndexError> {
+        match w {
+            Work::Status(v, u, health) => self.apply_status(v, u, health.as_deref()).await,
+            Work::Fixes(v, f) => self.index.append_fixes(v, f).await.map(|()| {
+                add(&self.metrics.position_fixes, f.len() as u64);
+            }),
+            Work::Ack(v, a, received_at_ns) => self
+                .index
+                .store_ack(v, a, *received_at_ns)
+                .await
+                .map(|()| self.metrics.count_ack(a.status)),
+            Work::Thumb(..) => Ok(()),
+        }
     }
 
     /// Acks a committed batch: the QoS 1 acks go to the receiver, which
@@ -129,106 +264,6 @@ impl Writer {
         work
     }
 
-    /// Applies the batch, retrying (it is idempotent) until it commits.
-    /// `false`: shutdown came first and nothing may be acked.
-    async fn apply_until_done(&self, mut work: Vec<Work>, shutdown: &CancellationToken) -> bool {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match self.apply(work).await {
-                Ok(()) => return true,
-                Err((back, e)) => {
-                    work = back;
-                    add(&self.metrics.index_errors, 1);
-                    tracing::error!(error = %format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, "storing a batch failed; retrying");
-                }
-            }
-            tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => return false,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-        }
-    }
-
-    /// Stores everything in `work`; on error hands `work` back for a retry.
-    async fn apply(&self, work: Vec<Work>) -> Result<(), (Vec<Work>, anyhow::Error)> {
-        let (thumbs, rest): (Vec<_>, Vec<_>) =
-            work.into_iter().partition(|w| matches!(w, Work::Thumb(..)));
-        let items: Vec<NewBlob> = thumbs
-            .iter()
-            .filter_map(|w| match w {
-                Work::Thumb(meta, jpeg) => Some(NewBlob {
-                    name: BlobName {
-                        vessel: meta.vessel.clone(),
-                        camera: meta.camera.clone(),
-                        captured_at_ns: meta.captured_at_ns,
-                    },
-                    jpeg: jpeg.clone(),
-                }),
-                _ => None,
-            })
-            .collect();
-        let written = self.blobs.write_batch(&items).await;
-        let give_back = |thumbs: Vec<Work>, rest: Vec<Work>, e: anyhow::Error| {
-            let mut all = thumbs;
-            all.extend(rest);
-            Err((all, e))
-        };
-        if let Err(e) = written {
-            return give_back(thumbs, rest, e.into());
-        }
-        let received_at_ns = now_ns();
-        let rows: Vec<NewThumb> = thumbs
-            .iter()
-            .filter_map(|w| match w {
-                Work::Thumb(meta, jpeg) => Some(new_thumb(meta, jpeg.len(), received_at_ns)),
-                _ => None,
-            })
-            .collect();
-        if !rows.is_empty() {
-            match self.index.insert_thumbs(&rows).await {
-                Ok(new) => {
-                    let fresh = new.iter().filter(|n| **n).count() as u64;
-                    add(&self.metrics.thumbs_indexed, fresh);
-                    add(&self.metrics.thumbs_duplicate, rows.len() as u64 - fresh);
-                    let bytes: u64 = rows
-                        .iter()
-                        .zip(&new)
-                        .filter(|(_, n)| **n)
-                        .map(|(r, _)| r.bytes)
-                        .sum();
-                    add(&self.metrics.thumb_bytes_indexed, bytes);
-                }
-                Err(e) => return give_back(thumbs, rest, e.into()),
-            }
-        }
-        // Thumbnails are in; the rest, in order. A failure retries the
-        // batch from the item that failed, which is idempotent (fixes are
-        // ignored when present, a status is overwritten with the same, a
-        // repeat of the newest ack is ignored).
-        for (i, w) in rest.iter().enumerate() {
-            let stored = match w {
-                Work::Status(v, u, health) => self.apply_status(v, u, health.as_deref()).await,
-                Work::Fixes(v, f) => self.index.append_fixes(v, f).await.map(|()| {
-                    add(&self.metrics.position_fixes, f.len() as u64);
-                }),
-                Work::Ack(v, a, received_at_ns) => self
-                    .index
-                    .store_ack(v, a, *received_at_ns)
-                    .await
-                    .map(|()| self.metrics.count_ack(a.status)),
-                Work::Thumb(..) => Ok(()),
-            };
-            if let Err(e) = stored {
-                return give_back(Vec::new(), rest.into_iter().skip(i).collect(), e.into());
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Writer {
     /// A status: the vessel's state, then its health (both idempotent).
     async fn apply_status(
         &self,
@@ -242,5 +277,36 @@ impl Writer {
         }
         add(&self.metrics.status_messages, 1);
         Ok(())
+    }
+}
+
+/// Runs `step` until it succeeds, with back-off (100 ms doubling to 10 s),
+/// counting and logging each failure. `false`: shutdown came first.
+async fn retry<F, E>(
+    shutdown: &CancellationToken,
+    metrics: &Metrics,
+    what: &str,
+    mut step: impl FnMut() -> F,
+) -> bool
+where
+    F: Future<Output = Result<(), E>>,
+    E: Into<anyhow::Error>,
+{
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match step().await {
+            Ok(()) => return true,
+            Err(e) => {
+                add(&metrics.index_errors, 1);
+                let e: anyhow::Error = e.into();
+                tracing::error!(error = %format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, "{what} failed; retrying");
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
