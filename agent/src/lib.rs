@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod capture;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod exif;
 pub mod faults;
 pub mod frame;

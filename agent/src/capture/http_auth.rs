@@ -9,42 +9,8 @@
 //! The password lives only in [`Credentials`], whose `Debug` hides it; no
 //! message made here holds it.
 
-use std::fmt;
-
-use percent_encoding::percent_decode_str;
-use url::Url;
-
 use super::digest::{DigestChallenge, DigestSession, parse_challenges};
-
-/// The user and password of a camera URL. `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub user: String,
-    pub password: String,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .field("password", &"***")
-            .finish()
-    }
-}
-
-/// `url` without its userinfo, and the credentials it held
-/// (percent-decoded: a URL carries `p%40ss` for `p@ss`).
-pub fn split_credentials(url: &Url) -> (Url, Option<Credentials>) {
-    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-    let user = decode(url.username());
-    let password = url.password().map(decode).unwrap_or_default();
-    let mut bare = url.clone();
-    // Cannot fail: http(s) URLs have a host.
-    let _ = bare.set_username("");
-    let _ = bare.set_password(None);
-    let creds = (!user.is_empty()).then_some(Credentials { user, password });
-    (bare, creds)
-}
+pub use crate::credentials::{Credentials, split_credentials};
 
 /// What the next request answers with.
 #[derive(Debug)]
@@ -212,16 +178,10 @@ mod tests {
     const DIGEST: &str = "Digest realm=\"cam\", nonce=\"n1\", qop=\"auth\", opaque=\"o\"";
 
     fn auth() -> HttpAuth {
-        let url = Url::parse("http://cam%20op:p%40ss%3Aw@127.0.0.1/snap.jpg?ch=1").unwrap();
-        let (bare, creds) = split_credentials(&url);
-        assert_eq!(bare.as_str(), "http://127.0.0.1/snap.jpg?ch=1");
-        assert_eq!(
-            creds
-                .as_ref()
-                .map(|c| (c.user.as_str(), c.password.as_str())),
-            Some(("cam op", "p@ss:w"))
-        );
-        HttpAuth::new(creds)
+        HttpAuth::new(Some(Credentials {
+            user: "cam op".into(),
+            password: "p@ss:w".into(),
+        }))
     }
 
     fn cnonce() -> Result<String, String> {

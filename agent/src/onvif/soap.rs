@@ -6,13 +6,13 @@
 //! It knows nothing of ONVIF's operations (that is `media`); it never logs
 //! or prints a password.
 
-use std::fmt;
 use std::time::Duration;
 
 use base64::Engine as _;
 use tokio::time::Instant;
 
 use super::xml::{self, escape};
+pub use crate::credentials::Credentials;
 
 pub const SOAP_ENV_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
 const WSSE_NS: &str =
@@ -26,22 +26,6 @@ pub const MAX_REPLY_BYTES: usize = 1 << 20;
 /// Connecting to a device's HTTP port may take this long at most (the
 /// device's whole budget still bounds it).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A user and password for the devices. `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub user: String,
-    pub password: String,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .field("password", &"***")
-            .finish()
-    }
-}
 
 /// WS-Security PasswordDigest: Base64(SHA-1(nonce ‖ created ‖ password)).
 pub fn password_digest(nonce: &[u8], created: &str, password: &str) -> String {

@@ -1,18 +1,21 @@
 //! Fleet load benchmark: simulated vessels (200 × 4 cameras, ~10 KB
 //! JPEG thumbnails, QoS 1, 8 MQTT clients) publish through a real mosquitto to 1
 //! or 2 shore instances in one share group, on SQLite + disk (the embedded
-//! default) or PostgreSQL + S3 (moto); prints the offered rate, thumbnails/s
+//! default) or PostgreSQL + S3 (moto, or s3s-fs); prints the offered rate, thumbnails/s
 //! indexed, p50/p99 publish→queryable latency and CPU per thumbnail.
 //!
 //! ```text
 //! cargo run --release -p seaframe-shore --example bench -- \
-//!     [--index sqlite|postgres] [--blobs disk|s3] [--instances 1|2] [--rate N] [--seconds S]
+//!     [--index sqlite|postgres] [--blobs disk|s3] [--s3 moto|s3s-fs] [--instances 1|2]
+//!     [--rate N] [--seconds S]
 //! ```
 //! - `--rate N` paces the fleet at N thumbnails/s for `--seconds`; without
 //!   it the fleet publishes as fast as the broker takes it (saturation).
 //! - `--index postgres` takes the server from `SEAFRAME_TEST_PG_URL` (e.g.
 //!   under `scripts/private-postgres`), creates a fresh database and drops it.
-//! - `--blobs s3` starts moto (`scripts/install-moto`) on a free port.
+//! - `--blobs s3` starts moto (`scripts/install-moto`) on a free port, or
+//!   with `--s3 s3s-fs` the native s3s-fs (`scripts/install-s3s-fs`): moto
+//!   costs ~4 CPU-ms an object and caps the run near 250/s.
 //!
 //! Latency is sampled: a probe vessel publishes 50 thumbnails/s besides the
 //! load, and a poller asks the index (as the API does) every 5 ms for the
@@ -22,7 +25,7 @@
 //! CPU: each instance runs in this process on a tokio runtime of its own
 //! whose threads carry its name, so its CPU is the sum over those threads
 //! in `/proc/self/task` (the load generator's threads are not counted);
-//! mosquitto, moto and PostgreSQL (the postmaster's children) are read from
+//! mosquitto, the S3 server and PostgreSQL (the postmaster's children) are read from
 //! `/proc/<pid>/stat`. Ends by checking sent = indexed.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -38,7 +41,10 @@ use seaframe_shore::app::Shore;
 use seaframe_shore::blobs::BlobsConfig;
 use seaframe_shore::config::{Config, Secret};
 use seaframe_shore::index::{Index, ThumbQuery};
-use seaframe_testkit::{MosquittoOptions, MosquittoServer, MotoServer, thumb, thumb_position};
+use seaframe_testkit::{
+    MosquittoOptions, MosquittoServer, MotoServer, S3S_ACCESS_KEY, S3S_SECRET_KEY, S3sFsServer,
+    thumb, thumb_position,
+};
 use seaframe_wire::{CameraId, ThumbPosition, VesselName};
 
 const VESSELS: usize = 200;
@@ -64,12 +70,71 @@ enum BlobsKind {
     S3,
 }
 
+/// Which S3-compatible server `--blobs s3` runs.
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum S3Kind {
+    Moto,
+    S3sFs,
+}
+
+/// The S3 server of a run.
+enum S3Server {
+    Moto(MotoServer),
+    S3sFs(S3sFsServer),
+}
+
+impl S3Server {
+    fn start(kind: S3Kind) -> anyhow::Result<Self> {
+        let server = match kind {
+            S3Kind::Moto => Self::Moto(MotoServer::start()?),
+            S3Kind::S3sFs => Self::S3sFs(S3sFsServer::start()?),
+        };
+        match &server {
+            Self::Moto(m) => m.create_bucket(BUCKET)?,
+            Self::S3sFs(s) => s.create_bucket(BUCKET)?,
+        }
+        Ok(server)
+    }
+
+    fn endpoint(&self) -> String {
+        match self {
+            Self::Moto(m) => m.endpoint(),
+            Self::S3sFs(s) => s.endpoint(),
+        }
+    }
+
+    /// Access key and secret it takes.
+    fn keys(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::Moto(_) => ("bench", "bench-secret"),
+            Self::S3sFs(_) => (S3S_ACCESS_KEY, S3S_SECRET_KEY),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Moto(_) => "moto",
+            Self::S3sFs(_) => "s3s-fs",
+        }
+    }
+
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Self::Moto(m) => m.pid(),
+            Self::S3sFs(s) => Some(s.pid()),
+        }
+    }
+}
+
 #[derive(Parser, Debug)]
 struct Args {
     #[arg(long, value_enum, default_value = "sqlite")]
     index: IndexKind,
     #[arg(long, value_enum, default_value = "disk")]
     blobs: BlobsKind,
+    /// The S3 server of `--blobs s3`.
+    #[arg(long, value_enum, default_value = "moto")]
+    s3: S3Kind,
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     instances: u8,
     /// Thumbnails/s offered by the fleet (the probes come on top); none:
@@ -137,13 +202,14 @@ fn tree_cpu_s(parent: u32) -> f64 {
 struct Cpu {
     instances: Vec<f64>,
     broker: f64,
-    moto: Option<f64>,
+    s3: Option<f64>,
     postgres: Option<f64>,
 }
 
 struct Peers {
     broker_pid: Option<u32>,
-    moto_pid: Option<u32>,
+    s3_pid: Option<u32>,
+    s3_name: &'static str,
     postmaster_pid: Option<u32>,
     instance_names: Vec<String>,
 }
@@ -158,7 +224,7 @@ impl Peers {
                 .map(|n| threads.get(n).copied().unwrap_or(0.0))
                 .collect(),
             broker: self.broker_pid.map_or(0.0, pid_cpu_s),
-            moto: self.moto_pid.map(pid_cpu_s),
+            s3: self.s3_pid.map(pid_cpu_s),
             postgres: self.postmaster_pid.map(tree_cpu_s),
         }
     }
@@ -402,12 +468,8 @@ async fn main() -> anyhow::Result<()> {
         extra_config:
             "allow_anonymous true\nmax_inflight_messages 1000\nmax_queued_messages 1000000\n".into(),
     })?;
-    let moto = match args.blobs {
-        BlobsKind::S3 => {
-            let moto = MotoServer::start()?;
-            moto.create_bucket(BUCKET)?;
-            Some(moto)
-        }
+    let s3 = match args.blobs {
+        BlobsKind::S3 => Some(S3Server::start(args.s3)?),
         BlobsKind::Disk => None,
     };
     let mut pg = None;
@@ -453,13 +515,14 @@ async fn main() -> anyhow::Result<()> {
         cfg.data_dir = dir.path().join(&name);
         std::fs::create_dir_all(&cfg.data_dir)?;
         cfg.index.url = Some(Secret::new(index_url.clone()));
-        if let Some(moto) = &moto {
+        if let Some(s3) = &s3 {
+            let (key, secret) = s3.keys();
             cfg.blobs = BlobsConfig {
                 url: Some(format!("s3://{BUCKET}/shore")),
-                endpoint: Some(moto.endpoint()),
+                endpoint: Some(s3.endpoint()),
                 region: Some("us-east-1".into()),
-                access_key_id: Some("bench".into()),
-                secret_access_key: Some(Secret::new("bench-secret")),
+                access_key_id: Some(key.into()),
+                secret_access_key: Some(Secret::new(secret)),
                 allow_http: true,
             };
         }
@@ -468,7 +531,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let peers = Peers {
         broker_pid: broker.pid(),
-        moto_pid: moto.as_ref().and_then(MotoServer::pid),
+        s3_pid: s3.as_ref().and_then(S3Server::pid),
+        s3_name: s3.as_ref().map_or("", S3Server::name),
         postmaster_pid,
         instance_names: names,
     };
@@ -583,8 +647,8 @@ async fn main() -> anyhow::Result<()> {
         shores * 1000.0 / total as f64,
         per_thumb_ms(cpu0.broker, cpu1.broker)
     );
-    if let (Some(a), Some(b)) = (cpu0.moto, cpu1.moto) {
-        line += &format!("; moto {:.3}", per_thumb_ms(a, b));
+    if let (Some(a), Some(b)) = (cpu0.s3, cpu1.s3) {
+        line += &format!("; {} {:.3}", peers.s3_name, per_thumb_ms(a, b));
     }
     if let (Some(a), Some(b)) = (cpu0.postgres, cpu1.postgres) {
         line += &format!("; postgres {:.3}", per_thumb_ms(a, b));

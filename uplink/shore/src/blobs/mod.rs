@@ -73,7 +73,7 @@ pub struct BlobKey<'a> {
 }
 
 /// Where one thumbnail's JPEG is, owned (to cross into a task).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BlobName {
     pub vessel: VesselName,
     pub camera: CameraId,

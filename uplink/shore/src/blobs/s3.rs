@@ -10,6 +10,7 @@
 //! bounded time; past that the batch fails and ingest retries it whole,
 //! with its own back-off, acking nothing meanwhile.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,13 +132,9 @@ impl S3Blobs {
     /// Stores a batch, [`UPLOAD_CONCURRENCY`] PUTs at a time; the same key
     /// twice in a batch is stored once.
     pub async fn write_batch(&self, items: &[NewBlob]) -> Result<(), BlobError> {
-        let mut todo: Vec<&NewBlob> = Vec::with_capacity(items.len());
-        for item in items {
-            if !todo.iter().any(|t| t.name == item.name) {
-                todo.push(item);
-            }
-        }
-        stream::iter(todo.into_iter().map(Ok))
+        let mut seen = HashSet::with_capacity(items.len());
+        let todo = items.iter().filter(|item| seen.insert(&item.name));
+        stream::iter(todo.map(Ok))
             .try_for_each_concurrent(UPLOAD_CONCURRENCY, |item| self.put_new(item))
             .await
     }
