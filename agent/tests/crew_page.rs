@@ -22,7 +22,7 @@ use std::time::Duration;
 use common::{camera, wait_for};
 use seaframe_agent::app::Agent;
 use seaframe_agent::config::Config;
-use seaframe_testkit::{RedisServer, free_port, nmea_log};
+use seaframe_testkit::{RedisServer, artifacts_dir, free_port, nmea_log, require_browser};
 
 const TOKEN: &str = "crew-page-browser-token";
 const CAMERAS: [&str; 2] = ["bow", "mast"];
@@ -34,41 +34,6 @@ fn workspace() -> PathBuf {
         .parent()
         .expect("the agent is a member of the workspace")
         .to_path_buf()
-}
-
-/// Chromium and the Node side must be installed: fail (not skip) naming how.
-fn browser_prerequisites() -> (PathBuf, PathBuf) {
-    let chromium = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    let browser_dir = workspace().join("tests/browser");
-    let mut missing = Vec::new();
-    if !chromium.is_file() {
-        missing.push(format!(
-            "{} is missing: apt-get install -y chromium",
-            chromium.display()
-        ));
-    }
-    if std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        missing.push("node is missing: apt-get install -y nodejs npm".into());
-    }
-    if !browser_dir.join("node_modules/playwright-core").is_dir() {
-        missing.push(format!(
-            "{}/node_modules is missing: (cd {} && npm ci)",
-            browser_dir.display(),
-            browser_dir.display()
-        ));
-    }
-    assert!(
-        missing.is_empty(),
-        "the browser test cannot run:\n  {}",
-        missing.join("\n  ")
-    );
-    (chromium, browser_dir)
 }
 
 /// A 1×1 PNG: every tile of the test tile server.
@@ -149,14 +114,8 @@ async fn api(base: &str, path: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_crew_page_in_chromium() {
-    let (chromium, browser_dir) = browser_prerequisites();
-    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"))
-        .join("browser-artifacts")
-        .join("crew");
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let browser = require_browser().unwrap();
+    let artifacts = artifacts_dir("browser-artifacts/crew").unwrap();
 
     let redis = RedisServer::start().unwrap();
     let (tiles, tiles_seen) = tile_server().await;
@@ -194,15 +153,15 @@ async fn the_crew_page_in_chromium() {
     let screenshot = (std::env::var("SEAFRAME_SCREENSHOT").as_deref() == Ok("1"))
         .then(|| workspace().join("docs/crew-page.png"));
     let mut node = tokio::process::Command::new("node")
-        .arg(browser_dir.join("crew.spec.mjs"))
-        .current_dir(&browser_dir)
+        .arg(browser.specs.join("crew.spec.mjs"))
+        .current_dir(&browser.specs)
         .env("AGENT_URL", &base)
         .env("AGENT_TOKEN", TOKEN)
         .env("CAMERAS", CAMERAS.join(","))
         .env("DOWN_CAMERA", DOWN)
         .env("TILES_URL", &tiles)
         .env("ARTIFACTS_DIR", &artifacts)
-        .env("CHROMIUM", &chromium)
+        .env("CHROMIUM", &browser.chromium)
         .env(
             "SCREENSHOT",
             screenshot

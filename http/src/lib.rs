@@ -4,12 +4,14 @@
 
 pub mod assets;
 mod bearer;
+mod cookie;
 mod origin;
 mod query;
 mod redact;
 mod secret;
 
 pub use bearer::{bearer_matches, bearer_token, token_matches};
+pub use cookie::{SESSION_COOKIE, session_cookie, set_session_cookie};
 pub use origin::{check_origin, tile_origin};
 pub use query::{Params, QueryParams};
 pub use redact::{

@@ -14,20 +14,7 @@ use seaframe_http::bearer_matches;
 use super::ApiState;
 use super::error::ApiError;
 
-/// The session cookie's name.
-pub const COOKIE: &str = "seaframe_session";
-
-/// The session cookie's value, if the request carries one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, value)| *name == COOKIE && !value.is_empty())
-        .map(|(_, value)| value)
-}
+pub use seaframe_http::session_cookie;
 
 fn has_session(state: &ApiState, headers: &HeaderMap) -> bool {
     session_cookie(headers).is_some_and(|id| state.sessions.valid(id, Instant::now()))
@@ -112,22 +99,6 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
-
-    #[test]
-    fn the_cookie_is_found_among_others() {
-        let mut h = HeaderMap::new();
-        assert_eq!(session_cookie(&h), None);
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; seaframe_session=abc; b=2"),
-        );
-        assert_eq!(session_cookie(&h), Some("abc"));
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("seaframe_session="),
-        );
-        assert_eq!(session_cookie(&h), None, "empty is none");
-    }
 
     #[test]
     fn origins_are_compared_with_the_host() {

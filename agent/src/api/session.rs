@@ -22,7 +22,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::guard::{COOKIE, authorized, same_origin, session_cookie};
+use super::guard::{authorized, same_origin, session_cookie};
 
 /// Sessions kept at most; beyond, the one closest to its expiry goes.
 const MAX_SESSIONS: usize = 64;
@@ -107,11 +107,10 @@ struct SignIn {
     token: String,
 }
 
+/// The agent serves plain HTTP on board (no `Secure`).
 fn cookie(value: &str, max_age_s: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}"
-    ))
-    .expect("a base64url id and digits make a valid header")
+    seaframe_http::set_session_cookie(value, max_age_s, false)
+        .expect("a base64url id and digits make a valid header")
 }
 
 /// `GET /api/v1/session` (no token needed): `{"required", "signed_in"}`.

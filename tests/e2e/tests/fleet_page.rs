@@ -18,7 +18,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +27,7 @@ use common::{add_account, agent_config, get, shore_token_for, start_shore};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
 use seaframe_shore::auth::Role;
-use seaframe_testkit::{MosquittoServer, thumb_position, wait_for};
+use seaframe_testkit::{MosquittoServer, artifacts_dir, require_browser, thumb_position, wait_for};
 use seaframe_wire::message::{CameraHealth, Fix, Health, LinkState, PositionReport, Status};
 use seaframe_wire::{CameraId, ThumbPosition};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -47,45 +46,6 @@ fn now_ms() -> i64 {
             .as_millis(),
     )
     .unwrap()
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Chromium and the Node side must be installed: fail (not skip) naming how.
-fn browser_prerequisites() -> (PathBuf, PathBuf) {
-    let chromium = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    let browser_dir = workspace().join("tests/browser");
-    let mut missing = Vec::new();
-    if !chromium.is_file() {
-        missing.push(format!(
-            "{} is missing: apt-get install -y chromium chromium-driver",
-            chromium.display()
-        ));
-    }
-    if std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        missing.push("node is missing: apt-get install -y nodejs npm".into());
-    }
-    if !browser_dir.join("node_modules/playwright-core").is_dir() {
-        missing.push(format!(
-            "{}/node_modules is missing: (cd {} && npm ci)",
-            browser_dir.display(),
-            browser_dir.display()
-        ));
-    }
-    assert!(
-        missing.is_empty(),
-        "the browser test cannot run:\n  {}",
-        missing.join("\n  ")
-    );
-    (chromium, browser_dir)
 }
 
 /// An MQTT client that counts PUBACKs on its own task.
@@ -262,14 +222,8 @@ async fn replay_fleet(publisher: &mut Publisher, jpeg: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_page_in_chromium_shows_the_fleet_live_and_pushes_a_config() {
-    let (chromium, browser_dir) = browser_prerequisites();
-    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"))
-        .join("browser-artifacts");
-    // This run's screenshots only (a failure.png of an earlier run would mislead).
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let browser = require_browser().unwrap();
+    let artifacts = artifacts_dir("browser-artifacts").unwrap();
 
     let broker = MosquittoServer::start().unwrap();
     let shore_dir = tempfile::tempdir().unwrap();
@@ -372,15 +326,15 @@ height = 180"#,
 
     // The browser.
     let mut node = tokio::process::Command::new("node")
-        .arg(browser_dir.join("fleet.spec.mjs"))
-        .current_dir(&browser_dir)
+        .arg(browser.specs.join("fleet.spec.mjs"))
+        .current_dir(&browser.specs)
         .env("SHORE_URL", &shore_url)
         .env("SHORE_USER", OPERATOR.0)
         .env("SHORE_PASSWORD", OPERATOR.1)
         .env("SHORE_VIEWER", VIEWER.0)
         .env("SHORE_VIEWER_PASSWORD", VIEWER.1)
         .env("ARTIFACTS_DIR", &artifacts)
-        .env("CHROMIUM", &chromium)
+        .env("CHROMIUM", &browser.chromium)
         .env("FLEET_SIZE", FLEET.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -505,13 +459,8 @@ fn alert_status(mast_state: &str) -> Vec<u8> {
 /// clears it when the camera comes back (`tests/browser/alerts.spec.mjs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_page_shows_a_camera_alert_and_clears_it() {
-    let (chromium, browser_dir) = browser_prerequisites();
-    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"))
-        .join("browser-artifacts-alerts");
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let browser = require_browser().unwrap();
+    let artifacts = artifacts_dir("browser-artifacts-alerts").unwrap();
     let broker = MosquittoServer::start().unwrap();
     let shore_dir = tempfile::tempdir().unwrap();
     let shore = start_shore(
@@ -545,13 +494,13 @@ async fn the_fleet_page_shows_a_camera_alert_and_clears_it() {
     .await;
 
     let mut node = tokio::process::Command::new("node")
-        .arg(browser_dir.join("alerts.spec.mjs"))
-        .current_dir(&browser_dir)
+        .arg(browser.specs.join("alerts.spec.mjs"))
+        .current_dir(&browser.specs)
         .env("SHORE_URL", &shore_url)
         .env("SHORE_USER", VIEWER.0)
         .env("SHORE_PASSWORD", VIEWER.1)
         .env("ARTIFACTS_DIR", &artifacts)
-        .env("CHROMIUM", &chromium)
+        .env("CHROMIUM", &browser.chromium)
         .env("VESSEL", "sea-otter")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

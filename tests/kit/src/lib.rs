@@ -14,6 +14,7 @@
 //! Nothing here reaches outside the checkout: every peer is code of this
 //! crate or a Debian/PyPI package it starts.
 
+mod browser;
 mod data;
 mod ffmpeg_mjpeg;
 mod gpsd;
@@ -40,6 +41,7 @@ mod thumbs;
 mod tls;
 mod wait;
 
+pub use browser::{Browser, artifacts_dir, require_browser};
 pub use data::{nmea_dir, nmea_log};
 pub use ffmpeg_mjpeg::FfmpegMjpegServer;
 pub use gpsd::Gpsd;

@@ -147,6 +147,11 @@ struct PipelineArgs {
     /// Run the disk watch (inotify + slow scan) beside the pipeline, as the agent does.
     #[arg(long)]
     watch: bool,
+    /// A regression check (CI's smoke run): fail unless every frame
+    /// offered was stored and the agent with its Redis spent at most this
+    /// many CPU-ms per stored frame.
+    #[arg(long)]
+    max_cpu_ms_per_frame: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -512,6 +517,18 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
         written as f64 / 1e6 / elapsed.as_secs_f64(),
         written as f64 / 1e6
     );
+    if let Some(max) = args.max_cpu_ms_per_frame {
+        let per_frame = (cpu + redis_cpu.unwrap_or(0.0)) / stored.max(1) as f64 * 1000.0;
+        anyhow::ensure!(
+            stored == captured && stored > 0,
+            "check: {stored} of {captured} frames offered were stored"
+        );
+        anyhow::ensure!(
+            per_frame <= max,
+            "check: {per_frame:.2} CPU-ms per stored frame (agent and its Redis), over {max}"
+        );
+        println!("check passed: every frame stored, {per_frame:.2} CPU-ms per frame ≤ {max}");
+    }
     Ok(())
 }
 

@@ -16,8 +16,9 @@ use seaframe_http::bearer_token;
 use super::ApiState;
 use super::error::ApiError;
 use crate::auth::credential::{csrf_for, hash_secret, same};
-use crate::auth::{COOKIE, CSRF_HEADER, Principal, Role, Via};
+use crate::auth::{CSRF_HEADER, Principal, Role, Via};
 use crate::when::now_ns;
+pub use seaframe_http::session_cookie;
 
 /// The name the deprecated `[api] token` acts under.
 pub const BREAK_GLASS_NAME: &str = "api.token";
@@ -151,41 +152,11 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// The session cookie's value, if the request carries one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, value)| *name == COOKIE && !value.is_empty())
-        .map(|(_, value)| value)
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
-
-    #[test]
-    fn the_cookie_is_found_among_others() {
-        let mut h = HeaderMap::new();
-        assert_eq!(session_cookie(&h), None);
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; seaframe_session=abc; b=2"),
-        );
-        assert_eq!(session_cookie(&h), Some("abc"));
-        let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("x=1"));
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("seaframe_session=def"),
-        );
-        assert_eq!(session_cookie(&h), Some("def"));
-    }
 
     #[test]
     fn origins_must_be_this_host() {

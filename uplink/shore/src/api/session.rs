@@ -24,7 +24,7 @@ use super::error::ApiError;
 use super::guard::same_origin;
 use crate::auth::accounts::{self, AccountError};
 use crate::auth::credential::{MAX_PASSWORD_BYTES, csrf_for};
-use crate::auth::{COOKIE, Principal, Via};
+use crate::auth::{Principal, Via};
 use crate::metrics::SignIn;
 use crate::when::rfc3339_ns;
 
@@ -65,11 +65,7 @@ fn over_tls(headers: &HeaderMap) -> bool {
 }
 
 fn cookie(value: &str, max_age_s: u64, secure: bool) -> Result<HeaderValue, ApiError> {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
-    ))
-    .map_err(|e| ApiError::Unavailable {
+    seaframe_http::set_session_cookie(value, max_age_s, secure).map_err(|e| ApiError::Unavailable {
         what: "sign-in",
         cause: e.to_string(),
     })

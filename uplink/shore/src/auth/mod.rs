@@ -25,8 +25,6 @@ use crate::config::auth::AuthConfig;
 pub use role::{Account, Role};
 use throttle::Throttle;
 
-/// The session cookie's name.
-pub const COOKIE: &str = "seaframe_session";
 /// The header carrying the CSRF token of a cookie session.
 pub const CSRF_HEADER: &str = "x-seaframe-csrf";
 
