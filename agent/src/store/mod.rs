@@ -13,6 +13,7 @@ pub mod health;
 pub mod index;
 pub mod layout;
 pub mod lock;
+mod places;
 pub mod reconcile;
 pub mod writer;
 
