@@ -14,6 +14,7 @@
 //! - a vessel's ack history holds its newest [`ACK_HISTORY_LEN`] acks, a
 //!   repeat of the newest one (a redelivery) not kept twice.
 
+pub mod accounts;
 pub mod bulk;
 pub mod geo;
 pub mod health;
@@ -272,9 +273,11 @@ pub struct StatusUpdate {
 
 /// The index, whichever database holds it (fleet health: [`health::FleetHealth`];
 /// retention: [`retention::RetentionStore`]; whole tables, for `migrate`:
-/// [`bulk::BulkRows`]).
+/// [`bulk::BulkRows`]; the track: [`track::TrackStore`]; accounts, tokens
+/// and sessions: [`accounts::AccountStore`]).
 pub trait Index:
-    health::FleetHealth
+    accounts::AccountStore
+    + health::FleetHealth
     + retention::RetentionStore
     + bulk::BulkRows
     + track::TrackStore
@@ -331,48 +334,6 @@ pub trait Index:
     fn last_thumb_id(&self) -> Fut<'_, i64>;
     /// Every vessel's config state, by vessel (for the feed's `config` events).
     fn configs(&self) -> Fut<'_, Vec<(VesselName, ConfigState)>>;
-
-    // Accounts, API tokens and sessions ([`crate::auth`]). Tokens and
-    // sessions are kept by the hash of their secret; removing an account
-    // removes both.
-
-    /// Adds an account; `false` (nothing changed) when the name is taken.
-    fn add_account<'a>(&'a self, account: &'a Account) -> Fut<'a, bool>;
-    fn account<'a>(&'a self, name: &'a str) -> Fut<'a, Option<Account>>;
-    /// Every account by name, with how many tokens and live sessions it has.
-    fn accounts(&self) -> Fut<'_, Vec<AccountSummary>>;
-    fn count_accounts(&self) -> Fut<'_, u64>;
-    /// Removes an account with its tokens and sessions; `false` when there
-    /// was none.
-    fn remove_account<'a>(&'a self, name: &'a str) -> Fut<'a, bool>;
-    /// Keeps an API token (its hash) for `account`; `false` when there is
-    /// no such account.
-    fn add_token<'a>(
-        &'a self,
-        account: &'a str,
-        hash: &'a str,
-        created_at_ns: i64,
-    ) -> Fut<'a, bool>;
-    /// Removes every API token of `account`; how many there were.
-    fn revoke_tokens<'a>(&'a self, account: &'a str) -> Fut<'a, u64>;
-    /// The account an API token (by hash) belongs to.
-    fn token_account<'a>(&'a self, hash: &'a str) -> Fut<'a, Option<Account>>;
-    /// Keeps a session (its hash) of `account` until `expires_at_ns`;
-    /// `false` when there is no such account.
-    fn add_session<'a>(
-        &'a self,
-        account: &'a str,
-        hash: &'a str,
-        expires_at_ns: i64,
-    ) -> Fut<'a, bool>;
-    /// The account of a session (by hash) that has not ended at `now_ns`,
-    /// and when it ends.
-    fn session_account<'a>(&'a self, hash: &'a str, now_ns: i64)
-    -> Fut<'a, Option<(Account, i64)>>;
-    /// Ends a session (signing out). Idempotent.
-    fn remove_session<'a>(&'a self, hash: &'a str) -> Fut<'a, ()>;
-    /// Deletes the sessions ended by `now_ns`; how many.
-    fn purge_sessions(&self, now_ns: i64) -> Fut<'_, u64>;
 }
 
 /// Opens (and migrates) the index named by `url`.
