@@ -12,7 +12,7 @@ mod secret;
 
 pub use bearer::{bearer_matches, bearer_token, token_matches};
 pub use cookie::{SESSION_COOKIE, session_cookie, set_session_cookie};
-pub use origin::{check_origin, tile_origin};
+pub use origin::{check_origin, origin_is_host, tile_origin};
 pub use query::{Params, QueryParams};
 pub use redact::{
     REDACTED, is_secret_key, redact_json, redact_text, redact_url, redact_url_str, restore_redacted,

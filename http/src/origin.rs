@@ -1,6 +1,10 @@
 //! [`check_origin`]: whether a configured origin is written as a browser
 //! writes `Origin` (for lists of allowed origins, such as CORS);
-//! [`tile_origin`]: the origin of a map-tile URL template.
+//! [`tile_origin`]: the origin of a map-tile URL template;
+//! [`origin_is_host`]: whether a request comes from the page it was sent
+//! to (the pages' guard against cross-site request forgery).
+
+use axum::http::{HeaderMap, header};
 
 /// Checks an origin: `http` or `https`, a host, an optional port, nothing
 /// else, in the form a browser sends (lower case, no default port).
@@ -43,9 +47,51 @@ pub fn tile_origin(template: &str) -> Result<String, &'static str> {
     Ok(u.origin().ascii_serialization())
 }
 
+/// `host[:port]` of an `Origin` value, as a `Host` header writes it.
+fn origin_host(origin: &str) -> Option<String> {
+    let u = url::Url::parse(origin).ok()?;
+    let host = u.host_str()?;
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    })
+}
+
+/// Whether the request's `Origin` names the host it was sent to (`Host`);
+/// `None` when it has no `Origin` (not a cross-origin browser request).
+pub fn origin_is_host(headers: &HeaderMap) -> Option<bool> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    Some(match (origin.and_then(origin_host), host) {
+        (Some(o), Some(h)) => o.eq_ignore_ascii_case(h),
+        _ => false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
+
+    #[test]
+    fn origins_are_compared_with_the_host() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("10.0.0.5:8780"));
+        assert_eq!(origin_is_host(&h), None);
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://10.0.0.5:8780"),
+        );
+        assert_eq!(origin_is_host(&h), Some(true));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://10.0.0.5:9000"),
+        );
+        assert_eq!(origin_is_host(&h), Some(false));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert_eq!(origin_is_host(&h), Some(false));
+    }
 
     #[test]
     fn only_bare_origins_are_accepted() {

@@ -129,24 +129,9 @@ fn is_safe(method: &Method) -> bool {
 /// was sent to (a page elsewhere posting to the shore). No `Origin`:
 /// not a cross-origin browser request.
 pub fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| url::Url::parse(o).ok())
-        .and_then(|u| {
-            let host = u.host_str()?.to_owned();
-            Some(match u.port() {
-                Some(p) => format!("{host}:{p}"),
-                None => host,
-            })
-        });
-    match (origin_host, host) {
-        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
-        _ => Err(ApiError::Forbidden(
+    match seaframe_http::origin_is_host(headers) {
+        None | Some(true) => Ok(()),
+        Some(false) => Err(ApiError::Forbidden(
             "the request's Origin is not this shore".into(),
         )),
     }
