@@ -30,7 +30,8 @@ pub async fn get(
             }
         },
     };
-    let max_points = max_points(&p)?;
+    let max_points = track::max_points_param(p.get("max_points").map(String::as_str))
+        .map_err(|why| ApiError::bad("max_points", why))?;
     let (from_ms, to_ms) = (from.unix_millis(), to.unix_millis());
     let (rows, bucket_ms) = blocking(&state.store, move |s| {
         let span = s.fix_span(from_ms, to_ms)?;
@@ -49,44 +50,13 @@ pub async fn get(
         .collect();
     let segments = track::decimate(&points, max_points, track::gap_ms_for(bucket_ms));
     let mut features = Vec::new();
-    if let Some(line) = line_feature(&rows, &segments) {
-        features.push(line);
+    if let Some(line) = track::line_geometry(&points, &segments) {
+        features.push(json!({"type": "Feature", "geometry": line, "properties": {}}));
     }
     features.extend(segments.iter().flatten().map(|i| point_feature(&rows[*i])));
     Ok(Json(
         json!({"type": "FeatureCollection", "features": features}),
     ))
-}
-
-/// `max_points`: how many points the track is decimated to at most.
-fn max_points(p: &params::Params) -> Result<usize, ApiError> {
-    match p.get("max_points") {
-        None => Ok(track::DEFAULT_MAX_POINTS),
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (2..=track::MAX_MAX_POINTS).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad(
-                "max_points",
-                format!("{s:?} is not a number from 2 to {}", track::MAX_MAX_POINTS),
-            )),
-        },
-    }
-}
-
-/// The track's line: a `LineString`, or a `MultiLineString` when gaps
-/// break it; none with fewer than two points.
-fn line_feature(rows: &[FixRow], segments: &[Vec<usize>]) -> Option<Value> {
-    let lines: Vec<Vec<[f64; 2]>> = segments
-        .iter()
-        .map(|s| s.iter().map(|i| [rows[*i].lon, rows[*i].lat]).collect())
-        .collect();
-    if lines.iter().map(Vec::len).sum::<usize>() < 2 {
-        return None;
-    }
-    let geometry = match lines.as_slice() {
-        [one] => json!({"type": "LineString", "coordinates": one}),
-        _ => json!({"type": "MultiLineString", "coordinates": lines}),
-    };
-    Some(json!({"type": "Feature", "geometry": geometry, "properties": {}}))
 }
 
 fn point_feature(f: &FixRow) -> Value {

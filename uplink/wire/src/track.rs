@@ -35,6 +35,37 @@ pub const MAX_MAX_POINTS: usize = 100_000;
 /// the first fix of each of this many equal time buckets, then decimated.
 pub const MAX_READ_FIXES: u64 = 200_000;
 
+/// A track query's `max_points`: absent, [`DEFAULT_MAX_POINTS`]; else a
+/// number from 2 to [`MAX_MAX_POINTS`], or why it is not (for the
+/// service's own error naming the parameter).
+pub fn max_points_param(value: Option<&str>) -> Result<usize, String> {
+    match value {
+        None => Ok(DEFAULT_MAX_POINTS),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (2..=MAX_MAX_POINTS).contains(&n) => Ok(n),
+            _ => Err(format!("{s:?} is not a number from 2 to {MAX_MAX_POINTS}")),
+        },
+    }
+}
+
+/// The GeoJSON geometry of the kept points of `segments` (indices into
+/// `points`, as [`decimate`] gives them): a `LineString`, or a
+/// `MultiLineString` when gaps break the track; none with fewer than two
+/// points. Both ends serve it first, before one `Point` per fix kept.
+pub fn line_geometry(points: &[TrackPoint], segments: &[Vec<usize>]) -> Option<serde_json::Value> {
+    let lines: Vec<Vec<[f64; 2]>> = segments
+        .iter()
+        .map(|s| s.iter().map(|i| [points[*i].lon, points[*i].lat]).collect())
+        .collect();
+    if lines.iter().map(Vec::len).sum::<usize>() < 2 {
+        return None;
+    }
+    Some(match lines.as_slice() {
+        [one] => serde_json::json!({"type": "LineString", "coordinates": one}),
+        _ => serde_json::json!({"type": "MultiLineString", "coordinates": lines}),
+    })
+}
+
 /// The bucket (ms) to read `count` fixes spanning `first_ms..=last_ms` in;
 /// 0: read every fix.
 pub fn read_bucket_ms(count: u64, first_ms: i64, last_ms: i64) -> i64 {

@@ -182,3 +182,29 @@ fn long_ranges_are_read_in_buckets_that_gaps_outlast() {
     assert_eq!(gap_ms_for(0), GAP_MS);
     assert_eq!(gap_ms_for(b), 3 * b);
 }
+
+#[test]
+fn the_line_is_one_string_or_broken_at_gaps_and_needs_two_points() {
+    let p = |at_ms: i64, lon: f64| TrackPoint {
+        at_ms,
+        lat: 50.0,
+        lon,
+    };
+    let points = [p(0, 1.0), p(1000, 1.5), p(2000, 2.0), p(900_000, 3.0)];
+    let one = line_geometry(&points, &[vec![0, 1, 2]]).unwrap();
+    assert_eq!(one["type"], "LineString");
+    assert_eq!(one["coordinates"][2], serde_json::json!([2.0, 50.0]));
+    let broken = line_geometry(&points, &[vec![0, 2], vec![3]]).unwrap();
+    assert_eq!(broken["type"], "MultiLineString");
+    assert_eq!(broken["coordinates"][1][0], serde_json::json!([3.0, 50.0]));
+    assert_eq!(line_geometry(&points, &[vec![3]]), None);
+}
+
+#[test]
+fn max_points_is_checked() {
+    assert_eq!(max_points_param(None), Ok(DEFAULT_MAX_POINTS));
+    assert_eq!(max_points_param(Some("2")), Ok(2));
+    for bad in ["1", "x", "-5", "100001"] {
+        assert!(max_points_param(Some(bad)).is_err(), "{bad}");
+    }
+}

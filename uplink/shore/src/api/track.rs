@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{self, Params, QueryParams, VesselPath};
+use super::params::{self, QueryParams, VesselPath};
 use crate::when::rfc3339_ms;
 
 pub async fn get(
@@ -20,7 +20,8 @@ pub async fn get(
     QueryParams(p): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let (from_ns, to_ns) = params::range(&p)?;
-    let max_points = max_points(&p)?;
+    let max_points = track::max_points_param(p.get("max_points").map(String::as_str))
+        .map_err(|why| ApiError::bad("max_points", why))?;
     if !state
         .index
         .vessel_known(&vessel)
@@ -56,44 +57,15 @@ pub async fn get(
         .collect();
     let segments = track::decimate(&points, max_points, track::gap_ms_for(bucket_ms));
     let mut features = Vec::new();
-    if let Some(line) = line_feature(&fixes, &segments, vessel.as_str()) {
-        features.push(line);
+    if let Some(line) = track::line_geometry(&points, &segments) {
+        features.push(json!({
+            "type": "Feature", "geometry": line, "properties": {"vessel": vessel.as_str()},
+        }));
     }
     features.extend(segments.iter().flatten().map(|i| point_feature(&fixes[*i])));
     Ok(Json(
         json!({"type": "FeatureCollection", "features": features}),
     ))
-}
-
-/// `max_points`: how many points the track is decimated to at most.
-fn max_points(p: &Params) -> Result<usize, ApiError> {
-    match p.get("max_points") {
-        None => Ok(track::DEFAULT_MAX_POINTS),
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (2..=track::MAX_MAX_POINTS).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad(
-                "max_points",
-                format!("{s:?} is not a number from 2 to {}", track::MAX_MAX_POINTS),
-            )),
-        },
-    }
-}
-
-/// The track's line: a `LineString`, or a `MultiLineString` when gaps
-/// break it; none with fewer than two points.
-fn line_feature(fixes: &[Fix], segments: &[Vec<usize>], vessel: &str) -> Option<Value> {
-    let lines: Vec<Vec<[f64; 2]>> = segments
-        .iter()
-        .map(|s| s.iter().map(|i| [fixes[*i].lon, fixes[*i].lat]).collect())
-        .collect();
-    if lines.iter().map(Vec::len).sum::<usize>() < 2 {
-        return None;
-    }
-    let geometry = match lines.as_slice() {
-        [one] => json!({"type": "LineString", "coordinates": one}),
-        _ => json!({"type": "MultiLineString", "coordinates": lines}),
-    };
-    Some(json!({"type": "Feature", "geometry": geometry, "properties": {"vessel": vessel}}))
 }
 
 fn point_feature(f: &Fix) -> Value {
