@@ -46,7 +46,7 @@ const TILE_PNG: [u8; 69] = [
 ];
 
 /// A map-tile server on a free loopback port: `/{z}/{x}/{y}.png` answers a
-/// tile and notes `z/x/y`; `/seen` lists what was served. Its origin.
+/// tile and notes `z/x/y`. Its origin, and what it served.
 async fn tile_server() -> (String, Arc<Mutex<Vec<String>>>) {
     use axum::extract::{Path as UrlPath, State};
     use axum::routing::get;
@@ -62,12 +62,6 @@ async fn tile_server() -> (String, Arc<Mutex<Vec<String>>>) {
                     ([("content-type", "image/png")], TILE_PNG.as_slice())
                 },
             ),
-        )
-        .route(
-            "/seen",
-            get(|State(seen): State<Arc<Mutex<Vec<String>>>>| async move {
-                axum::Json(seen.lock().unwrap().clone())
-            }),
         )
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

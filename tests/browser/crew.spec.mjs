@@ -5,7 +5,7 @@
 //   AGENT_URL, AGENT_TOKEN, CAMERAS (comma-separated ids of cameras that
 //   capture), DOWN_CAMERA (one that answers nothing), ARTIFACTS_DIR,
 //   TILES_URL (the origin of the agent's `api.map_tiles`, a test tile
-//   server that lists the tiles it served at `/seen`),
+//   server),
 //   [CHROMIUM, SCREENSHOT (a path for the README's picture)]
 // Exits non-zero with a message on the first failed check.
 
@@ -57,6 +57,12 @@ try {
   page = await context.newPage();
   const outside = [];
   context.on('request', (r) => { if (new URL(r.url()).origin !== AGENT) outside.push(r.url()); });
+  // Tiles the page got from the tile server, and a hook called on each.
+  const tilesLoaded = new Set();
+  let onTile = () => {};
+  context.on('response', (r) => {
+    if (new URL(r.url()).origin === TILES && r.ok()) { tilesLoaded.add(r.url()); onTile(); }
+  });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   const failed = [];
@@ -193,12 +199,13 @@ try {
   const tile = `${z}/${Math.floor(mx * 2 ** z)}/${Math.floor(my * 2 ** z)}`;
   const hrefs = await page.$$eval('#track image', (els) => els.map((e) => e.getAttribute('href')));
   check(z >= 10 && hrefs.includes(`${TILES}/${tile}.png`), `the map tile under the latest fix is drawn (${tile}, ${hrefs.length} tiles)`);
-  let served = [];
-  for (let i = 0; i < 50 && !served.includes(tile); i += 1) {
-    served = await (await fetch(`${TILES}/seen`)).json();
-    if (!served.includes(tile)) await new Promise((r) => setTimeout(r, 100));
-  }
-  check(served.includes(tile), `the tile server served it (${served.length} tiles asked for)`);
+  const url = `${TILES}/${tile}.png`;
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${url} was not loaded in 10 s`)), 10_000);
+    onTile = () => { if (tilesLoaded.has(url)) { clearTimeout(timer); resolve(); } };
+    onTile();
+  });
+  check(tilesLoaded.has(url), `the page loaded it from the tile server (${tilesLoaded.size} tiles)`);
   await page.screenshot({ path: join(ARTIFACTS, 'places.png') });
 
   // 6. Status: the figures of /api/v1/status.

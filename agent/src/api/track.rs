@@ -48,15 +48,13 @@ pub async fn get(
             lon: f.lon,
         })
         .collect();
-    let segments = track::decimate(&points, max_points, track::gap_ms_for(bucket_ms));
-    let mut features = Vec::new();
-    if let Some(line) = track::line_geometry(&points, &segments) {
-        features.push(json!({"type": "Feature", "geometry": line, "properties": {}}));
-    }
-    features.extend(segments.iter().flatten().map(|i| point_feature(&rows[*i])));
-    Ok(Json(
-        json!({"type": "FeatureCollection", "features": features}),
-    ))
+    Ok(Json(track::feature_collection(
+        &points,
+        max_points,
+        bucket_ms,
+        json!({}),
+        |i| point_feature(&rows[i]),
+    )))
 }
 
 fn point_feature(f: &FixRow) -> Value {

@@ -48,11 +48,34 @@ pub fn max_points_param(value: Option<&str>) -> Result<usize, String> {
     }
 }
 
+/// A range's track as both ends serve it, a GeoJSON `FeatureCollection`:
+/// `points` (read with `bucket_ms`, see [`read_bucket_ms`]) decimated to
+/// `max_points`, the line first (with `line_properties`; none with fewer
+/// than two points kept), then `point_feature(i)` for each point `i` kept,
+/// in time order.
+pub fn feature_collection(
+    points: &[TrackPoint],
+    max_points: usize,
+    bucket_ms: i64,
+    line_properties: serde_json::Value,
+    point_feature: impl Fn(usize) -> serde_json::Value,
+) -> serde_json::Value {
+    let segments = decimate(points, max_points, gap_ms_for(bucket_ms));
+    let mut features = Vec::new();
+    if let Some(line) = line_geometry(points, &segments) {
+        features.push(serde_json::json!({
+            "type": "Feature", "geometry": line, "properties": line_properties,
+        }));
+    }
+    features.extend(segments.iter().flatten().map(|i| point_feature(*i)));
+    serde_json::json!({"type": "FeatureCollection", "features": features})
+}
+
 /// The GeoJSON geometry of the kept points of `segments` (indices into
 /// `points`, as [`decimate`] gives them): a `LineString`, or a
 /// `MultiLineString` when gaps break the track; none with fewer than two
-/// points. Both ends serve it first, before one `Point` per fix kept.
-pub fn line_geometry(points: &[TrackPoint], segments: &[Vec<usize>]) -> Option<serde_json::Value> {
+/// points.
+fn line_geometry(points: &[TrackPoint], segments: &[Vec<usize>]) -> Option<serde_json::Value> {
     let lines: Vec<Vec<[f64; 2]>> = segments
         .iter()
         .map(|s| s.iter().map(|i| [points[*i].lon, points[*i].lat]).collect())

@@ -55,17 +55,13 @@ pub async fn get(
             lon: f.lon,
         })
         .collect();
-    let segments = track::decimate(&points, max_points, track::gap_ms_for(bucket_ms));
-    let mut features = Vec::new();
-    if let Some(line) = track::line_geometry(&points, &segments) {
-        features.push(json!({
-            "type": "Feature", "geometry": line, "properties": {"vessel": vessel.as_str()},
-        }));
-    }
-    features.extend(segments.iter().flatten().map(|i| point_feature(&fixes[*i])));
-    Ok(Json(
-        json!({"type": "FeatureCollection", "features": features}),
-    ))
+    Ok(Json(track::feature_collection(
+        &points,
+        max_points,
+        bucket_ms,
+        json!({"vessel": vessel.as_str()}),
+        |i| point_feature(&fixes[i]),
+    )))
 }
 
 fn point_feature(f: &Fix) -> Value {
