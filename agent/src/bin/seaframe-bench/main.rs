@@ -225,38 +225,61 @@ fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
-/// CPU time (user + system) of the disk watch's threads, from
-/// /proc/self/task: its own, and notify's (where the event handler runs).
-fn watch_cpu_seconds() -> [f64; 2] {
-    let mut ticks = [0u64; 2];
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return [0.0; 2];
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
+/// The threads whose CPU the benchmark reports apart, by their names in
+/// /proc/self/task: the disk watch's own and notify's (where its event
+/// handler runs), and the sharpness scorer's.
+#[derive(Debug, Clone, Copy, Default)]
+struct ThreadCpu {
+    watch: f64,
+    notify: f64,
+    sharpness: f64,
+}
+
+impl ThreadCpu {
+    /// CPU time (user + system) of each, now.
+    fn read() -> Self {
+        let mut ticks = [0u64; 3];
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return Self::default();
         };
-        let Some((head, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let comm = head.split_once(" (").map_or("", |(_, c)| c);
-        let which = if comm == "seaframe-watch" {
-            0
-        } else if comm.starts_with("notify-rs") {
-            1
-        } else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let field = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        ticks[which] += field(11) + field(12);
+        for task in tasks.flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            let Some((head, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let comm = head.split_once(" (").map_or("", |(_, c)| c);
+            let which = match comm {
+                "seaframe-watch" => 0,
+                c if c.starts_with("notify-rs") => 1,
+                "sharpness" => 2,
+                _ => continue,
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let field = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|f| f.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            ticks[which] += field(11) + field(12);
+        }
+        let [watch, notify, sharpness] = ticks.map(|t| t as f64 / 100.0);
+        Self {
+            watch,
+            notify,
+            sharpness,
+        }
     }
-    ticks.map(|t| t as f64 / 100.0)
+
+    fn since(self, before: Self) -> Self {
+        Self {
+            watch: self.watch - before.watch,
+            notify: self.notify - before.notify,
+            sharpness: self.sharpness - before.sharpness,
+        }
+    }
 }
 
 /// A `kB` field of /proc/PID/`file` (`None`: this process).
@@ -380,7 +403,7 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
     }
     let redis_pid = pipeline.own_redis_pid();
     let cpu0 = cpu_seconds(None).context("reading /proc/self/stat")?;
-    let watch_cpu0 = watch_cpu_seconds();
+    let threads0 = ThreadCpu::read();
     let redis_cpu0 = redis_pid.and_then(|p| cpu_seconds(Some(p)));
     let started = Instant::now();
 
@@ -435,8 +458,8 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     let cpu = cpu_seconds(None).context("reading /proc/self/stat")? - cpu0;
-    let [own, notify] = watch_cpu_seconds();
-    let (watch_own, watch_notify) = (own - watch_cpu0[0], notify - watch_cpu0[1]);
+    let threads = ThreadCpu::read().since(threads0);
+    let (watch_own, watch_notify) = (threads.watch, threads.notify);
     let watch_cpu = watch_own + watch_notify;
     let redis_cpu = match (redis_pid.and_then(|p| cpu_seconds(Some(p))), redis_cpu0) {
         (Some(b), Some(a)) => Some(b - a),
@@ -467,11 +490,14 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
         offered_for.as_secs_f64(),
         elapsed.as_secs_f64()
     );
+    let per_1000 = |seconds: f64| seconds / stored.max(1) as f64 * 1000.0;
     println!(
-        "agent CPU {:.2} s = {:.3} CPU-s per 1000 stored frames ({:.0} stored frames per CPU-second)",
+        "agent CPU {:.2} s = {:.3} CPU-s per 1000 stored frames ({:.0} stored frames per CPU-second; \
+         of which the sharpness thread {:.3})",
         cpu,
-        cpu / stored.max(1) as f64 * 1000.0,
-        stored as f64 / cpu.max(1e-9)
+        per_1000(cpu),
+        stored as f64 / cpu.max(1e-9),
+        per_1000(threads.sharpness)
     );
     if args.watch {
         let w = &pipeline_metrics.watch;
@@ -481,7 +507,7 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
             watch_cpu,
             watch_own,
             watch_notify,
-            watch_cpu / stored.max(1) as f64 * 1000.0,
+            per_1000(watch_cpu),
             watch_cpu / cpu.max(1e-9) * 100.0,
             w.watches.load(Ordering::Relaxed),
             w.changes_dropped.load(Ordering::Relaxed),
@@ -494,7 +520,7 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
         Some(r) => println!(
             "redis CPU {:.2} s = {:.3} CPU-s per 1000 stored frames",
             r,
-            r / stored.max(1) as f64 * 1000.0
+            per_1000(r)
         ),
         None => println!("redis CPU: external server, not measured"),
     }
@@ -517,8 +543,11 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
         written as f64 / 1e6 / elapsed.as_secs_f64(),
         written as f64 / 1e6
     );
+    let per_frame = per_1000(cpu + redis_cpu.unwrap_or(0.0));
+    if redis_cpu.is_some() {
+        println!("agent and its Redis: {per_frame:.2} CPU-ms per stored frame");
+    }
     if let Some(max) = args.max_cpu_ms_per_frame {
-        let per_frame = (cpu + redis_cpu.unwrap_or(0.0)) / stored.max(1) as f64 * 1000.0;
         anyhow::ensure!(
             stored == captured && stored > 0,
             "check: {stored} of {captured} frames offered were stored"
