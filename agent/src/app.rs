@@ -32,10 +32,10 @@ use crate::sharpness::Scorer;
 use crate::stage::Stage;
 use crate::store::Store;
 use crate::store::lock::DataDirLock;
-use crate::timestamp::Timestamp;
 use crate::uplink::status::StatusSource;
 use crate::uplink::{Uplink, UplinkParts};
 use crate::worker::Worker;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Frames the hand-off holds while Redis is away (seconds of a few cameras).
 const HANDOFF_FRAMES: usize = 128;

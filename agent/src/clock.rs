@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 
 use crate::gps::state::Gps;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Beyond this disagreement the system clock is corrected from GPS time.
 pub const MAX_SKEW_NS: i64 = 2_000_000_000;

@@ -5,7 +5,7 @@
 //! frame describes itself, and the index can be rebuilt from disk alone.
 
 use crate::gps::timeline::Position;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 enum Value {
     Ascii(String),

@@ -8,7 +8,7 @@ use seaframe_wire::CameraId;
 
 use crate::clock::ClockSource;
 use crate::gps::timeline::Position;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// One frame as captured. Cloning is cheap (the JPEG is shared).
 #[derive(Clone, PartialEq)]

@@ -137,9 +137,9 @@ impl Handoff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timestamp::Timestamp;
     use bytes::Bytes;
     use seaframe_wire::CameraId;
+    use seaframe_wire::timestamp::Timestamp;
 
     fn frame(seq: u64) -> Frame {
         Frame::new(

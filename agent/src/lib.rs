@@ -30,7 +30,6 @@ pub mod retention;
 pub mod sharpness;
 pub mod stage;
 pub mod store;
-pub mod timestamp;
 pub mod uplink;
 pub mod video;
 pub mod worker;

@@ -13,8 +13,8 @@ use seaframe_agent::init;
 use seaframe_agent::onvif;
 use seaframe_agent::store::Store;
 use seaframe_agent::store::lock::DataDirLock;
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_agent::video::{self, Video, VideoRequest};
+use seaframe_wire::timestamp::Timestamp;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 

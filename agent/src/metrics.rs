@@ -10,7 +10,7 @@ use seaframe_wire::CameraId;
 use serde::Serialize;
 
 use crate::store::health::StoreHealth;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// A camera's health as the supervisor sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

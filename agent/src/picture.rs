@@ -87,7 +87,7 @@ mod tests {
     fn decodes_at_the_smallest_scale_that_is_wide_enough() {
         let camera = seaframe_wire::CameraId::parse("bridge").unwrap();
         let jpeg = TestPattern::new(camera, 1920, 1080)
-            .render(crate::timestamp::Timestamp::from_unix_millis(0))
+            .render(seaframe_wire::timestamp::Timestamp::from_unix_millis(0))
             .unwrap();
         let p = Picture::decode_scaled(&jpeg, 160).unwrap();
         assert_eq!((p.width, p.height), (240, 135));

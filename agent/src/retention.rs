@@ -17,8 +17,8 @@ use crate::backoff::pause;
 use crate::config::{CameraConfig, RetentionConfig};
 use crate::metrics::Metrics;
 use crate::store::{Candidate, Store};
-use crate::timestamp::Timestamp;
 use crate::uplink::outbox::Outbox;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Files deleted per pass at most (a pass must stay short).
 pub const MAX_DELETES_PER_PASS: usize = 2000;

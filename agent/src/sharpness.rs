@@ -22,7 +22,7 @@ use seaframe_wire::CameraId;
 use crate::frame::Frame;
 use crate::picture::{Picture, PictureError};
 use crate::store::Store;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// The narrowest luma the Laplacian is taken on.
 pub const LUMA_WIDTH_PX: u16 = 160;

@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdout, Command};
 
 use crate::store::{Cursor, FrameQuery, Store};
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Frames read from the index per page.
 const PAGE_FRAMES: u32 = 200;

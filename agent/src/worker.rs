@@ -17,7 +17,7 @@ use crate::queue::{Entry, Queue, QueueError, RawConn};
 use crate::sharpness::Scorer;
 use crate::store::health::StoreState;
 use crate::store::{Store, StoreError, Stored};
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// How long a blocking read waits, so that shutdown is noticed promptly.
 const BLOCK_MS: u64 = 500;

@@ -14,7 +14,7 @@ use seaframe_agent::config::Secret;
 use seaframe_agent::frame::Frame;
 use seaframe_agent::metrics::Metrics;
 use seaframe_agent::store::Store;
-use seaframe_agent::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 use seaframe_wire::{CameraId, VesselName};
 use tokio_util::sync::CancellationToken;
 

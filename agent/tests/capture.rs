@@ -242,7 +242,7 @@ async fn replay_loops_over_a_folder_in_name_order() {
     let mut originals = Vec::new();
     for (i, name) in ["b.jpg", "a.jpg", "c.JPEG"].iter().enumerate() {
         let jpeg = tp
-            .render(seaframe_agent::timestamp::Timestamp::from_unix_millis(
+            .render(seaframe_wire::timestamp::Timestamp::from_unix_millis(
                 i as i64 * 1000,
             ))
             .unwrap();

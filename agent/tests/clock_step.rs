@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{camera, config, frame_time, frames_in, jpeg_files, wait_for};
 use seaframe_agent::app::Agent;
-use seaframe_agent::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clock_stepping_back_loses_and_overwrites_nothing() {

@@ -20,11 +20,11 @@ use seaframe_agent::app::Agent;
 use seaframe_agent::config::{Config, GpsSource};
 use seaframe_agent::gps::reader::GpsReader;
 use seaframe_agent::gps::state::Gps;
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_testkit::{
     Gpsd, Mix, NmeaPty, NmeaTcpServer, NmeaUdpSender, Replay, free_port, mix_capture,
     nmea_log as log, require_binary,
 };
+use seaframe_wire::timestamp::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 /// The capture replayed as fast as its epochs allow (one every `cycle_s`),

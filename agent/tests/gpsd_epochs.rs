@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use seaframe_agent::gps::fix::{Assembler, Epoch};
 use seaframe_agent::gps::framer::{Framed, Framer};
 use seaframe_agent::gps::nmea;
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_testkit::{Gpsd, Mix, Mixed, mix_capture, nmea_log};
+use seaframe_wire::timestamp::Timestamp;
 
 const DAY_MS: i64 = 86_400_000;
 

@@ -221,7 +221,7 @@ async fn online(shore: &Ashore) {
 }
 
 fn now_ms() -> i64 {
-    seaframe_agent::timestamp::Timestamp::now().unix_millis()
+    seaframe_wire::timestamp::Timestamp::now().unix_millis()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use seaframe_agent::gps::fix::{Assembler, Epoch};
 use seaframe_agent::gps::framer::{Framed, Framer};
 use seaframe_agent::gps::nmea::{self, NmeaError};
-use seaframe_agent::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// The GPSD captures checked in under `tests/data/nmea/`.
 fn data_dir() -> PathBuf {

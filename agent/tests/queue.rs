@@ -23,10 +23,10 @@ use seaframe_agent::metrics::Metrics;
 use seaframe_agent::queue::{Producer, Queue, RawConn, STREAM_KEY};
 use seaframe_agent::redis_server::OwnRedis;
 use seaframe_agent::store::Store;
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_agent::worker::Worker;
 use seaframe_testkit::RedisServer;
 use seaframe_wire::CameraId;
+use seaframe_wire::timestamp::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 fn frame(camera: &str, seq: u64) -> Frame {

@@ -14,8 +14,8 @@ use seaframe_agent::clock::ClockSource;
 use seaframe_agent::frame::Frame;
 use seaframe_agent::gps::timeline::Position;
 use seaframe_agent::store::Store;
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_wire::CameraId;
+use seaframe_wire::timestamp::Timestamp;
 
 const T0: i64 = 1_764_000_000_000;
 

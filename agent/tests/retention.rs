@@ -13,8 +13,8 @@ use common::{camera, jpeg_files, wait_for};
 use seaframe_agent::app::Agent;
 use seaframe_agent::config::Config;
 use seaframe_agent::store::FrameQuery;
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_testkit::RedisServer;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Frames and index together (the index file is a good part of it).
 const RETAIN_BYTES: u64 = 300_000;

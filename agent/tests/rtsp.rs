@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use common::{camera, config, get_json, wait_for};
 use seaframe_agent::app::Agent;
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_testkit::{RedisServer, RtspCamera, require_binary};
+use seaframe_wire::timestamp::Timestamp;
 use serde_json::Value;
 
 /// The tests decode video: one at a time on a small, busy machine, so that

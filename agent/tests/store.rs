@@ -6,8 +6,8 @@
 use bytes::Bytes;
 use seaframe_agent::frame::Frame;
 use seaframe_agent::store::{FrameQuery, Store, Stored};
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_wire::CameraId;
+use seaframe_wire::timestamp::Timestamp;
 
 fn jpeg(seed: u8) -> Bytes {
     let pixels = vec![seed; 16 * 16 * 3];

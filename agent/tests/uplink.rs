@@ -360,7 +360,7 @@ async fn a_broker_outage_is_drained_newest_first_and_nothing_is_lost() {
 }
 
 fn now_ns() -> i64 {
-    seaframe_agent::timestamp::Timestamp::now().unix_nanos()
+    seaframe_wire::timestamp::Timestamp::now().unix_nanos()
 }
 
 /// Thumbnails by (camera, capture time): the shore's unique key.

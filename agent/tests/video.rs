@@ -18,8 +18,8 @@ use seaframe_agent::frame::Frame;
 use seaframe_agent::gps::state::Gps;
 use seaframe_agent::metrics::Metrics;
 use seaframe_agent::store::Store;
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_testkit::require_binary;
+use seaframe_wire::timestamp::Timestamp;
 use seaframe_wire::{CameraId, VesselName};
 use tokio_util::sync::CancellationToken;
 

@@ -25,9 +25,9 @@ use seaframe_agent::frame::Frame;
 use seaframe_agent::fswatch::WatchSettings;
 use seaframe_agent::gps::timeline::Position;
 use seaframe_agent::store::{FrameRow, Store};
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_testkit::RedisServer;
 use seaframe_wire::CameraId;
+use seaframe_wire::timestamp::Timestamp;
 
 /// The watch at a test's pace: a slow-scan cycle over these small trees
 /// takes a tick or two.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::ApiState;
 use crate::metrics::CameraMetrics;
 use crate::store::health::StoreState;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 fn camera_json(c: &CameraMetrics, storing: StoreState) -> Value {
     let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);

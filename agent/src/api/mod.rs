@@ -37,7 +37,7 @@ use crate::config::in_effect::SharedInEffect;
 use crate::config::{ApiConfig, Secret};
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// What the handlers share. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use seaframe_wire::CameraId;
 
 use super::error::ApiError;
 use crate::store::Cursor;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 pub use seaframe_http::{Params, QueryParams};
 

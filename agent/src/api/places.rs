@@ -10,78 +10,14 @@ use super::ApiState;
 use super::error::ApiError;
 use super::params::{self, Params, QueryParams};
 use super::store_call::{blocking, frame_json};
-use crate::store::geo::{circle_box, distance_m};
 use crate::store::{Cursor, GeoBox, Pick};
+use seaframe_wire::geo::Place;
 
-/// The largest radius a place query accepts.
-const MAX_RADIUS_M: f64 = 1_000_000.0;
-
-fn number(
-    p: &Params,
-    name: &str,
-    range: std::ops::RangeInclusive<f64>,
-) -> Result<Option<f64>, ApiError> {
-    p.get(name)
-        .map(|s| {
-            s.parse::<f64>()
-                .ok()
-                .filter(|v| range.contains(v))
-                .ok_or_else(|| {
-                    ApiError::bad(
-                        name,
-                        format!(
-                            "{s:?} is not a number in [{}, {}]",
-                            range.start(),
-                            range.end()
-                        ),
-                    )
-                })
-        })
-        .transpose()
-}
-
-/// The place filter of a listing, if the query has one.
-pub enum Place {
-    Box(GeoBox),
-    Circle { lat: f64, lon: f64, radius_m: f64 },
-}
-
+/// The place filter of a listing, if the query has one
+/// ([`seaframe_wire::geo::place_param`], the shore's too).
 pub fn place(p: &Params) -> Result<Option<Place>, ApiError> {
-    if let Some(s) = p.get("bbox") {
-        let v: Vec<f64> = s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-        let [min_lon, min_lat, max_lon, max_lat] = v[..] else {
-            return Err(ApiError::bad(
-                "bbox",
-                format!("{s:?} is not minlon,minlat,maxlon,maxlat"),
-            ));
-        };
-        if !(-90.0..=90.0).contains(&min_lat)
-            || !(-90.0..=90.0).contains(&max_lat)
-            || min_lat > max_lat
-        {
-            return Err(ApiError::bad(
-                "bbox",
-                "latitudes must be in [-90, 90], min before max",
-            ));
-        }
-        if !(-180.0..=180.0).contains(&min_lon) || !(-180.0..=180.0).contains(&max_lon) {
-            return Err(ApiError::bad("bbox", "longitudes must be in [-180, 180]"));
-        }
-        return Ok(Some(Place::Box(GeoBox {
-            min_lat,
-            max_lat,
-            min_lon,
-            max_lon,
-        })));
-    }
-    let lat = number(p, "lat", -90.0..=90.0)?;
-    let lon = number(p, "lon", -180.0..=180.0)?;
-    let radius_m = number(p, "radius_m", 0.0..=MAX_RADIUS_M)?;
-    match (lat, lon, radius_m) {
-        (None, None, None) => Ok(None),
-        (Some(lat), Some(lon), Some(radius_m)) => Ok(Some(Place::Circle { lat, lon, radius_m })),
-        _ => Err(ApiError::bad("lat", "lat, lon and radius_m go together")),
-    }
+    seaframe_wire::geo::place_param(|name| p.get(name).map(String::as_str))
+        .map_err(|e| ApiError::bad(e.param, e.why))
 }
 
 /// A page of frames in a place: the box from the R*Tree, then (for a
@@ -91,12 +27,10 @@ pub async fn list(state: &ApiState, p: &Params, place: Place) -> Result<Json<Val
     let (from, to) = params::range(p)?;
     let limit = params::limit(p)?;
     let mut after = params::cursor(p)?;
-    let (geo, circle) = match place {
-        Place::Box(b) => (b, None),
-        Place::Circle { lat, lon, radius_m } => {
-            (circle_box(lat, lon, radius_m), Some((lat, lon, radius_m)))
-        }
-    };
+    // The R*Tree's box is the place's prefilter, exact for a box; a
+    // circle's rows are then kept by their distance.
+    let geo = GeoBox::from(place.prefilter());
+    let circle = matches!(place, Place::Circle { .. }).then_some(place);
     let mut out = Vec::new();
     loop {
         let (rows, more) = blocking(&state.store, move |s| {
@@ -109,7 +43,7 @@ pub async fn list(state: &ApiState, p: &Params, place: Place) -> Result<Json<Val
                 id: row.id,
             });
             let inside = match (circle, row.lat, row.lon) {
-                (Some((lat, lon, r)), Some(a), Some(b)) => distance_m(lat, lon, a, b) <= r,
+                (Some(c), Some(lat), Some(lon)) => c.contains(lat, lon),
                 (None, _, _) => true,
                 _ => false,
             };

@@ -11,7 +11,7 @@ use super::ApiState;
 use super::cameras::cameras_json;
 use super::error::ApiError;
 use super::store_call::blocking;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// What the disk holds against its budget; `{"error"}` when the store
 /// cannot say (the status must still answer then).

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::params::{self, QueryParams};
 use super::store_call::blocking;
 use crate::store::fixes::FixRow;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 pub async fn get(
     State(state): State<ApiState>,

@@ -35,8 +35,8 @@ use crate::frame::Frame;
 use crate::handoff::Handoff;
 use crate::jpeg;
 use crate::metrics::{CameraMetrics, CameraState};
-use crate::timestamp::Timestamp;
 use numbering::Numbering;
+use seaframe_wire::timestamp::Timestamp;
 
 /// The shortest wait before retrying a camera that refused the credentials.
 const UNAUTHORIZED_RETRY: Duration = Duration::from_secs(5);

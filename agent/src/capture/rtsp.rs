@@ -29,7 +29,7 @@ use url::Url;
 use super::CaptureError;
 use super::jpegstream::JpegSplitter;
 use crate::config::{Decode, redact};
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// The binary run for every RTSP camera (Debian package `ffmpeg`).
 pub const FFMPEG: &str = "ffmpeg";

@@ -6,7 +6,7 @@ use jpeg_encoder::{ColorType, Encoder};
 use seaframe_wire::CameraId;
 
 use super::font;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Renders and encodes one frame (blocking: call from `spawn_blocking`).
 #[derive(Debug)]

@@ -18,7 +18,7 @@ use v4l::video::Capture;
 use v4l::{Device, FourCC};
 
 use super::CaptureError;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// No frame from the device for this long: it is stalled or gone.
 const STALL_TIMEOUT: Duration = Duration::from_secs(5);

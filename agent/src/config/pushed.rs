@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Config;
 use super::layered::{Overlay, effective};
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Outcomes kept in the history.
 pub const HISTORY_LEN: usize = 20;

@@ -30,7 +30,7 @@ use super::scan::{Budget, Scan, ctime_ns};
 use super::targets::{minute_of, targets};
 use crate::store::ReconcileReport;
 use crate::store::layout::{MINUTE_DEPTH, folder_depth, parse_rel_path};
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// How long notify's thread rests when events start to come.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(20);

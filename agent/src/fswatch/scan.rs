@@ -267,7 +267,7 @@ mod tests {
     use super::*;
     use crate::clock::ClockSource;
     use crate::frame::Frame;
-    use crate::timestamp::Timestamp;
+    use seaframe_wire::timestamp::Timestamp;
 
     /// 2025-06-15T15:07:00Z
     const T0_MS: i64 = 1_750_000_020_000;

@@ -13,7 +13,7 @@
 use seaframe_wire::CameraId;
 
 use crate::store::layout::folders;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 const HOUR_NS: i64 = 3_600_000_000_000;
 const MINUTE_NS: i64 = 60_000_000_000;

@@ -10,7 +10,7 @@ use super::fix::{Assembler, Fix};
 use super::framer::{Framed, Framer};
 use super::nmea::{self, NmeaError};
 use super::state::Gps;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Maps a fix's time before it is recorded (a replay moves its log to
 /// now); given the fix and the arrival of its epoch's first sentence.

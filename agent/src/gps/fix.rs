@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::nmea::{Date, Gga, Gns, LatLon, Sentence, TimeOfDay};
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 const DAY_MS: u32 = 86_400_000;
 

@@ -15,7 +15,7 @@ use super::fix::Fix;
 use super::state::Gps;
 use crate::backoff::{Backoff, pause};
 use crate::config::GpsSource;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// No data from a connected source for this long: reconnect.
 const QUIET_TIMEOUT: Duration = Duration::from_secs(30);

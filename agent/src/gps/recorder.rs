@@ -12,7 +12,7 @@ use super::fix::Fix;
 use super::state::Gps;
 use crate::store::Store;
 use crate::store::fixes::FixRow;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// How often the timeline is looked at.
 pub const RECORD_EVERY: Duration = Duration::from_secs(1);

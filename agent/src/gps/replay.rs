@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::feed::Feed;
 use super::nmea::{self, Sentence};
 use super::state::Gps;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Longest pause between two epochs, whatever the log says.
 const MAX_GAP: Duration = Duration::from_secs(5);

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::fix::Fix;
 use super::state::Gps;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 const KNOTS_PER_M_S: f64 = 1.943_844_5;
 

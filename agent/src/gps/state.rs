@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::fix::Fix;
 use super::timeline::{Position, Timeline};
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 #[derive(Debug)]
 pub struct Gps {

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use super::fix::Fix;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Fixes kept for tagging and for the track recorder to pick up (an hour
 /// at 1 Hz; the track itself is kept in the index).

@@ -7,7 +7,7 @@ use super::resp::Reply;
 use super::{Entry, QueueError};
 use crate::clock::ClockSource;
 use crate::frame::Frame;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// How many of a transaction's XADDs added their frame: all or none (a
 /// nil reply: no stream), since they ran in one MULTI/EXEC.

@@ -149,7 +149,7 @@ mod tests {
     use super::*;
     use crate::clock::ClockSource;
     use crate::frame::Frame;
-    use crate::timestamp::Timestamp;
+    use seaframe_wire::timestamp::Timestamp;
 
     fn index_with(paths: &[(&str, i64, u64)]) -> (tempfile::TempDir, Index) {
         let dir = tempfile::tempdir().unwrap();

@@ -24,7 +24,7 @@ impl Store {
     pub fn purge(
         &self,
         camera: Option<&seaframe_wire::CameraId>,
-        before: crate::timestamp::Timestamp,
+        before: seaframe_wire::timestamp::Timestamp,
     ) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {

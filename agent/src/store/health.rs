@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// How often a lasting failure is logged again.
 const LOG_EVERY: Duration = Duration::from_secs(60);

@@ -19,7 +19,7 @@ use super::layout::rel_path;
 use super::{Candidate, Cursor, FramePage, FrameQuery, FrameRow, StoreError};
 use crate::clock::ClockSource;
 use crate::frame::Frame;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Forward migrations; `PRAGMA user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[

@@ -7,7 +7,7 @@
 
 use seaframe_wire::CameraId;
 
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// The relative path of a frame's file.
 pub fn rel_path(camera: &CameraId, captured_at: Timestamp, seq: u64) -> String {

@@ -8,7 +8,6 @@
 pub mod by_path;
 pub mod fixes;
 mod garbage;
-pub mod geo;
 pub mod health;
 pub mod index;
 pub mod layout;
@@ -22,10 +21,11 @@ pub use reconcile::{Children, Report as ReconcileReport};
 use std::path::{Path, PathBuf};
 
 use seaframe_wire::CameraId;
+use seaframe_wire::geo::{Lons, Prefilter};
 
 use crate::clock::ClockSource;
 use crate::frame::Frame;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// What went wrong storing or querying.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +114,23 @@ pub struct GeoBox {
     pub max_lat: f64,
     pub min_lon: f64,
     pub max_lon: f64,
+}
+
+impl From<Prefilter> for GeoBox {
+    /// The R*Tree's box for a place's prefilter (which holds every point of
+    /// the place: a circle's true extent on the sphere).
+    fn from(p: Prefilter) -> Self {
+        let (min_lon, max_lon) = match p.lons {
+            Lons::All => (-180.0, 180.0),
+            Lons::Within { west, east } | Lons::Across { west, east } => (west, east),
+        };
+        Self {
+            min_lat: p.min_lat,
+            max_lat: p.max_lat,
+            min_lon,
+            max_lon,
+        }
+    }
 }
 
 /// A frame retention may delete.
@@ -424,4 +441,42 @@ impl Store {
 /// 4 MB), and counting it would make a small budget swing.
 pub fn file_bytes(db: &Path) -> u64 {
     std::fs::metadata(db).map_or(0, |m| m.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use seaframe_wire::geo::{EARTH_RADIUS_M, Place};
+
+    use super::*;
+
+    /// The point of a circle furthest east lies north of its centre in the
+    /// northern hemisphere, at `asin(sin d / cos lat)` of longitude: wider
+    /// than `d / cos lat`, the box the agent used to search (which lost it).
+    #[test]
+    fn a_circle_near_the_pole_keeps_its_rim_in_the_box() {
+        let (lat, lon, radius_m) = (80.0_f64, 0.0, 100_000.0);
+        let circle = Place::Circle { lat, lon, radius_m };
+        let d = radius_m * 0.9999 / EARTH_RADIUS_M;
+        let rim_lat = (lat.to_radians().sin() / d.cos()).asin().to_degrees();
+        let rim_lon = lon + (d.sin() / lat.to_radians().cos()).asin().to_degrees();
+        assert!(circle.contains(rim_lat, rim_lon));
+        let old_half_width = (radius_m / EARTH_RADIUS_M).to_degrees() / lat.to_radians().cos();
+        assert!(rim_lon > lon + old_half_width, "the old box held it");
+        let b = GeoBox::from(circle.prefilter());
+        assert!((b.min_lat..=b.max_lat).contains(&rim_lat), "{b:?}");
+        assert!((b.min_lon..=b.max_lon).contains(&rim_lon), "{b:?}");
+    }
+
+    #[test]
+    fn a_circle_across_the_antimeridian_is_a_wrapped_box() {
+        let b = GeoBox::from(
+            Place::Circle {
+                lat: 0.0,
+                lon: 179.99,
+                radius_m: 5000.0,
+            }
+            .prefilter(),
+        );
+        assert!(b.min_lon > b.max_lon, "{b:?}");
+    }
 }

@@ -7,7 +7,7 @@ use seaframe_wire::CameraId;
 
 use super::index::{COLUMNS, Index, row_to_frame};
 use super::{Cursor, FrameRow, GeoBox, Pick, StoreError};
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// A place box holding at least this many frames is searched from the time
 /// index rather than from the R*Tree (`query_box`).

@@ -26,8 +26,8 @@ use crate::clock::ClockSource;
 use crate::frame::Frame;
 use crate::gps::timeline::Position;
 use crate::store::writer::classify;
-use crate::timestamp::Timestamp;
 use crate::{exif, jpeg};
+use seaframe_wire::timestamp::Timestamp;
 
 /// What a reconcile found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

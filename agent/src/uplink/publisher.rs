@@ -45,7 +45,7 @@ use super::thumbs::set_backlog_gauges;
 use crate::backoff::{Backoff, pause};
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// Thumbnails published and not yet acknowledged, at most.
 pub const MAX_IN_FLIGHT: usize = 8;

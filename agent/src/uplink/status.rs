@@ -14,7 +14,7 @@ use crate::gps::fix::Fix as GpsFix;
 use crate::metrics::{CameraState, Metrics};
 use crate::retention::disk_space;
 use crate::store::Store;
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 #[derive(Debug, Clone)]
 pub struct StatusSource {

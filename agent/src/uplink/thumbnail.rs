@@ -100,7 +100,7 @@ fn shrink(picture: &Picture, width: usize) -> Picture {
 mod tests {
     use super::*;
     use crate::capture::testpattern::TestPattern;
-    use crate::timestamp::Timestamp;
+    use seaframe_wire::timestamp::Timestamp;
 
     fn frame(width: u32, height: u32) -> Vec<u8> {
         TestPattern::new("bridge".parse().unwrap(), width, height)

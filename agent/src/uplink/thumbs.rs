@@ -18,7 +18,7 @@ use super::thumbnail;
 use crate::clock::ClockSource;
 use crate::metrics::Metrics;
 use crate::store::{FrameRow, Pick, Store};
-use crate::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 /// A slot is picked once a frame of its camera this much newer is stored:
 /// frames wait up to 1.5 s for a GPS fix, and workers store batches side

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use seaframe_agent::config::Config;
 use seaframe_agent::store::{FrameQuery, FrameRow, Store};
-use seaframe_agent::timestamp::Timestamp;
+use seaframe_wire::timestamp::Timestamp;
 
 #[allow(unused_imports)] // each test binary uses its own subset
 pub use seaframe_testkit::wait_for;

@@ -2,13 +2,17 @@
 //! runtime: the validated names ([`VesselName`], [`CameraId`]) that every
 //! path and topic is built from, the MQTT [`Topic`]s, the binary thumbnail
 //! envelope ([`Thumb`]), the JPEG check both ends run ([`jpeg`]) and the JSON
-//! messages. `docs/wire.md` documents the bytes.
+//! messages; and the vocabulary both ends speak in their APIs: instants and
+//! the ways people write them ([`timestamp`]), places on the Earth ([`geo`]).
+//! `docs/wire.md` documents the bytes.
 
 mod envelope;
+pub mod geo;
 pub mod jpeg;
 pub mod message;
 mod name;
 pub mod overlay;
+pub mod timestamp;
 mod topic;
 pub mod track;
 

@@ -33,8 +33,8 @@ use seaframe_agent::fswatch::{DiskWatch, WatchSettings};
 use seaframe_agent::gps::state::Gps;
 use seaframe_agent::metrics::Metrics;
 use seaframe_agent::stage::Stage;
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_wire::CameraId;
+use seaframe_wire::timestamp::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]

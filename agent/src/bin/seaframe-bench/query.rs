@@ -12,12 +12,12 @@ use bytes::Bytes;
 use seaframe_agent::clock::ClockSource;
 use seaframe_agent::frame::Frame;
 use seaframe_agent::gps::timeline::Position;
-use seaframe_agent::store::geo::{circle_box, distance_m};
 use seaframe_agent::store::index::Index;
 use seaframe_agent::store::layout::rel_path;
 use seaframe_agent::store::{FrameQuery, GeoBox, Pick, Store};
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_wire::CameraId;
+use seaframe_wire::geo::Place;
+use seaframe_wire::timestamp::Timestamp;
 
 use super::{QueryArgs, percentile};
 
@@ -151,17 +151,22 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         "radius 2 km around a point of the track, whole month",
         &mut |at| {
             let (lat, lon) = track(at - T0_NS);
+            let circle = Place::Circle {
+                lat,
+                lon,
+                radius_m: 2000.0,
+            };
             let (rows, _) = index.query_box(
-                &circle_box(lat, lon, 2000.0),
+                &GeoBox::from(circle.prefilter()),
                 ts(T0_NS),
                 ts(T0_NS + span_ns),
                 None,
                 100,
             )?;
             Ok(rows
-            .iter()
-            .filter(|r| matches!((r.lat, r.lon), (Some(a), Some(b)) if distance_m(lat, lon, a, b) <= 2000.0))
-            .count())
+                .iter()
+                .filter(|r| matches!((r.lat, r.lon), (Some(a), Some(b)) if circle.contains(a, b)))
+                .count())
         },
     )?;
     time("nearest to an instant", &mut |at| {

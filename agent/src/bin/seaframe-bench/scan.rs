@@ -12,8 +12,8 @@ use seaframe_agent::fswatch::WatchSettings;
 use seaframe_agent::fswatch::scan::{Budget, Scan};
 use seaframe_agent::store::layout::rel_path;
 use seaframe_agent::store::{ReconcileReport, Store};
-use seaframe_agent::timestamp::Timestamp;
 use seaframe_wire::CameraId;
+use seaframe_wire::timestamp::Timestamp;
 
 use super::{ScanArgs, cpu_seconds};
 

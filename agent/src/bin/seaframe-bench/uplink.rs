@@ -98,7 +98,7 @@ fn sample_row(camera: seaframe_wire::CameraId) -> seaframe_agent::store::FrameRo
         id: 1,
         camera,
         seq: 1,
-        captured_at: seaframe_agent::timestamp::Timestamp::now(),
+        captured_at: seaframe_wire::timestamp::Timestamp::now(),
         rel_path: String::new(),
         bytes: 0,
         width: 1920,

@@ -101,7 +101,7 @@ mqtt_url = "{broker_url}"
 
 /// Unix ms of an RFC 3339 UTC time with nanoseconds ("…T08:00:01.250000000Z").
 pub fn unix_ms(ts: &str) -> i64 {
-    seaframe_agent::timestamp::Timestamp::parse_user(ts)
+    seaframe_wire::timestamp::Timestamp::parse_user(ts)
         .unwrap()
         .unix_millis()
 }

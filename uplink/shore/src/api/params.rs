@@ -14,8 +14,6 @@ pub use seaframe_http::{Params, QueryParams};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
-/// Half the Earth's circumference.
-const MAX_RADIUS_M: f64 = 20_037_509.0;
 
 pub fn camera(p: &Params) -> Result<Option<CameraId>, ApiError> {
     p.get("camera")
@@ -67,76 +65,11 @@ pub fn cursor(p: &Params) -> Result<Option<(i64, i64)>, ApiError> {
         .transpose()
 }
 
-fn number(
-    p: &Params,
-    name: &str,
-    range: std::ops::RangeInclusive<f64>,
-) -> Result<Option<f64>, ApiError> {
-    p.get(name)
-        .map(|s| match s.parse::<f64>() {
-            Ok(v) if range.contains(&v) => Ok(v),
-            _ => Err(ApiError::bad(
-                name,
-                format!(
-                    "{s:?} is not a number from {} to {}",
-                    range.start(),
-                    range.end()
-                ),
-            )),
-        })
-        .transpose()
-}
-
-/// `bbox=minlon,minlat,maxlon,maxlat` or `lat=&lon=&radius_m=`, or neither.
-/// A box whose `minlon` is east of its `maxlon` crosses the antimeridian
-/// (`bbox=170,-10,-170,10` is the 20° either side of 180°).
+/// The place filter of a search, if the query has one
+/// ([`seaframe_wire::geo::place_param`], the agent's too).
 pub fn place(p: &Params) -> Result<Option<Place>, ApiError> {
-    if let Some(s) = p.get("bbox") {
-        let v: Vec<f64> = s
-            .split(',')
-            .map(|x| x.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| {
-                ApiError::bad("bbox", format!("{s:?} is not minlon,minlat,maxlon,maxlat"))
-            })?;
-        let [min_lon, min_lat, max_lon, max_lat] = v[..] else {
-            return Err(ApiError::bad(
-                "bbox",
-                "needs four numbers: minlon,minlat,maxlon,maxlat",
-            ));
-        };
-        if ![min_lon, max_lon]
-            .iter()
-            .all(|x| (-180.0..=180.0).contains(x))
-            || ![min_lat, max_lat]
-                .iter()
-                .all(|x| (-90.0..=90.0).contains(x))
-            || min_lat > max_lat
-        {
-            return Err(ApiError::bad(
-                "bbox",
-                "longitudes in [-180, 180], latitudes in [-90, 90], minlat ≤ maxlat \
-                 (minlon > maxlon is a box across the antimeridian)",
-            ));
-        }
-        return Ok(Some(Place::BBox {
-            min_lon,
-            min_lat,
-            max_lon,
-            max_lat,
-        }));
-    }
-    let lat = number(p, "lat", -90.0..=90.0)?;
-    let lon = number(p, "lon", -180.0..=180.0)?;
-    let radius_m = number(p, "radius_m", 0.0..=MAX_RADIUS_M)?;
-    match (lat, lon, radius_m) {
-        (None, None, None) => Ok(None),
-        (Some(lat), Some(lon), Some(radius_m)) => Ok(Some(Place::Circle { lat, lon, radius_m })),
-        _ => Err(ApiError::bad(
-            "radius_m",
-            "lat, lon and radius_m go together",
-        )),
-    }
+    seaframe_wire::geo::place_param(|name| p.get(name).map(String::as_str))
+        .map_err(|e| ApiError::bad(e.param, e.why))
 }
 
 /// The `{v}` of `/vessels/{v}/…`, validated.

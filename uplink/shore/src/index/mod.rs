@@ -16,14 +16,13 @@
 
 pub mod accounts;
 pub mod bulk;
-pub mod geo;
 pub mod health;
 pub mod postgres;
 pub mod retention;
 pub mod sqlite;
 pub mod track;
 
-pub use geo::{Place, haversine_m};
+pub use seaframe_wire::geo::{Lons, Place, haversine_m};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -163,12 +162,12 @@ pub(crate) fn thumb_query_sql(
             format!("point(lon, lat) <@ box(point({west}, {a}), point({east}, {b}))")
         };
         match p.lons {
-            geo::Lons::All => {
+            Lons::All => {
                 if point_box {
                     conds.push(within("-180", "180"));
                 }
             }
-            geo::Lons::Within { west, east } => {
+            Lons::Within { west, east } => {
                 let c = bind(Param::Real(west), &mut params);
                 let d = bind(Param::Real(east), &mut params);
                 conds.push(format!("lon BETWEEN {c} AND {d}"));
@@ -176,7 +175,7 @@ pub(crate) fn thumb_query_sql(
                     conds.push(within(&c, &d));
                 }
             }
-            geo::Lons::Across { west, east } => {
+            Lons::Across { west, east } => {
                 let c = bind(Param::Real(west), &mut params);
                 let d = bind(Param::Real(east), &mut params);
                 conds.push(format!("(lon >= {c} OR lon <= {d})"));

@@ -1,5 +1,6 @@
 //! [`Timestamp`]: an instant in UTC with nanosecond resolution, the one time
-//! type of the frame path, plus the formats users write times in.
+//! type of the agent and the shore, plus the formats users write times in
+//! (one parser and one RFC 3339 form for both ends' APIs).
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -73,7 +74,8 @@ impl Timestamp {
         };
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
             let ms: i64 = s.parse().map_err(|_| err())?;
-            return Ok(Self::from_unix_millis(ms));
+            // Beyond the years 1678..2262 is a mistake, not a time.
+            return ms.checked_mul(1_000_000).map(Self).ok_or_else(err);
         }
         if let Ok(dt) = OffsetDateTime::parse(s, &Rfc3339) {
             return Self::from_datetime(dt).ok_or_else(err);
@@ -132,6 +134,8 @@ mod tests {
             "2025-13-01T00:00:00Z",
             "2025/11/24",
             "12ab",
+            "1e9",
+            "99999999999999999",
         ] {
             let e = Timestamp::parse_user(s).unwrap_err();
             assert_eq!(e.input, s);
@@ -143,5 +147,11 @@ mod tests {
         let t = Timestamp::from_unix_nanos(1_764_000_000_000_000_007);
         assert_eq!(t.to_rfc3339(), "2025-11-24T16:00:00.000000007Z");
         assert_eq!(Timestamp::parse_user(&t.to_rfc3339()).unwrap(), t);
+        let before_1970 = Timestamp::from_unix_nanos(-5);
+        assert_eq!(before_1970.to_rfc3339(), "1969-12-31T23:59:59.999999995Z");
+        assert_eq!(
+            Timestamp::parse_user(&before_1970.to_rfc3339()).unwrap(),
+            before_1970
+        );
     }
 }

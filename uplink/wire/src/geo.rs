@@ -1,7 +1,8 @@
-//! Places on the Earth for the thumbnail search: a box of longitude and
-//! latitude (which may cross the antimeridian: west edge east of the east
-//! edge) or a circle, and the prefilter the index searches before the
-//! exact test. The prefilter must never miss a point the exact test keeps:
+//! Places on the Earth, as both ends' APIs search them (the agent's frames,
+//! the shore's thumbnails): a box of longitude and latitude (which may cross
+//! the antimeridian: west edge east of the east edge) or a circle, read from
+//! a query string by [`place_param`], and the prefilter an index searches
+//! before the exact test. The prefilter must never miss a point the exact test keeps:
 //! a circle's box is computed on the sphere (it widens toward the poles,
 //! takes every longitude when the circle holds a pole, and wraps across
 //! ±180°), not as radius ÷ cos(latitude) around the centre.
@@ -109,6 +110,82 @@ impl Place {
     }
 }
 
+/// The largest radius a place query takes: half the Earth's circumference
+/// (a circle that size holds every point).
+pub const MAX_RADIUS_M: f64 = 20_037_509.0;
+
+/// A place parameter that is not understood: which one, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{param}: {why}")]
+pub struct BadPlace {
+    pub param: &'static str,
+    pub why: String,
+}
+
+/// `bbox=minlon,minlat,maxlon,maxlat` or `lat=&lon=&radius_m=`, or neither,
+/// from a query string's parameters (`get` looks one up). A box whose
+/// `minlon` is east of its `maxlon` crosses the antimeridian
+/// (`bbox=170,-10,-170,10` is the 20° either side of 180°).
+pub fn place_param<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Option<Place>, BadPlace> {
+    if let Some(s) = get("bbox") {
+        let bad = |why: String| BadPlace { param: "bbox", why };
+        let v: Vec<f64> = s
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad(format!("{s:?} is not minlon,minlat,maxlon,maxlat")))?;
+        let [min_lon, min_lat, max_lon, max_lat] = v[..] else {
+            return Err(bad("needs four numbers: minlon,minlat,maxlon,maxlat".into()));
+        };
+        if ![min_lon, max_lon]
+            .iter()
+            .all(|x| (-180.0..=180.0).contains(x))
+            || ![min_lat, max_lat]
+                .iter()
+                .all(|x| (-90.0..=90.0).contains(x))
+            || min_lat > max_lat
+        {
+            return Err(bad(
+                "longitudes in [-180, 180], latitudes in [-90, 90], minlat ≤ maxlat \
+                 (minlon > maxlon is a box across the antimeridian)"
+                    .into(),
+            ));
+        }
+        return Ok(Some(Place::BBox {
+            min_lon,
+            min_lat,
+            max_lon,
+            max_lat,
+        }));
+    }
+    let number = |param: &'static str, range: std::ops::RangeInclusive<f64>| {
+        get(param)
+            .map(|s| match s.parse::<f64>() {
+                Ok(v) if range.contains(&v) => Ok(v),
+                _ => Err(BadPlace {
+                    param,
+                    why: format!(
+                        "{s:?} is not a number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                }),
+            })
+            .transpose()
+    };
+    let lat = number("lat", -90.0..=90.0)?;
+    let lon = number("lon", -180.0..=180.0)?;
+    let radius_m = number("radius_m", 0.0..=MAX_RADIUS_M)?;
+    match (lat, lon, radius_m) {
+        (None, None, None) => Ok(None),
+        (Some(lat), Some(lon), Some(radius_m)) => Ok(Some(Place::Circle { lat, lon, radius_m })),
+        _ => Err(BadPlace {
+            param: "radius_m",
+            why: "lat, lon and radius_m go together".into(),
+        }),
+    }
+}
+
 /// The smallest band of latitude and longitude that holds the circle: its
 /// angular radius `d` spans `lat ± d`; when that reaches a pole every
 /// longitude is in; otherwise the widest longitude is at the tangent
@@ -163,6 +240,45 @@ pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn query<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a str> {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+    }
+
+    #[test]
+    fn place_parameters_are_read_or_refused_by_name() {
+        assert_eq!(place_param(query(&[])), Ok(None));
+        assert_eq!(
+            place_param(query(&[("bbox", "170,-10,-170,10")])),
+            Ok(Some(Place::BBox {
+                min_lon: 170.0,
+                min_lat: -10.0,
+                max_lon: -170.0,
+                max_lat: 10.0
+            }))
+        );
+        assert_eq!(
+            place_param(query(&[("lat", "59"), ("lon", "10"), ("radius_m", "5")])),
+            Ok(Some(Place::Circle {
+                lat: 59.0,
+                lon: 10.0,
+                radius_m: 5.0
+            }))
+        );
+        for (pairs, param) in [
+            (&[("bbox", "1,2,3")][..], "bbox"),
+            (&[("bbox", "0,91,1,92")], "bbox"),
+            (&[("bbox", "0,1,x,2")], "bbox"),
+            (&[("lat", "50"), ("lon", "0")], "radius_m"),
+            (&[("lat", "95"), ("lon", "0"), ("radius_m", "5")], "lat"),
+            (
+                &[("lat", "50"), ("lon", "0"), ("radius_m", "-1")],
+                "radius_m",
+            ),
+        ] {
+            assert_eq!(place_param(query(pairs)).map_err(|e| e.param), Err(param));
+        }
+    }
 
     #[test]
     fn circles_contain_what_is_near() {
