@@ -74,8 +74,9 @@ impl Timestamp {
         };
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
             let ms: i64 = s.parse().map_err(|_| err())?;
-            // Beyond the years 1678..2262 is a mistake, not a time.
-            return ms.checked_mul(1_000_000).map(Self).ok_or_else(err);
+            // Beyond the years 1678..2262 reads as their end: `to=9999999999999`
+            // is how scripts say "until the end".
+            return Ok(Self::from_unix_millis(ms));
         }
         if let Ok(dt) = OffsetDateTime::parse(s, &Rfc3339) {
             return Self::from_datetime(dt).ok_or_else(err);
@@ -135,7 +136,7 @@ mod tests {
             "2025/11/24",
             "12ab",
             "1e9",
-            "99999999999999999",
+            "99999999999999999999",
         ] {
             let e = Timestamp::parse_user(s).unwrap_err();
             assert_eq!(e.input, s);
@@ -147,6 +148,11 @@ mod tests {
         let t = Timestamp::from_unix_nanos(1_764_000_000_000_000_007);
         assert_eq!(t.to_rfc3339(), "2025-11-24T16:00:00.000000007Z");
         assert_eq!(Timestamp::parse_user(&t.to_rfc3339()).unwrap(), t);
+        assert_eq!(
+            Timestamp::parse_user("99999999999999999").unwrap(),
+            Timestamp::from_unix_nanos(i64::MAX),
+            "milliseconds past 2262 read as its end"
+        );
         let before_1970 = Timestamp::from_unix_nanos(-5);
         assert_eq!(before_1970.to_rfc3339(), "1969-12-31T23:59:59.999999995Z");
         assert_eq!(
