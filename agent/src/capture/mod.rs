@@ -18,6 +18,7 @@ pub mod numbering;
 mod replay;
 pub mod rtsp;
 pub mod testpattern;
+#[cfg(feature = "v4l2")]
 mod v4l2;
 
 use std::sync::Arc;
@@ -64,6 +65,7 @@ enum Source {
     Replay(replay::Replay),
     Snapshot(http::Snapshot),
     Mjpeg(http::Mjpeg),
+    #[cfg(feature = "v4l2")]
     V4l2(v4l2::V4l2),
     Rtsp(rtsp::Rtsp),
 }
@@ -79,12 +81,18 @@ impl Source {
                 Self::Snapshot(http::Snapshot::new(url.clone(), cfg.fps)?)
             }
             CameraSource::Mjpeg { url } => Self::Mjpeg(http::Mjpeg::new(url.clone())?),
+            #[cfg(feature = "v4l2")]
             CameraSource::V4l2 { device } => Self::V4l2(v4l2::V4l2::start(
                 device.clone(),
                 cfg.width,
                 cfg.height,
                 cfg.fps,
             )),
+            // The config refuses it in such a build (config/source.rs).
+            #[cfg(not(feature = "v4l2"))]
+            CameraSource::V4l2 { .. } => {
+                return Err(CaptureError::Setup(crate::config::NO_V4L2.into()));
+            }
             CameraSource::Rtsp { url } => Self::Rtsp(
                 rtsp::Rtsp::new(cfg.id.clone(), url.clone(), cfg.fps, cfg.decoder.clone())
                     .with_decode(cfg.decode),
@@ -114,6 +122,7 @@ impl Source {
             Self::Replay(r) => Ok((r.grab().await?, Timestamp::now())),
             Self::Snapshot(s) => Ok((s.grab().await?, Timestamp::now())),
             Self::Mjpeg(m) => Ok((m.grab().await?, Timestamp::now())),
+            #[cfg(feature = "v4l2")]
             Self::V4l2(v) => v.grab().await,
             Self::Rtsp(r) => r.grab().await,
         }
@@ -137,6 +146,7 @@ impl std::fmt::Debug for Source {
             Self::Replay(_) => "Replay",
             Self::Snapshot(_) => "Snapshot",
             Self::Mjpeg(_) => "Mjpeg",
+            #[cfg(feature = "v4l2")]
             Self::V4l2(_) => "V4l2",
             Self::Rtsp(_) => "Rtsp",
         })

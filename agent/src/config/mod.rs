@@ -23,7 +23,7 @@ use seaframe_wire::{CameraId, VesselName};
 use serde::{Deserialize, Serialize};
 
 pub use files::check_files;
-pub use source::{CameraSource, GpsSource, SourceError, redact, redact_str as redact_url};
+pub use source::{CameraSource, GpsSource, NO_V4L2, SourceError, redact, redact_str as redact_url};
 
 /// The example file: every key with its default and meaning.
 pub const EXAMPLE: &str = include_str!("../../seaframe.example.toml");

@@ -44,6 +44,10 @@ pub struct SourceError {
     pub message: String,
 }
 
+/// Why a `v4l2:` source is refused by an agent built without V4L2.
+pub const NO_V4L2: &str = "v4l2: this agent was built without USB camera support \
+     (the `v4l2` cargo feature, on in every package)";
+
 fn bad(message: impl Into<String>) -> SourceError {
     SourceError {
         message: message.into(),
@@ -86,6 +90,9 @@ impl std::str::FromStr for CameraSource {
                 url: parse_http_url(rest)?,
             })
         } else if let Some(dev) = s.strip_prefix("v4l2:") {
+            if !cfg!(feature = "v4l2") {
+                return Err(bad(NO_V4L2));
+            }
             let device = parse_path(dev, "v4l2:")?;
             if !device.is_absolute() {
                 return Err(bad(format!(
@@ -271,13 +278,26 @@ mod tests {
             CameraSource::Mjpeg { .. }
         ));
         assert!(matches!(
-            "v4l2:/dev/video0".parse().unwrap(),
-            CameraSource::V4l2 { .. }
-        ));
-        assert!(matches!(
             "rtsp://10.0.0.5:554/stream1".parse().unwrap(),
             CameraSource::Rtsp { .. }
         ));
+    }
+
+    #[cfg(feature = "v4l2")]
+    #[test]
+    fn reads_a_v4l2_device() {
+        assert!(matches!(
+            "v4l2:/dev/video0".parse().unwrap(),
+            CameraSource::V4l2 { .. }
+        ));
+    }
+
+    /// CI builds the agent without the feature once to run this.
+    #[cfg(not(feature = "v4l2"))]
+    #[test]
+    fn a_build_without_v4l2_refuses_it_by_name() {
+        let e = "v4l2:/dev/video0".parse::<CameraSource>().unwrap_err();
+        assert_eq!(e.message, NO_V4L2);
     }
 
     #[test]
