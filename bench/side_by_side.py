@@ -50,7 +50,7 @@ def seaframe_bench():
     """Builds seaframe-bench (profile bench-fast); its path."""
     subprocess.run(
         ["cargo", "build", "--locked", "--profile", "bench-fast",
-         "-p", "seaframe-agent", "--bin", "seaframe-bench"],
+         "-p", "seaframe-bench"],
         cwd=ROOT, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     return os.path.join(target, "bench-fast", "seaframe-bench")

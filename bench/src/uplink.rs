@@ -9,7 +9,9 @@ use seaframe_agent::uplink::thumbnail;
 use seaframe_agent::uplink::thumbs::meta;
 use seaframe_wire::{Thumb, Topic};
 
-use super::{UplinkArgs, camera_like_jpeg, cpu_seconds};
+use crate::UplinkArgs;
+use crate::pipeline::camera_like_jpeg;
+use crate::procfs::cpu_seconds;
 
 pub fn run(args: UplinkArgs) -> anyhow::Result<()> {
     let frames: Vec<_> = (0..8)

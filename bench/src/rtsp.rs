@@ -42,7 +42,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use url::Url;
 
-use crate::{cpu_seconds, proc_kib};
+use crate::procfs::{cpu_seconds, proc_kib};
 
 /// How long the camera server may take to say READY (the first run
 /// encodes its clip).

@@ -1,30 +1,17 @@
-//! `seaframe-bench`: the agent's benchmarks (a benchmark, not a test: run
-//! it in release on an otherwise idle machine).
-//!
-//! `pipeline`: pre-encoded JPEGs through the real frame path (hand-off →
-//! Redis stream → workers → files + SQLite index), at a set number of
-//! cameras × fps, for a set time. Prints what was offered and stored, CPU
-//! per stored frame (this process, all threads; Redis apart), peak RSS,
-//! capture→indexed latency and bytes written per second. `video`, `query`
-//! and `uplink` (in `uplink.rs`) measure what their names say; `rtsp` (in
-//! `rtsp.rs`) the CPU per frame and memory of RTSP capture against the
-//! seed's OpenCV capture; `scan` (in `scan.rs`) the disk watch's slow scan.
-
-mod query;
-mod rtsp;
-mod scan;
-mod uplink;
+//! `seaframe-bench pipeline`: pre-encoded JPEGs through the real frame path
+//! (hand-off → Redis stream → workers → files + SQLite index), at a set
+//! number of cameras × fps for a set time; prints offered and stored, CPU
+//! per stored frame (the agent's threads, its Redis, the sharpness thread
+//! apart), peak RSS, capture→indexed latency and bytes written per second.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
-use clap::{Parser, Subcommand};
-use seaframe_agent::app::{Pipeline, runtime};
+use seaframe_agent::app::Pipeline;
 use seaframe_agent::clock::Clock;
 use seaframe_agent::clock::ClockSource;
 use seaframe_agent::config::{QueueConfig, Secret};
@@ -37,154 +24,44 @@ use seaframe_wire::CameraId;
 use seaframe_wire::timestamp::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Parser)]
-#[command(name = "seaframe-bench", about = "Benchmarks of seaframe's frame path")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Pre-encoded JPEGs through Redis stream → workers → files + index.
-    Pipeline(PipelineArgs),
-    /// Time to the first MP4 bytes (and in all) for a range of stored frames.
-    Video(VideoArgs),
-    /// Query latency on a big index (rows only, no files).
-    Query(QueryArgs),
-    /// Thumbnail CPU and bytes on the wire; backlog catch-up at a budget.
-    Uplink(UplinkArgs),
-    /// CPU per frame and memory of RTSP capture (agent vs OpenCV baseline).
-    Rtsp(rtsp::RtspArgs),
-    /// The disk watch's slow scan over a big history (a cycle's CPU and time).
-    Scan(ScanArgs),
-}
+use crate::percentile;
+use crate::procfs::{ThreadCpu, cpu_seconds, proc_kib};
 
 #[derive(Debug, clap::Args)]
-struct ScanArgs {
+pub struct PipelineArgs {
     #[arg(long, default_value_t = 4)]
-    cameras: u32,
-    /// Days of minute folders per camera.
-    #[arg(long, default_value_t = 30)]
-    days: u32,
-}
-
-#[derive(Debug, clap::Args)]
-struct UplinkArgs {
-    #[arg(long, default_value_t = 300)]
-    thumbs: u32,
-    /// Thumbnail width, px.
-    #[arg(long, default_value_t = 320)]
-    width: u16,
-    #[arg(long, default_value_t = 1920)]
-    frame_width: u16,
-    #[arg(long, default_value_t = 1080)]
-    frame_height: u16,
-    #[arg(long, default_value_t = 4)]
-    cameras: u32,
-    #[arg(long, default_value_t = 1.0)]
-    thumbs_per_s: f64,
-    /// The backlog to drain, in seconds of thumbnails.
-    #[arg(long, default_value_t = 3600)]
-    backlog_s: u64,
-    /// 256 kbit/s.
-    #[arg(long, default_value_t = 32_000)]
-    budget_bytes_per_s: u64,
-}
-
-#[derive(Debug, clap::Args)]
-struct QueryArgs {
-    /// Frames in the index (spread over `days` and `cameras`).
-    #[arg(long, default_value_t = 10_000_000)]
-    rows: u32,
-    #[arg(long, default_value_t = 4)]
-    cameras: u32,
-    #[arg(long, default_value_t = 30)]
-    days: u32,
-    /// Timed runs of each query.
-    #[arg(long, default_value_t = 200)]
-    runs: u32,
-    /// Skip the retention part (deleting the first day while storing).
-    #[arg(long)]
-    no_retention: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct VideoArgs {
-    #[arg(long, default_value_t = 3000)]
-    frames: u32,
-    #[arg(long, default_value_t = 1280)]
-    width: u16,
-    #[arg(long, default_value_t = 720)]
-    height: u16,
-    /// Video frames per second (every stored frame once).
-    #[arg(long, default_value_t = 10)]
-    fps: u32,
-}
-
-#[derive(Debug, clap::Args)]
-struct PipelineArgs {
-    #[arg(long, default_value_t = 4)]
-    cameras: u32,
+    pub cameras: u32,
     #[arg(long, default_value_t = 30.0)]
-    fps: f64,
+    pub fps: f64,
     #[arg(long, default_value_t = 1920)]
-    width: u16,
+    pub width: u16,
     #[arg(long, default_value_t = 1080)]
-    height: u16,
+    pub height: u16,
     #[arg(long, default_value_t = 20)]
-    seconds: u64,
+    pub seconds: u64,
     #[arg(long, default_value_t = 2)]
-    workers: u32,
+    pub workers: u32,
     #[arg(long, default_value_t = 2000)]
-    max_len: u64,
+    pub max_len: u64,
     /// An external Redis; omitted: the agent's own (started in a temp dir).
     #[arg(long)]
-    redis_url: Option<String>,
+    pub redis_url: Option<String>,
     /// Where frames go (default: a temp dir, removed afterwards).
     #[arg(long)]
-    data_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
     /// Run the disk watch (inotify + slow scan) beside the pipeline, as the agent does.
     #[arg(long)]
-    watch: bool,
+    pub watch: bool,
     /// A regression check (CI's smoke run): fail unless every frame
     /// offered was stored and the agent with its Redis spent at most this
     /// many CPU-ms per stored frame.
     #[arg(long)]
-    max_cpu_ms_per_frame: Option<f64>,
-}
-
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = runtime()
-        .context("starting the runtime")
-        .and_then(|rt| match cli.command {
-            Command::Pipeline(args) => rt.block_on(pipeline(args)),
-            Command::Video(args) => rt.block_on(video(args)),
-            Command::Query(args) => query::run(args),
-            Command::Uplink(args) => uplink::run(args),
-            Command::Rtsp(args) => rt.block_on(rtsp::run(args)),
-            Command::Scan(args) => scan::run(args),
-        });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("seaframe-bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    pub max_cpu_ms_per_frame: Option<f64>,
 }
 
 /// A camera-like 1080p JPEG: colour gradients with fine texture, so that
 /// it compresses like a real scene rather than a flat test card.
-fn camera_like_jpeg(width: u16, height: u16, seed: u32) -> anyhow::Result<Bytes> {
+pub fn camera_like_jpeg(width: u16, height: u16, seed: u32) -> anyhow::Result<Bytes> {
     let (w, h) = (usize::from(width), usize::from(height));
     let mut rgb = vec![0u8; w * h * 3];
     let mut state = seed.wrapping_mul(2_654_435_761).max(1);
@@ -208,94 +85,6 @@ fn camera_like_jpeg(width: u16, height: u16, seed: u32) -> anyhow::Result<Bytes>
         jpeg_encoder::ColorType::Rgb,
     )?;
     Ok(Bytes::from(out))
-}
-
-/// This process's (or `pid`'s) CPU time, user + system, from /proc.
-fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
-    let path = match pid {
-        Some(p) => format!("/proc/{p}/stat"),
-        None => "/proc/self/stat".to_owned(),
-    };
-    let stat = std::fs::read_to_string(path).ok()?;
-    // Fields after the command (which may hold spaces) start after ") ".
-    let rest = stat.rsplit_once(") ")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
-    Some(ticks as f64 / 100.0)
-}
-
-/// The threads whose CPU the benchmark reports apart, by their names in
-/// /proc/self/task: the disk watch's own and notify's (where its event
-/// handler runs), and the sharpness scorer's.
-#[derive(Debug, Clone, Copy, Default)]
-struct ThreadCpu {
-    watch: f64,
-    notify: f64,
-    sharpness: f64,
-}
-
-impl ThreadCpu {
-    /// CPU time (user + system) of each, now.
-    fn read() -> Self {
-        let mut ticks = [0u64; 3];
-        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-            return Self::default();
-        };
-        for task in tasks.flatten() {
-            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-                continue;
-            };
-            let Some((head, rest)) = stat.rsplit_once(") ") else {
-                continue;
-            };
-            let comm = head.split_once(" (").map_or("", |(_, c)| c);
-            let which = match comm {
-                "seaframe-watch" => 0,
-                c if c.starts_with("notify-rs") => 1,
-                "sharpness" => 2,
-                _ => continue,
-            };
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let field = |i: usize| {
-                fields
-                    .get(i)
-                    .and_then(|f| f.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
-            ticks[which] += field(11) + field(12);
-        }
-        let [watch, notify, sharpness] = ticks.map(|t| t as f64 / 100.0);
-        Self {
-            watch,
-            notify,
-            sharpness,
-        }
-    }
-
-    fn since(self, before: Self) -> Self {
-        Self {
-            watch: self.watch - before.watch,
-            notify: self.notify - before.notify,
-            sharpness: self.sharpness - before.sharpness,
-        }
-    }
-}
-
-/// A `kB` field of /proc/PID/`file` (`None`: this process).
-pub(crate) fn proc_kib(pid: Option<u32>, file: &str, field: &str) -> Option<u64> {
-    let path = match pid {
-        Some(p) => format!("/proc/{p}/{file}"),
-        None => format!("/proc/self/{file}"),
-    };
-    std::fs::read_to_string(path)
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix(field))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 fn totals(m: &Metrics) -> [u64; 6] {
@@ -330,15 +119,7 @@ fn latencies_ms(data_dir: &Path) -> anyhow::Result<Vec<f64>> {
     Ok(v)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i]
-}
-
-async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
+pub async fn run(args: PipelineArgs) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new()
         .prefix("seaframe-bench")
         .tempdir()?;
@@ -558,73 +339,5 @@ async fn pipeline(args: PipelineArgs) -> anyhow::Result<()> {
         );
         println!("check passed: every frame stored, {per_frame:.2} CPU-ms per frame ≤ {max}");
     }
-    Ok(())
-}
-
-async fn video(args: VideoArgs) -> anyhow::Result<()> {
-    use tokio::io::AsyncReadExt;
-    let tmp = tempfile::Builder::new()
-        .prefix("seaframe-bench")
-        .tempdir()?;
-    let store = Arc::new(seaframe_agent::store::Store::open(tmp.path())?);
-    let jpeg = camera_like_jpeg(args.width, args.height, 1)?;
-    let camera = CameraId::parse("cam-0")?;
-    let t0 = Timestamp::now().unix_nanos() - i64::from(args.frames) * 100_000_000;
-    let frames: Vec<Frame> = (0..args.frames)
-        .map(|i| {
-            let at = Timestamp::from_unix_nanos(t0 + i64::from(i) * 100_000_000);
-            Frame::new(
-                camera.clone(),
-                u64::from(i),
-                at,
-                ClockSource::System,
-                u32::from(args.width),
-                u32::from(args.height),
-                jpeg.clone(),
-            )
-        })
-        .collect();
-    for chunk in frames.chunks(64) {
-        for r in store.put_batch(chunk) {
-            r?;
-        }
-    }
-    println!(
-        "video: {} stored frames of {}x{} ({:.0} KB), fps {}",
-        args.frames,
-        args.width,
-        args.height,
-        jpeg.len() as f64 / 1024.0,
-        args.fps
-    );
-    let request = seaframe_agent::video::VideoRequest {
-        camera,
-        from: Timestamp::from_unix_nanos(t0),
-        to: Timestamp::now(),
-        fps: Some(args.fps),
-    };
-    let started = Instant::now();
-    let (video, mut stdout) = seaframe_agent::video::Video::start(store, request)?;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0usize;
-    let mut first = None;
-    loop {
-        let n = stdout.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        first.get_or_insert_with(|| started.elapsed());
-        total += n;
-    }
-    drop(video);
-    println!(
-        "first MP4 bytes after {:.0} ms; all {} frames encoded in {:.1} s ({:.0} frames/s), {:.1} MB; agent peak RSS {:.1} MB",
-        first.unwrap_or_default().as_secs_f64() * 1000.0,
-        args.frames,
-        started.elapsed().as_secs_f64(),
-        f64::from(args.frames) / started.elapsed().as_secs_f64(),
-        total as f64 / 1e6,
-        proc_kib(None, "status", "VmHWM:").unwrap_or(0) as f64 / 1024.0
-    );
     Ok(())
 }

@@ -15,7 +15,8 @@ use seaframe_agent::store::{ReconcileReport, Store};
 use seaframe_wire::CameraId;
 use seaframe_wire::timestamp::Timestamp;
 
-use super::{ScanArgs, cpu_seconds};
+use crate::ScanArgs;
+use crate::procfs::cpu_seconds;
 
 pub fn run(args: ScanArgs) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new()
@@ -29,7 +30,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<()> {
         args.cameras, args.days
     );
     // One tiny JPEG everywhere (its EXIF is not needed: the path says it all).
-    let jpeg = super::camera_like_jpeg(16, 16, 1)?;
+    let jpeg = crate::pipeline::camera_like_jpeg(16, 16, 1)?;
     let start_ms = Timestamp::parse_user("2025-01-01T00:00:00Z")
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .unix_millis();
