@@ -270,11 +270,25 @@ fn cycles(graph: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Vec<Vec<PathBuf>> {
     s.out
 }
 
+/// The workspace's members, as its `Cargo.toml` lists them (one line).
+fn members(ws: &Path) -> Vec<String> {
+    let manifest = std::fs::read_to_string(ws.join("Cargo.toml")).unwrap();
+    let line = manifest
+        .lines()
+        .find(|l| l.starts_with("members = ["))
+        .expect("a one-line members list");
+    line.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Every crate root of the workspace: each member's `src/lib.rs`,
 /// `src/main.rs` and `src/bin/*.rs` / `src/bin/*/main.rs`.
 fn roots(ws: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for member in ["agent", "http", "uplink/wire", "uplink/shore", "tests/kit"] {
+    for member in members(ws) {
         let src = ws.join(member).join("src");
         for root in ["lib.rs", "main.rs"] {
             if src.join(root).exists() {
