@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod bulk;
+pub mod configs;
 pub mod health;
 pub mod postgres;
 pub mod retention;
@@ -273,9 +274,11 @@ pub struct StatusUpdate {
 /// The index, whichever database holds it (fleet health: [`health::FleetHealth`];
 /// retention: [`retention::RetentionStore`]; whole tables, for `migrate`:
 /// [`bulk::BulkRows`]; the track: [`track::TrackStore`]; accounts, tokens
-/// and sessions: [`accounts::AccountStore`]).
+/// and sessions: [`accounts::AccountStore`]; vessels' configurations and
+/// their acks: [`configs::ConfigStore`]).
 pub trait Index:
     accounts::AccountStore
+    + configs::ConfigStore
     + health::FleetHealth
     + retention::RetentionStore
     + bulk::BulkRows
@@ -292,38 +295,10 @@ pub trait Index:
     /// ignored). A status's fix only updates the vessel's last fix: the
     /// track is what `position` reports carried.
     fn append_fixes<'a>(&'a self, vessel: &'a VesselName, fixes: &'a [Fix]) -> Fut<'a, ()>;
-    /// Keeps `ack` as the vessel's last and in its history (trimmed to
-    /// [`ACK_HISTORY_LEN`]), in one transaction. Idempotent: a repeat of
-    /// the newest ack is ignored.
-    fn store_ack<'a>(
-        &'a self,
-        vessel: &'a VesselName,
-        ack: &'a ConfigAck,
-        received_at_ns: i64,
-    ) -> Fut<'a, ()>;
-    /// The vessel's newest acks, newest first (at most [`ACK_HISTORY_LEN`]).
-    fn ack_history<'a>(&'a self, vessel: &'a VesselName) -> Fut<'a, Vec<ReceivedAck>>;
     fn vessels(&self) -> Fut<'_, Vec<VesselSummary>>;
     fn vessel_known<'a>(&'a self, vessel: &'a VesselName) -> Fut<'a, bool>;
     fn thumbs<'a>(&'a self, query: &'a ThumbQuery) -> Fut<'a, ThumbPage>;
     fn thumb(&self, id: i64) -> Fut<'_, Option<ThumbRow>>;
-    /// Stores `desired` (a normalised overlay) whole as the next version
-    /// and returns it (1 for the first).
-    fn put_config<'a>(
-        &'a self,
-        vessel: &'a VesselName,
-        desired: &'a serde_json::Value,
-    ) -> Fut<'a, u64>;
-    /// Folds `patch` into the stored overlay ([`crate::desired::fold`]) and
-    /// stores the result as the next version, reading and writing in one
-    /// transaction that holds the vessel's row. [`IndexError::Refused`]
-    /// (nothing stored) when the result would be too large.
-    fn patch_config<'a>(
-        &'a self,
-        vessel: &'a VesselName,
-        patch: &'a serde_json::Value,
-    ) -> Fut<'a, ConfigChange>;
-    fn config<'a>(&'a self, vessel: &'a VesselName) -> Fut<'a, Option<ConfigState>>;
     /// How many thumbnails are indexed (for tests and the benchmark).
     fn count_thumbs(&self) -> Fut<'_, u64>;
     /// Thumbnails with `id > after_id`, by id, at most `limit`: what the
@@ -331,8 +306,6 @@ pub trait Index:
     fn thumbs_after(&self, after_id: i64, limit: u32) -> Fut<'_, Vec<ThumbRow>>;
     /// The highest thumbnail id (0 when there is none): where the feed starts.
     fn last_thumb_id(&self) -> Fut<'_, i64>;
-    /// Every vessel's config state, by vessel (for the feed's `config` events).
-    fn configs(&self) -> Fut<'_, Vec<(VesselName, ConfigState)>>;
 }
 
 /// Opens (and migrates) the index named by `url`.
