@@ -1,3 +1,6 @@
+//! Tests of the config: parsing, validation with the line of each problem,
+//! defaults, and secrets kept out of what is shown.
+
 use super::*;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {

@@ -13,19 +13,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use syn::visit::Visit;
+use workspace::{members, workspace};
+
+mod workspace;
 
 /// A module: its path from the crate root (`["api", "frames"]`) and file.
 #[derive(Debug, Clone)]
 struct Module {
     path: Vec<String>,
     file: PathBuf,
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
 }
 
 /// The modules of the crate rooted at `root`, each with its file.
@@ -268,20 +264,6 @@ fn cycles(graph: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Vec<Vec<PathBuf>> {
         }
     }
     s.out
-}
-
-/// The workspace's members, as its `Cargo.toml` lists them (one line).
-fn members(ws: &Path) -> Vec<String> {
-    let manifest = std::fs::read_to_string(ws.join("Cargo.toml")).unwrap();
-    let line = manifest
-        .lines()
-        .find(|l| l.starts_with("members = ["))
-        .expect("a one-line members list");
-    line.split('"')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
 }
 
 /// Every crate root of the workspace: each member's `src/lib.rs`,

@@ -1,3 +1,6 @@
+//! Tests of the NMEA parser: every sentence kind, checksums, fields refused
+//! by name, and (proptest) no line that makes it panic.
+
 use super::*;
 use proptest::prelude::*;
 
