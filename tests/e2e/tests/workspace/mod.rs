@@ -1,5 +1,8 @@
-//! The workspace as the source checks see it: its root, and its members as
-//! the root `Cargo.toml` lists them.
+//! The workspace as the source checks see it: its root, its members as the
+//! root `Cargo.toml` lists them, and a crate's module graph ([`graph`]).
+#![allow(dead_code)] // each check uses its part
+
+pub mod graph;
 
 use std::path::{Path, PathBuf};
 
