@@ -3,7 +3,8 @@
 //! Each crate's module tree is read from its root (`lib.rs`, `main.rs`,
 //! `src/bin/*`) by following `mod` items (with their `#[path]`); an arrow
 //! goes from a file to the file of the module a `crate::…` or `super::…`
-//! path names — in `use` items and in code alike (macro bodies aside). A
+//! path names — in `use` items and in code alike (macro bodies and
+//! `#[cfg(test)]` modules aside; `tests/workspace/graph.rs`). A
 //! parent naming its own children by relative paths is not an arrow: that
 //! is what a module is. Any strongly connected set of more than one file is
 //! a cycle, and the test names its files.
