@@ -227,10 +227,14 @@ async fn frames_deleted_or_copied_by_hand_in_the_recent_hour_reach_the_index_wit
         "position from EXIF: {row:?}"
     );
 
-    assert!(
-        watch_metric(agent, "seaframe_watch_watches").await >= 5.0,
-        "frames/, bow, its recent folders"
-    );
+    // A gauge published at the end of each tick of the watch: waited for,
+    // not read once.
+    wait_for(
+        "watches on frames/, bow and its recent folders",
+        Duration::from_secs(10),
+        || async { (watch_metric(agent, "seaframe_watch_watches").await >= 5.0).then_some(()) },
+    )
+    .await;
     assert!(watch_metric(agent, "seaframe_watch_rows_dropped_total").await >= 1.0);
     assert!(watch_metric(agent, "seaframe_watch_rows_added_total").await >= 1.0);
     eprintln!("a deleted frame left the index after {took:?}");
