@@ -9,8 +9,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use seaframe_shore::index::{NewThumb, haversine_m};
+use seaframe_shore::index::NewThumb;
 use seaframe_testkit::MosquittoServer;
+use seaframe_wire::geo::haversine_m;
 use seaframe_wire::{CameraId, VesselName};
 
 const LATS: [f64; 13] = [

@@ -23,7 +23,8 @@ pub mod retention;
 pub mod sqlite;
 pub mod track;
 
-pub use seaframe_wire::geo::{Lons, Place, haversine_m};
+use seaframe_wire::geo::Lons;
+pub use seaframe_wire::geo::Place;
 
 use std::future::Future;
 use std::pin::Pin;
