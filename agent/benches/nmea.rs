@@ -7,9 +7,9 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use seaframe_agent::gps::fix::Assembler;
-use seaframe_agent::gps::framer::{Framed, Framer};
-use seaframe_agent::gps::nmea;
+use seaframe_agent::base::gps::fix::Assembler;
+use seaframe_agent::base::gps::framer::{Framed, Framer};
+use seaframe_agent::base::gps::nmea;
 
 fn lines() -> Vec<Vec<u8>> {
     let dir = seaframe_testkit::nmea_dir();

@@ -14,27 +14,29 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, ApiState};
-use crate::clock::Clock;
-use crate::config::in_effect::InEffect;
-use crate::config::pushed::Pushed;
-use crate::config::{Config, QueueConfig, check_files};
-use crate::fswatch::{DiskWatch, WatchSettings};
-use crate::gps::recorder::Recorder;
-use crate::gps::state::Gps;
-use crate::handoff::Handoff;
-use crate::live::{Cameras, GpsTask, Reconfigure};
-use crate::metrics::Metrics;
-use crate::queue::{Producer, Queue};
-use crate::redis_server::OwnRedis;
-use crate::retention::Retention;
-use crate::sharpness::Scorer;
-use crate::stage::Stage;
-use crate::store::Store;
-use crate::store::lock::DataDirLock;
-use crate::uplink::status::StatusSource;
-use crate::uplink::{Uplink, UplinkParts};
-use crate::worker::Worker;
+use crate::adapters::config::files::check_files;
+use crate::adapters::config::in_effect::InEffect;
+use crate::adapters::config::pushed::Pushed;
+use crate::adapters::queue::Queue;
+use crate::adapters::redis_server::OwnRedis;
+use crate::adapters::store::Store;
+use crate::adapters::store::lock::DataDirLock;
+use crate::base::clock::Clock;
+use crate::base::config::{Config, QueueConfig};
+use crate::base::gps::state::Gps;
+use crate::base::handoff::Handoff;
+use crate::base::metrics::Metrics;
+use crate::services::api::{self, ApiState};
+use crate::services::fswatch::{DiskWatch, WatchSettings};
+use crate::services::live::{Cameras, GpsTask, Reconfigure};
+use crate::services::producer::Producer;
+use crate::services::retention::Retention;
+use crate::services::sharpness::Scorer;
+use crate::services::shore_link::status::StatusSource;
+use crate::services::shore_link::{Uplink, UplinkParts};
+use crate::services::stage::Stage;
+use crate::services::track_recorder::Recorder;
+use crate::services::worker::Worker;
 use seaframe_wire::timestamp::Timestamp;
 
 /// Frames the hand-off holds while Redis is away (seconds of a few cameras).
@@ -274,8 +276,10 @@ impl Agent {
             cfg.cameras.clone(),
             Arc::clone(&pipeline.store),
         );
-        tokio::task::spawn_blocking(move || crate::retention::check_budget(&policy, &cams, &s))
-            .await?;
+        tokio::task::spawn_blocking(move || {
+            crate::services::retention::check_budget(&policy, &cams, &s)
+        })
+        .await?;
         let (retention_tx, policy) = watch::channel(cfg.retention.clone());
         let keeper = Retention {
             store: Arc::clone(&pipeline.store),
@@ -487,7 +491,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let agent = Agent::start_with(cfg, options).await?;
-    let notifier = crate::notify::Notifier::ready(Arc::clone(agent.metrics()));
+    let notifier = crate::adapters::notify::Notifier::ready(Arc::clone(agent.metrics()));
     let failed = tokio::select! {
         _ = shutdown.cancelled() => false,
         _ = agent.failed() => true,

@@ -10,7 +10,8 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, check_files};
+use crate::adapters::config::files::check_files;
+use crate::base::config::Config;
 
 /// What `init` was told.
 #[derive(Debug, Clone, Default)]

@@ -1,35 +1,17 @@
-//! seaframe-agent: the on-board half of seaframe.
+//! seaframe-agent: the on-board half of seaframe, on four floors that the
+//! tree shows (docs/architecture.md): `base` (values, codecs and shared
+//! state; no IO), `adapters` (one outside thing each), `services` (the
+//! running pipeline, composed of adapters), and the process (`app`, `init`,
+//! the binary's `main.rs`). A module uses its own floor or the ones below.
 //!
-//! The frame path: `capture` (one task per camera) → `handoff` →
-//! `queue` (one Redis stream, a consumer group) → `worker` → `store`
-//! (files + SQLite index) → `api`. `app` wires the stages together and
-//! shuts them down in order. `docs/design.md` holds the invariants.
-pub mod api;
+//! The frame path: `services::capture` (one task per camera) →
+//! `base::handoff` → `services::producer` → `adapters::queue` (one Redis
+//! stream, a consumer group) → `services::worker` → `adapters::store`
+//! (files + SQLite index) → `services::api`. `app` wires the stages
+//! together and shuts them down in order. `docs/design.md` holds the
+//! invariants.
+pub mod adapters;
 pub mod app;
-pub mod backoff;
-pub mod capture;
-pub mod clock;
-pub mod config;
-pub mod credentials;
-pub mod exif;
-pub mod faults;
-pub mod frame;
-pub mod fswatch;
-pub mod gps;
-pub mod handoff;
+pub mod base;
 pub mod init;
-pub mod jpeg;
-pub mod live;
-pub mod metrics;
-pub mod notify;
-pub mod onvif;
-pub mod picture;
-pub mod queue;
-pub mod redis_server;
-pub mod retention;
-pub mod sharpness;
-pub mod stage;
-pub mod store;
-pub mod uplink;
-pub mod video;
-pub mod worker;
+pub mod services;

@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use seaframe_agent::adapters::config::files;
+use seaframe_agent::adapters::onvif;
+use seaframe_agent::adapters::store::Store;
+use seaframe_agent::adapters::store::lock::DataDirLock;
+use seaframe_agent::adapters::video::{self, Video, VideoRequest};
 use seaframe_agent::app;
-use seaframe_agent::config::Config;
+use seaframe_agent::base::config::Config;
 use seaframe_agent::init;
-use seaframe_agent::onvif;
-use seaframe_agent::store::Store;
-use seaframe_agent::store::lock::DataDirLock;
-use seaframe_agent::video::{self, Video, VideoRequest};
 use seaframe_wire::timestamp::Timestamp;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -242,7 +243,7 @@ fn main() -> ExitCode {
             fps,
             out,
         } => {
-            let cfg = match Config::load(&config) {
+            let cfg = match files::load(&config) {
                 Ok(cfg) => cfg,
                 Err(e) => {
                     eprintln!("{e}");
@@ -288,7 +289,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Reindex { config } => {
-            let cfg = match Config::load(&config) {
+            let cfg = match files::load(&config) {
                 Ok(cfg) => cfg,
                 Err(e) => {
                     eprintln!("{e}");
@@ -330,7 +331,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Run { config } => {
-            let cfg = match Config::load(&config) {
+            let cfg = match files::load(&config) {
                 Ok(cfg) => cfg,
                 Err(e) => {
                     eprintln!("{e}");
@@ -406,7 +407,7 @@ fn init(
                     "no uplink".to_owned(),
                     |u| format!(
                         "uplink to {}",
-                        seaframe_agent::config::redact_url(u.mqtt_url.expose())
+                        seaframe_agent::base::config::redact_url(u.mqtt_url.expose())
                     )
                 ),
             );
@@ -422,8 +423,10 @@ fn init(
 /// `check-config`: the file (every problem, exit 2), the files it names,
 /// then the overlay pushed from shore, and the config in effect.
 fn check_config(path: &std::path::Path) -> ExitCode {
-    use seaframe_agent::config::{check_files, layered, pushed::Pushed};
-    let file = match Config::load(path) {
+    use seaframe_agent::adapters::config::files::check_files;
+    use seaframe_agent::adapters::config::pushed::Pushed;
+    use seaframe_agent::base::config::layered;
+    let file = match files::load(path) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("{e}");

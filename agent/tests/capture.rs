@@ -11,13 +11,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::wait_for;
-use seaframe_agent::capture::Camera;
-use seaframe_agent::capture::numbering::Numbering;
-use seaframe_agent::config::CameraConfig;
-use seaframe_agent::frame::Frame;
-use seaframe_agent::handoff::Handoff;
-use seaframe_agent::jpeg;
-use seaframe_agent::metrics::{CameraMetrics, CameraState, Metrics};
+use seaframe_agent::adapters::capture::numbering::Numbering;
+use seaframe_agent::base::config::CameraConfig;
+use seaframe_agent::base::frame::Frame;
+use seaframe_agent::base::handoff::Handoff;
+use seaframe_agent::base::jpeg;
+use seaframe_agent::base::metrics::{CameraMetrics, CameraState, Metrics};
+use seaframe_agent::services::capture::Camera;
 use seaframe_testkit::{DigestOptions, FfmpegMjpegServer, HttpCamera, HttpCameraOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -36,8 +36,9 @@ fn start(id: &str, source: &str, fps: f64) -> Running {
     let metrics = all.register_camera(&cfg.id, fps);
     let handoff = Handoff::new(1000, all);
     let stop = CancellationToken::new();
-    let clock =
-        seaframe_agent::clock::Clock::new(Arc::new(seaframe_agent::gps::state::Gps::new(10)));
+    let clock = seaframe_agent::base::clock::Clock::new(Arc::new(
+        seaframe_agent::base::gps::state::Gps::new(10),
+    ));
     let numbering = Numbering::starting_at(cfg.id.clone(), 7);
     let camera = Camera::new(cfg, handoff.clone(), Arc::clone(&metrics), clock, numbering);
     let task = tokio::spawn(camera.run(stop.clone()));
@@ -237,8 +238,11 @@ async fn mjpeg_streams_corrupt_parts_and_stalls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_loops_over_a_folder_in_name_order() {
     let dir = tempfile::tempdir().unwrap();
-    let mut tp =
-        seaframe_agent::capture::testpattern::TestPattern::new("x".parse().unwrap(), 64, 48);
+    let mut tp = seaframe_agent::adapters::capture::testpattern::TestPattern::new(
+        "x".parse().unwrap(),
+        64,
+        48,
+    );
     let mut originals = Vec::new();
     for (i, name) in ["b.jpg", "a.jpg", "c.JPEG"].iter().enumerate() {
         let jpeg = tp

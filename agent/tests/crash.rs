@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use seaframe_agent::faults::POINTS;
+use seaframe_agent::base::faults::POINTS;
 use seaframe_testkit::{Child, RedisServer, free_port};
 
 fn config(dir: &std::path::Path, redis: &RedisServer) -> std::path::PathBuf {

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use common::{camera, wait_for};
 use seaframe_agent::app::Agent;
-use seaframe_agent::config::Config;
+use seaframe_agent::base::config::Config;
 use seaframe_testkit::{RedisServer, artifacts_dir, free_port, nmea_log, require_browser};
 
 const TOKEN: &str = "crew-page-browser-token";

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::{camera, get_json, wait_for};
 use seaframe_agent::app::Agent;
-use seaframe_agent::config::Config;
+use seaframe_agent::base::config::Config;
 use seaframe_testkit::RedisServer;
 
 /// A tmpfs mounted for the test, unmounted on drop.

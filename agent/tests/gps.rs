@@ -16,10 +16,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{camera, get_json, wait_for};
+use seaframe_agent::adapters::gps::reader::GpsReader;
 use seaframe_agent::app::Agent;
-use seaframe_agent::config::{Config, GpsSource};
-use seaframe_agent::gps::reader::GpsReader;
-use seaframe_agent::gps::state::Gps;
+use seaframe_agent::base::config::{Config, GpsSource};
+use seaframe_agent::base::gps::state::Gps;
 use seaframe_testkit::{
     Gpsd, Mix, NmeaPty, NmeaTcpServer, NmeaUdpSender, Replay, free_port, mix_capture,
     nmea_log as log, require_binary,

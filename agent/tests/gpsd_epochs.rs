@@ -10,9 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use seaframe_agent::gps::fix::{Assembler, Epoch};
-use seaframe_agent::gps::framer::{Framed, Framer};
-use seaframe_agent::gps::nmea;
+use seaframe_agent::base::gps::fix::{Assembler, Epoch};
+use seaframe_agent::base::gps::framer::{Framed, Framer};
+use seaframe_agent::base::gps::nmea;
 use seaframe_testkit::{Gpsd, Mix, Mixed, mix_capture, nmea_log};
 use seaframe_wire::timestamp::Timestamp;
 

@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use seaframe_agent::gps::fix::{Assembler, Epoch};
-use seaframe_agent::gps::framer::{Framed, Framer};
-use seaframe_agent::gps::nmea::{self, NmeaError};
+use seaframe_agent::base::gps::fix::{Assembler, Epoch};
+use seaframe_agent::base::gps::framer::{Framed, Framer};
+use seaframe_agent::base::gps::nmea::{self, NmeaError};
 use seaframe_wire::timestamp::Timestamp;
 
 /// The GPSD captures checked in under `tests/data/nmea/`.

@@ -11,7 +11,7 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use seaframe_agent::config::{CameraSource, Config};
+use seaframe_agent::base::config::{CameraSource, Config};
 use seaframe_testkit::{FakeOnvifDevice, OnvifBehaviour, run_in_onvif_sim};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_seaframe-agent");

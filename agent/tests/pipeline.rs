@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{camera, config, get_json, jpeg_files, metric, metrics_text, wait_for};
 use seaframe_agent::app::Agent;
-use seaframe_agent::metrics::Metrics;
+use seaframe_agent::base::metrics::Metrics;
 use seaframe_testkit::RedisServer;
 
 /// Sum over cameras of what became of every captured frame.

@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::get_json;
-use seaframe_agent::api::{ApiState, serve};
-use seaframe_agent::clock::{Clock, ClockSource};
-use seaframe_agent::frame::Frame;
-use seaframe_agent::gps::state::Gps;
-use seaframe_agent::gps::timeline::Position;
-use seaframe_agent::metrics::Metrics;
-use seaframe_agent::store::Store;
+use seaframe_agent::adapters::store::Store;
+use seaframe_agent::base::clock::{Clock, ClockSource};
+use seaframe_agent::base::frame::Frame;
+use seaframe_agent::base::gps::state::Gps;
+use seaframe_agent::base::gps::timeline::Position;
+use seaframe_agent::base::metrics::Metrics;
+use seaframe_agent::services::api::{ApiState, serve};
 use seaframe_wire::timestamp::Timestamp;
 use seaframe_wire::{CameraId, VesselName};
 use tokio_util::sync::CancellationToken;
@@ -29,9 +29,13 @@ async fn serve_frames() -> (String, tempfile::TempDir, CancellationToken) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let jpeg = Bytes::from(
-        seaframe_agent::capture::testpattern::TestPattern::new("x".parse().unwrap(), 16, 16)
-            .render(Timestamp::from_unix_millis(0))
-            .unwrap(),
+        seaframe_agent::adapters::capture::testpattern::TestPattern::new(
+            "x".parse().unwrap(),
+            16,
+            16,
+        )
+        .render(Timestamp::from_unix_millis(0))
+        .unwrap(),
     );
     let frames: Vec<Frame> = (0..200u64)
         .map(|i| {

@@ -10,18 +10,21 @@ use std::process::Command;
 
 use bytes::Bytes;
 use common::all_rows;
-use seaframe_agent::clock::ClockSource;
-use seaframe_agent::frame::Frame;
-use seaframe_agent::gps::timeline::Position;
-use seaframe_agent::store::Store;
+use seaframe_agent::adapters::store::Store;
+use seaframe_agent::base::clock::ClockSource;
+use seaframe_agent::base::frame::Frame;
+use seaframe_agent::base::gps::timeline::Position;
 use seaframe_wire::CameraId;
 use seaframe_wire::timestamp::Timestamp;
 
 const T0: i64 = 1_764_000_000_000;
 
 fn frames() -> Vec<Frame> {
-    let mut tp =
-        seaframe_agent::capture::testpattern::TestPattern::new("x".parse().unwrap(), 64, 48);
+    let mut tp = seaframe_agent::adapters::capture::testpattern::TestPattern::new(
+        "x".parse().unwrap(),
+        64,
+        48,
+    );
     (0..20u64)
         .map(|i| {
             let at = Timestamp::from_unix_millis(T0 + i as i64 * 750);

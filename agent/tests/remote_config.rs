@@ -18,7 +18,6 @@ use std::time::Duration;
 use common::{camera, get_json, wait_for};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
-use seaframe_agent::config::Config;
 use seaframe_testkit::{MosquittoServer, TestPki};
 use seaframe_wire::message::{AckStatus, ConfigAck, ConfigPush, Status};
 use serde_json::{Value, json};
@@ -159,7 +158,9 @@ link_confirm_s = {CONFIRM_S}
 }
 
 async fn start(path: &Path) -> (Agent, String) {
-    let agent = Agent::start(Config::load(path).unwrap()).await.unwrap();
+    let agent = Agent::start(seaframe_agent::adapters::config::files::load(path).unwrap())
+        .await
+        .unwrap();
     let base = format!("http://{}/api/v1", agent.api_addr());
     (agent, base)
 }

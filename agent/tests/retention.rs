@@ -10,9 +10,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{camera, jpeg_files, wait_for};
+use seaframe_agent::adapters::store::FrameQuery;
 use seaframe_agent::app::Agent;
-use seaframe_agent::config::Config;
-use seaframe_agent::store::FrameQuery;
+use seaframe_agent::base::config::Config;
 use seaframe_testkit::RedisServer;
 use seaframe_wire::timestamp::Timestamp;
 

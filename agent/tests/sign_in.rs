@@ -12,10 +12,10 @@ use reqwest::header::{
     ORIGIN, SET_COOKIE,
 };
 use reqwest::{Client, Method, StatusCode};
-use seaframe_agent::api::{ApiState, serve};
-use seaframe_agent::config::{ApiConfig, Secret};
-use seaframe_agent::metrics::Metrics;
-use seaframe_agent::store::Store;
+use seaframe_agent::adapters::store::Store;
+use seaframe_agent::base::config::{ApiConfig, Secret};
+use seaframe_agent::base::metrics::Metrics;
+use seaframe_agent::services::api::{ApiState, serve};
 use seaframe_wire::VesselName;
 use tokio_util::sync::CancellationToken;
 
@@ -48,7 +48,9 @@ async fn agent(token: Option<&str>, cors_origins: &[&str]) -> Agent {
         Arc::new(Metrics::default()),
         api.token.clone(),
         VesselName::parse("v").unwrap(),
-        seaframe_agent::clock::Clock::new(Arc::new(seaframe_agent::gps::state::Gps::new(10))),
+        seaframe_agent::base::clock::Clock::new(Arc::new(
+            seaframe_agent::base::gps::state::Gps::new(10),
+        )),
     )
     .with_api_config(&api);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)] // a test that cannot proceed should panic
 
 use bytes::Bytes;
-use seaframe_agent::frame::Frame;
-use seaframe_agent::store::{FrameQuery, Store, Stored};
+use seaframe_agent::adapters::store::{FrameQuery, Store, Stored};
+use seaframe_agent::base::frame::Frame;
 use seaframe_wire::CameraId;
 use seaframe_wire::timestamp::Timestamp;
 
@@ -26,7 +26,7 @@ fn frame(camera: &str, ms: i64, seq: u64) -> Frame {
         width: 16,
         height: 16,
         jpeg: jpeg(seq as u8),
-        clock: seaframe_agent::clock::ClockSource::System,
+        clock: seaframe_agent::base::clock::ClockSource::System,
         position: None,
         sharpness: None,
     }
@@ -59,7 +59,7 @@ fn stored_frames_come_back_with_their_bytes_and_no_tmp_is_left() {
         assert_eq!((row.seq, row.captured_at), (f.seq, f.captured_at));
         // The camera's bytes, untouched, with our EXIF segment after JFIF.
         let on_disk = std::fs::read(store.file_path(row)).unwrap();
-        let at = seaframe_agent::exif::insertion_point(&f.jpeg);
+        let at = seaframe_agent::base::exif::insertion_point(&f.jpeg);
         assert_eq!(&on_disk[..at], &f.jpeg[..at]);
         assert_eq!(&on_disk[at + 4..at + 10], b"Exif\0\0");
         assert!(on_disk.ends_with(&f.jpeg[at..]));

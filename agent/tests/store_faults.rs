@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{camera, config, get_json, jpeg_files, metric, wait_for};
 use seaframe_agent::app::Agent;
-use seaframe_agent::config::Config;
+use seaframe_agent::base::config::Config;
 
 fn agent_config(dir: &std::path::Path) -> Config {
     config(dir, None, &camera("bow", "testpattern", 10.0, 160, 120), "")

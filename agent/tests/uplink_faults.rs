@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::{camera, metric, wait_for};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
-use seaframe_agent::config::Config;
+use seaframe_agent::base::config::Config;
 use seaframe_testkit::{Child, MosquittoServer, TestPki, free_port};
 use seaframe_wire::Thumb;
 use tokio::sync::mpsc;

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use seaframe_agent::api::{ApiState, serve};
-use seaframe_agent::clock::{Clock, ClockSource};
-use seaframe_agent::frame::Frame;
-use seaframe_agent::gps::state::Gps;
-use seaframe_agent::metrics::Metrics;
-use seaframe_agent::store::Store;
+use seaframe_agent::adapters::store::Store;
+use seaframe_agent::base::clock::{Clock, ClockSource};
+use seaframe_agent::base::frame::Frame;
+use seaframe_agent::base::gps::state::Gps;
+use seaframe_agent::base::metrics::Metrics;
+use seaframe_agent::services::api::{ApiState, serve};
 use seaframe_testkit::require_binary;
 use seaframe_wire::timestamp::Timestamp;
 use seaframe_wire::{CameraId, VesselName};
@@ -28,8 +28,11 @@ const T0: i64 = 1_764_000_000_000;
 /// 40 frames of 160×120, 5 a second (8 s).
 fn store_frames(dir: &std::path::Path) -> Arc<Store> {
     let store = Arc::new(Store::open(dir).unwrap());
-    let mut tp =
-        seaframe_agent::capture::testpattern::TestPattern::new("bow".parse().unwrap(), 160, 120);
+    let mut tp = seaframe_agent::adapters::capture::testpattern::TestPattern::new(
+        "bow".parse().unwrap(),
+        160,
+        120,
+    );
     let frames: Vec<Frame> = (0..40u64)
         .map(|i| {
             let at = Timestamp::from_unix_millis(T0 + i as i64 * 200);

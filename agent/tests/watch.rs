@@ -18,13 +18,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{all_rows, camera, jpeg_files, metric, metrics_text, wait_for};
+use seaframe_agent::adapters::store::{FrameRow, Store};
 use seaframe_agent::app::{Agent, StartOptions};
-use seaframe_agent::clock::ClockSource;
-use seaframe_agent::config::Config;
-use seaframe_agent::frame::Frame;
-use seaframe_agent::fswatch::WatchSettings;
-use seaframe_agent::gps::timeline::Position;
-use seaframe_agent::store::{FrameRow, Store};
+use seaframe_agent::base::clock::ClockSource;
+use seaframe_agent::base::config::Config;
+use seaframe_agent::base::frame::Frame;
+use seaframe_agent::base::gps::timeline::Position;
+use seaframe_agent::services::fswatch::WatchSettings;
 use seaframe_testkit::RedisServer;
 use seaframe_wire::CameraId;
 use seaframe_wire::timestamp::Timestamp;
@@ -91,7 +91,8 @@ fn stored_elsewhere(camera: &str, first: Timestamp, seq: u64, n: u64) -> tempfil
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let cam = CameraId::parse(camera).unwrap();
-    let mut tp = seaframe_agent::capture::testpattern::TestPattern::new(cam.clone(), 64, 48);
+    let mut tp =
+        seaframe_agent::adapters::capture::testpattern::TestPattern::new(cam.clone(), 64, 48);
     let frames: Vec<Frame> = (0..n)
         .map(|i| {
             let at = Timestamp::from_unix_nanos(first.unix_nanos() + i as i64 * 100_000_000);

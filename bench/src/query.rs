@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use seaframe_agent::clock::ClockSource;
-use seaframe_agent::frame::Frame;
-use seaframe_agent::gps::timeline::Position;
-use seaframe_agent::store::index::Index;
-use seaframe_agent::store::layout::rel_path;
-use seaframe_agent::store::{FrameQuery, GeoBox, Pick, Store};
+use seaframe_agent::adapters::store::index::Index;
+use seaframe_agent::adapters::store::{FrameQuery, GeoBox, Pick, Store};
+use seaframe_agent::base::clock::ClockSource;
+use seaframe_agent::base::frame::Frame;
+use seaframe_agent::base::gps::timeline::Position;
+use seaframe_agent::base::store::layout::rel_path;
 use seaframe_wire::CameraId;
 use seaframe_wire::geo::Place;
 use seaframe_wire::timestamp::Timestamp;

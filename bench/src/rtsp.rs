@@ -35,8 +35,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use seaframe_agent::capture::rtsp::Rtsp;
-use seaframe_agent::config::Decode;
+use seaframe_agent::adapters::capture::rtsp::Rtsp;
+use seaframe_agent::base::config::Decode;
 use seaframe_wire::CameraId;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};

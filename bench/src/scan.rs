@@ -8,10 +8,10 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use seaframe_agent::fswatch::WatchSettings;
-use seaframe_agent::fswatch::scan::{Budget, Scan};
-use seaframe_agent::store::layout::rel_path;
-use seaframe_agent::store::{ReconcileReport, Store};
+use seaframe_agent::adapters::store::{ReconcileReport, Store};
+use seaframe_agent::base::store::layout::rel_path;
+use seaframe_agent::services::fswatch::WatchSettings;
+use seaframe_agent::services::fswatch::scan::{Budget, Scan};
 use seaframe_wire::CameraId;
 use seaframe_wire::timestamp::Timestamp;
 

@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
-use seaframe_agent::uplink::thumbnail;
-use seaframe_agent::uplink::thumbs::meta;
+use seaframe_agent::base::shore_link::thumbnail;
+use seaframe_agent::services::shore_link::thumbs::meta;
 use seaframe_wire::{Thumb, Topic};
 
 use crate::UplinkArgs;
@@ -95,8 +95,8 @@ pub fn run(args: UplinkArgs) -> anyhow::Result<()> {
 }
 
 /// A stored frame's row with a position, as the thumbnailer reads it.
-fn sample_row(camera: seaframe_wire::CameraId) -> seaframe_agent::store::FrameRow {
-    seaframe_agent::store::FrameRow {
+fn sample_row(camera: seaframe_wire::CameraId) -> seaframe_agent::adapters::store::FrameRow {
+    seaframe_agent::adapters::store::FrameRow {
         id: 1,
         camera,
         seq: 1,
@@ -114,7 +114,7 @@ fn sample_row(camera: seaframe_wire::CameraId) -> seaframe_agent::store::FrameRo
         fix_age_ms: Some(200),
         time_uncertainty_ms: Some(0),
         interpolated: Some(true),
-        clock: seaframe_agent::clock::ClockSource::Gps,
+        clock: seaframe_agent::base::clock::ClockSource::Gps,
         sharpness: None,
     }
 }

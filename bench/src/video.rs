@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use seaframe_agent::clock::ClockSource;
-use seaframe_agent::frame::Frame;
+use seaframe_agent::base::clock::ClockSource;
+use seaframe_agent::base::frame::Frame;
 use seaframe_wire::CameraId;
 use seaframe_wire::timestamp::Timestamp;
 
@@ -30,7 +30,7 @@ pub async fn run(args: VideoArgs) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new()
         .prefix("seaframe-bench")
         .tempdir()?;
-    let store = Arc::new(seaframe_agent::store::Store::open(tmp.path())?);
+    let store = Arc::new(seaframe_agent::adapters::store::Store::open(tmp.path())?);
     let jpeg = camera_like_jpeg(args.width, args.height, 1)?;
     let camera = CameraId::parse("cam-0")?;
     let t0 = Timestamp::now().unix_nanos() - i64::from(args.frames) * 100_000_000;
@@ -61,14 +61,14 @@ pub async fn run(args: VideoArgs) -> anyhow::Result<()> {
         jpeg.len() as f64 / 1024.0,
         args.fps
     );
-    let request = seaframe_agent::video::VideoRequest {
+    let request = seaframe_agent::adapters::video::VideoRequest {
         camera,
         from: Timestamp::from_unix_nanos(t0),
         to: Timestamp::now(),
         fps: Some(args.fps),
     };
     let started = Instant::now();
-    let (video, mut stdout) = seaframe_agent::video::Video::start(store, request)?;
+    let (video, mut stdout) = seaframe_agent::adapters::video::Video::start(store, request)?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0usize;
     let mut first = None;

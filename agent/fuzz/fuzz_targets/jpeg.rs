@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = seaframe_agent::jpeg::inspect(data);
+    let _ = seaframe_agent::base::jpeg::inspect(data);
 });

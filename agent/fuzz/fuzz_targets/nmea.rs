@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use seaframe_agent::gps::fix::Assembler;
-use seaframe_agent::gps::framer::{Framed, Framer};
-use seaframe_agent::gps::nmea;
+use seaframe_agent::base::gps::fix::Assembler;
+use seaframe_agent::base::gps::framer::{Framed, Framer};
+use seaframe_agent::base::gps::nmea;
 
 fuzz_target!(|data: &[u8]| {
     let mut assembler = Assembler::default();

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::get_json;
-use seaframe_agent::api::{ApiState, serve};
-use seaframe_agent::config::Secret;
-use seaframe_agent::frame::Frame;
-use seaframe_agent::metrics::Metrics;
-use seaframe_agent::store::Store;
+use seaframe_agent::adapters::store::Store;
+use seaframe_agent::base::config::Secret;
+use seaframe_agent::base::frame::Frame;
+use seaframe_agent::base::metrics::Metrics;
+use seaframe_agent::services::api::{ApiState, serve};
 use seaframe_wire::timestamp::Timestamp;
 use seaframe_wire::{CameraId, VesselName};
 use tokio_util::sync::CancellationToken;
@@ -38,8 +38,11 @@ impl Drop for Api {
 
 /// A small test-pattern frame of `camera`, captured at `ms` (Unix ms).
 fn frame(camera: &str, seq: u64, ms: i64) -> Frame {
-    let mut tp =
-        seaframe_agent::capture::testpattern::TestPattern::new("x".parse().unwrap(), 32, 24);
+    let mut tp = seaframe_agent::adapters::capture::testpattern::TestPattern::new(
+        "x".parse().unwrap(),
+        32,
+        24,
+    );
     Frame {
         camera: CameraId::parse(camera).unwrap(),
         seq,
@@ -47,7 +50,7 @@ fn frame(camera: &str, seq: u64, ms: i64) -> Frame {
         width: 32,
         height: 24,
         jpeg: Bytes::from(tp.render(Timestamp::from_unix_millis(ms)).unwrap()),
-        clock: seaframe_agent::clock::ClockSource::System,
+        clock: seaframe_agent::base::clock::ClockSource::System,
         position: None,
         sharpness: None,
     }
@@ -71,7 +74,9 @@ async fn api(token: Option<&str>) -> Api {
         Arc::clone(&metrics),
         token.map(Secret::new),
         VesselName::parse("v").unwrap(),
-        seaframe_agent::clock::Clock::new(Arc::new(seaframe_agent::gps::state::Gps::new(10))),
+        seaframe_agent::base::clock::Clock::new(Arc::new(
+            seaframe_agent::base::gps::state::Gps::new(10),
+        )),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -452,7 +457,9 @@ async fn serve_returns_when_cancelled_even_with_a_client_kept_alive() {
         Arc::new(Metrics::default()),
         None,
         VesselName::parse("v").unwrap(),
-        seaframe_agent::clock::Clock::new(Arc::new(seaframe_agent::gps::state::Gps::new(10))),
+        seaframe_agent::base::clock::Clock::new(Arc::new(
+            seaframe_agent::base::gps::state::Gps::new(10),
+        )),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

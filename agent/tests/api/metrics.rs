@@ -121,7 +121,7 @@ async fn metrics_parse_line_by_line_and_show_the_counters() {
 
 #[tokio::test]
 async fn cameras_and_status_show_what_the_metrics_hold() {
-    use seaframe_agent::metrics::CameraState;
+    use seaframe_agent::base::metrics::CameraState;
     let a = api(None).await;
     let bow = a
         .metrics

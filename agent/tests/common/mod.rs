@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use seaframe_agent::config::Config;
-use seaframe_agent::store::{FrameQuery, FrameRow, Store};
+use seaframe_agent::adapters::store::{FrameQuery, FrameRow, Store};
+use seaframe_agent::base::config::Config;
 use seaframe_wire::timestamp::Timestamp;
 
 #[allow(unused_imports)] // each test binary uses its own subset

@@ -19,15 +19,16 @@ mod own_redis;
 mod workers;
 
 use common::wait_for;
-use seaframe_agent::capture::testpattern::TestPattern;
-use seaframe_agent::frame::Frame;
-use seaframe_agent::gps::state::Gps;
-use seaframe_agent::handoff::Handoff;
-use seaframe_agent::metrics::Metrics;
-use seaframe_agent::queue::{Producer, Queue, RawConn, STREAM_KEY};
-use seaframe_agent::redis_server::OwnRedis;
-use seaframe_agent::store::Store;
-use seaframe_agent::worker::Worker;
+use seaframe_agent::adapters::capture::testpattern::TestPattern;
+use seaframe_agent::adapters::queue::{Queue, RawConn, STREAM_KEY};
+use seaframe_agent::adapters::redis_server::OwnRedis;
+use seaframe_agent::adapters::store::Store;
+use seaframe_agent::base::frame::Frame;
+use seaframe_agent::base::gps::state::Gps;
+use seaframe_agent::base::handoff::Handoff;
+use seaframe_agent::base::metrics::Metrics;
+use seaframe_agent::services::producer::Producer;
+use seaframe_agent::services::worker::Worker;
 use seaframe_testkit::RedisServer;
 use seaframe_wire::CameraId;
 use seaframe_wire::timestamp::Timestamp;
@@ -41,7 +42,7 @@ fn frame(camera: &str, seq: u64) -> Frame {
         width: 4,
         height: 4,
         jpeg: Bytes::from(vec![seq as u8; 100 + seq as usize]),
-        clock: seaframe_agent::clock::ClockSource::System,
+        clock: seaframe_agent::base::clock::ClockSource::System,
         position: None,
         sharpness: None,
     }
@@ -80,7 +81,11 @@ async fn admin(url: &str) -> redis::aio::MultiplexedConnection {
         .unwrap()
 }
 
-fn count(m: &Metrics, cam: &str, f: fn(&seaframe_agent::metrics::CameraMetrics) -> u64) -> u64 {
+fn count(
+    m: &Metrics,
+    cam: &str,
+    f: fn(&seaframe_agent::base::metrics::CameraMetrics) -> u64,
+) -> u64 {
     f(&m.camera(&CameraId::parse(cam).unwrap()))
 }
 
@@ -226,7 +231,7 @@ async fn an_empty_redis_takes_nothing_until_the_group_is_back() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, seaframe_agent::queue::QueueError::NoGroup),
+        matches!(err, seaframe_agent::adapters::queue::QueueError::NoGroup),
         "{err}"
     );
     assert_eq!(queue.len(&mut conn).await.unwrap(), 0, "no stream made");
@@ -285,7 +290,7 @@ async fn a_dead_consumers_entries_are_claimed_by_another() {
     );
 }
 
-fn seqs_of(entries: &[seaframe_agent::queue::Entry]) -> Vec<u64> {
+fn seqs_of(entries: &[seaframe_agent::adapters::queue::Entry]) -> Vec<u64> {
     entries
         .iter()
         .map(|e| e.frame.as_ref().unwrap().seq)

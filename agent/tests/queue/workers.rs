@@ -20,7 +20,7 @@ async fn workers_store_every_entry_in_the_real_store_and_ack_it_away() {
                 id.clone(),
                 seq,
                 at,
-                seaframe_agent::clock::ClockSource::System,
+                seaframe_agent::base::clock::ClockSource::System,
                 64,
                 48,
                 jpeg,

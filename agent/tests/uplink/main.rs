@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::{camera, get_json, wait_for};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
-use seaframe_agent::config::Config;
+use seaframe_agent::base::config::Config;
 use seaframe_testkit::{MosquittoOptions, MosquittoServer, nmea_log};
 use seaframe_wire::message::{AckStatus, ConfigAck, ConfigPush, PositionReport, Status};
 use seaframe_wire::{Thumb, Topic};
@@ -237,7 +237,7 @@ async fn thumbnails_carry_the_stored_frames_time_and_position() {
 }
 
 fn image_decodes(jpeg: &[u8]) -> bool {
-    seaframe_agent::picture::Picture::decode_scaled(jpeg, 16).is_ok()
+    seaframe_agent::base::picture::Picture::decode_scaled(jpeg, 16).is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,7 +39,9 @@ async fn pushed_configs_are_applied_live_or_rejected_with_the_reason() {
     let path = dir.path().join("agent.toml");
     std::fs::write(&path, cfg.text.expose()).unwrap();
     let file_before = std::fs::read(&path).unwrap();
-    let agent = Agent::start(Config::load(&path).unwrap()).await.unwrap();
+    let agent = Agent::start(seaframe_agent::adapters::config::files::load(&path).unwrap())
+        .await
+        .unwrap();
     let base = format!("http://{}/api/v1", agent.api_addr());
     let mut seen = Vec::new();
     collect(

@@ -15,9 +15,9 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use seaframe_agent::gps::fix::Assembler;
-use seaframe_agent::gps::framer::{Framed, Framer};
-use seaframe_agent::gps::nmea as ours;
+use seaframe_agent::base::gps::fix::Assembler;
+use seaframe_agent::base::gps::framer::{Framed, Framer};
+use seaframe_agent::base::gps::nmea as ours;
 use seaframe_wire::timestamp::Timestamp;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -12,7 +12,7 @@ mod common;
 
 use common::{get, start_shore, unix_ms};
 use seaframe_agent::app::Agent;
-use seaframe_agent::config::Config;
+use seaframe_agent::base::config::Config;
 use seaframe_testkit::{MosquittoOptions, MosquittoServer, nmea_log, wait_for};
 
 /// An agent without cameras: its GPS `source`, uplink to `broker_url`.

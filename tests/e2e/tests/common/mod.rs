@@ -80,7 +80,7 @@ pub fn agent_config(
     dir: &Path,
     broker_url: &str,
     cameras: &str,
-) -> seaframe_agent::config::Config {
+) -> seaframe_agent::base::config::Config {
     let nmea = nmea_log("ais-nmea.log");
     let text = format!(
         r#"vessel = "{vessel}"
@@ -96,7 +96,7 @@ mqtt_url = "{broker_url}"
         dir.display(),
         nmea.display(),
     );
-    seaframe_agent::config::Config::from_toml(&text, "test").unwrap()
+    seaframe_agent::base::config::Config::from_toml(&text, "test").unwrap()
 }
 
 /// Unix ms of an RFC 3339 UTC time with nanoseconds ("…T08:00:01.250000000Z").

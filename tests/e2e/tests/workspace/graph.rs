@@ -95,6 +95,8 @@ struct Paths {
     /// The module of the file, then one more per inline module entered.
     here: Vec<Vec<String>>,
     found: Vec<Vec<String>>,
+    /// Paths into other crates (`std::fs::read`), as written.
+    outside: Vec<Vec<String>>,
 }
 
 impl Paths {
@@ -115,7 +117,10 @@ impl Paths {
                 }
                 &segments[supers..]
             }
-            _ => return,
+            _ => {
+                self.outside.push(segments.to_vec());
+                return;
+            }
         };
         base.extend(rest.iter().cloned());
         self.found.push(base);
@@ -186,7 +191,7 @@ pub fn arrows(modules: &[Module]) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
         let ast = syn::parse_file(&std::fs::read_to_string(&m.file).unwrap()).unwrap();
         let mut paths = Paths {
             here: vec![m.path.clone()],
-            found: Vec::new(),
+            ..Paths::default()
         };
         paths.visit_file(&ast);
         let to = out.entry(m.file.clone()).or_default();
@@ -203,6 +208,18 @@ pub fn arrows(modules: &[Module]) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
         }
     }
     out
+}
+
+/// The paths into other crates that a module's file names (test code
+/// aside), each joined by `::` as written (`std::fs::read_to_string`).
+pub fn outside_paths(module: &Module) -> Vec<String> {
+    let ast = syn::parse_file(&std::fs::read_to_string(&module.file).unwrap()).unwrap();
+    let mut paths = Paths {
+        here: vec![module.path.clone()],
+        ..Paths::default()
+    };
+    paths.visit_file(&ast);
+    paths.outside.iter().map(|p| p.join("::")).collect()
 }
 
 /// `#[cfg(test)]`.
