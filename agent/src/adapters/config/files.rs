@@ -119,3 +119,42 @@ fn readable(path: &Path) -> Result<(), String> {
             _ => e.to_string(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::effective;
+    use crate::base::config::layered::Overlay;
+
+    const FILE: &str = r#"
+vessel = "aurora"
+data_dir = "/tmp/x"
+[[cameras]]
+id = "bow"
+source = "testpattern"
+[uplink]
+mqtt_url = "mqtt://aurora:hunter2@127.0.0.1:1883"
+"#;
+
+    fn push(version: u64, config: serde_json::Value) -> Overlay {
+        Overlay { version, config }
+    }
+
+    #[test]
+    fn a_push_is_refused_for_the_files_it_names() {
+        assert!(effective(FILE, None).is_ok());
+        let o = push(5, json!({"uplink": {"ca_file": "/nonexistent/ca.pem"}}));
+        let err = effective(FILE, Some(&o)).unwrap_err();
+        assert!(err.contains("applies only to an mqtts://"), "{err}");
+        let o = push(
+            6,
+            json!({"uplink": {"mqtt_url": "mqtts://h:8883", "ca_file": "/nonexistent/ca.pem"}}),
+        );
+        let err = effective(FILE, Some(&o)).unwrap_err();
+        assert!(
+            err.contains("uplink.ca_file: /nonexistent/ca.pem: no such file"),
+            "{err}"
+        );
+    }
+}
