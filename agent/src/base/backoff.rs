@@ -1,38 +1,12 @@
-//! Waiting between attempts: exponential back-off, and a sleep that
-//! shutdown cuts short. Used by every loop that retries the world.
+//! Waiting between attempts: exponential back-off (the one both ends use,
+//! [`seaframe_wire::backoff`]), and a sleep that shutdown cuts short. Used
+//! by every loop that retries the world.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-/// Exponential back-off between attempts.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    first: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    pub fn new(first: Duration, max: Duration) -> Self {
-        Self {
-            first,
-            max,
-            next: first,
-        }
-    }
-
-    /// The wait before the next attempt (doubling up to the maximum).
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(self.max);
-        d
-    }
-
-    pub fn reset(&mut self) {
-        self.next = self.first;
-    }
-}
+pub use seaframe_wire::backoff::Backoff;
 
 /// Sleeps `d` unless `shutdown` comes first; returns false on shutdown.
 pub async fn pause(d: Duration, shutdown: &CancellationToken) -> bool {
@@ -40,19 +14,5 @@ pub async fn pause(d: Duration, shutdown: &CancellationToken) -> bool {
         biased;
         _ = shutdown.cancelled() => false,
         _ = tokio::time::sleep(d) => true,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_to_its_maximum_and_resets() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
-        let waits: Vec<u64> = (0..5).map(|_| b.next_delay().as_millis() as u64).collect();
-        assert_eq!(waits, [100, 200, 400, 500, 500]);
-        b.reset();
-        assert_eq!(b.next_delay(), Duration::from_millis(100));
     }
 }

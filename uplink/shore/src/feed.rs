@@ -26,6 +26,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::{self, pause};
 use crate::index::{Index, ThumbRow};
 use crate::metrics::{Metrics, add};
 use crate::views::{FleetHealthView, config_json, config_key, thumb_json, vessel_json};
@@ -142,19 +143,16 @@ struct Seen {
 
 impl Feed {
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = backoff::retry();
         // Start from now: a client gets the state from the API, then changes.
         let mut seen = loop {
             match self.snapshot().await {
                 Ok(seen) => break seen,
                 Err(e) => {
                     tracing::warn!(error = %e, "feed: reading the index failed; retrying");
-                    tokio::select! {
-                        biased;
-                        _ = shutdown.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(backoff) => {}
+                    if !pause(backoff.next_delay(), &shutdown).await {
+                        return Ok(());
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         };

@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backoff;
 pub mod blobs;
 pub mod config;
 pub mod desired;

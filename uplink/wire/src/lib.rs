@@ -3,9 +3,11 @@
 //! path and topic is built from, the MQTT [`Topic`]s, the binary thumbnail
 //! envelope ([`Thumb`]), the JPEG check both ends run ([`jpeg`]) and the JSON
 //! messages; and the vocabulary both ends speak in their APIs: instants and
-//! the ways people write them ([`timestamp`]), places on the Earth ([`geo`]).
+//! the ways people write them ([`timestamp`]), places on the Earth ([`geo`]);
+//! and how both ends wait between attempts ([`backoff`]).
 //! `docs/wire.md` documents the bytes.
 
+pub mod backoff;
 mod envelope;
 pub mod geo;
 pub mod jpeg;

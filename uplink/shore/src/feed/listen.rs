@@ -13,7 +13,6 @@
 //! the index as always: a lost or repeated notification is harmless.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
@@ -22,6 +21,8 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
 use seaframe_http::Secret;
+
+use crate::backoff::{self, pause};
 
 /// The channel the index's triggers notify (see the PostgreSQL migrations).
 pub const CHANNEL: &str = "seaframe_feed";
@@ -38,22 +39,20 @@ pub struct Listener {
 
 impl Listener {
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = backoff::retry();
         loop {
+            let wait = backoff.next_delay();
             match self.listen(&shutdown).await {
                 Ok(()) => return Ok(()),
                 Err(e) => tracing::warn!(
                     error = %format!("{e:#}"),
-                    retry_in_ms = backoff.as_millis(),
+                    retry_in_ms = wait.as_millis(),
                     "feed: not listening for other instances' commits; the poll covers meanwhile"
                 ),
             }
-            tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(backoff) => {}
+            if !pause(wait, &shutdown).await {
+                return Ok(());
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 

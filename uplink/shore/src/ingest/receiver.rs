@@ -33,6 +33,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{Ack, Delivery, Flow, Intent, MAX_MESSAGE_BYTES};
+use crate::backoff::{self, pause};
 use crate::metrics::{Metrics, add};
 
 /// How long writing acks may wait on the socket before the receiver goes
@@ -109,7 +110,7 @@ impl Receiver {
     }
 
     pub async fn run(mut self, _shutdown: CancellationToken) -> Result<()> {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = backoff::retry();
         'run: loop {
             while let Ok(acks) = self.acks.try_recv() {
                 self.write_acks(&acks).await;
@@ -121,7 +122,7 @@ impl Receiver {
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    backoff = Duration::from_millis(100);
+                    backoff.reset();
                     self.connection.fetch_add(1, Ordering::SeqCst);
                     (self.acked_here, self.received_here) = (0, 0);
                     add(&self.metrics.mqtt_connects, 1);
@@ -185,13 +186,11 @@ impl Receiver {
                 Err(e) => {
                     self.subscribed.send_replace(false);
                     add(&self.metrics.mqtt_connection_errors, 1);
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "MQTT connection error");
-                    tokio::select! {
-                        biased;
-                        _ = self.writer_done.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
+                    let wait = backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "MQTT connection error");
+                    if !pause(wait, &self.writer_done).await {
+                        break;
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         }

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use anyhow::Result;
 use rumqttc::{AsyncClient, QoS};
@@ -13,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::decode::{Work, decode_one, new_thumb};
 use super::{Ack, BATCH_MAX, Delivery, Flow, Sinks};
+use crate::backoff::{self, pause};
 use crate::blobs::{BlobName, Blobs, NewBlob};
 use seaframe_wire::ThumbMeta;
 use seaframe_wire::VesselName;
@@ -292,21 +292,19 @@ where
     F: Future<Output = Result<(), E>>,
     E: Into<anyhow::Error>,
 {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = backoff::retry();
     loop {
+        let wait = backoff.next_delay();
         match step().await {
             Ok(()) => return true,
             Err(e) => {
                 add(&metrics.index_errors, 1);
                 let e: anyhow::Error = e.into();
-                tracing::error!(error = %format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, "{what} failed; retrying");
+                tracing::error!(error = %format!("{e:#}"), retry_in_ms = wait.as_millis() as u64, "{what} failed; retrying");
             }
         }
-        tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => return false,
-            _ = tokio::time::sleep(backoff) => {}
+        if !pause(wait, shutdown).await {
+            return false;
         }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
