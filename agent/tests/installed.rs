@@ -27,7 +27,8 @@ use std::time::Duration;
 
 use common::{frame_time, frames_in, get_json, wait_for};
 use seaframe_shore::app::Shore;
-use seaframe_shore::auth::{Role, accounts};
+use seaframe_shore::base::auth::role::Role;
+use seaframe_shore::services::auth::accounts;
 use seaframe_testkit::{Child, MosquittoServer, TestPki, free_port};
 use serde_json::{Value, json};
 
@@ -151,7 +152,7 @@ impl Ashore {
 }
 
 async fn start_shore(broker: &MosquittoServer, dir: &Path) -> (Shore, Ashore) {
-    let cfg = seaframe_shore::config::Config::from_toml(
+    let cfg = seaframe_shore::adapters::config::Config::from_toml(
         &format!(
             "data_dir = \"{}\"\n[mqtt]\nurl = \"{}\"\nclient_id = \"installed-shore\"\n",
             dir.display(),

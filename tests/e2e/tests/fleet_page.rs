@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::{add_account, agent_config, get, shore_token_for, start_shore};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use seaframe_agent::app::Agent;
-use seaframe_shore::auth::Role;
+use seaframe_shore::base::auth::role::Role;
 use seaframe_testkit::{MosquittoServer, artifacts_dir, require_browser, thumb_position, wait_for};
 use seaframe_wire::message::{CameraHealth, Fix, Health, LinkState, PositionReport, Status};
 use seaframe_wire::{CameraId, ThumbPosition};
@@ -375,7 +375,7 @@ height = 180"#,
                         thumb(vessel, camera, ns, &position(i, sent_ms), &jpeg),
                     )
                     .await;
-                let ts = seaframe_shore::when::rfc3339_ns(ns);
+                let ts = seaframe_shore::base::when::rfc3339_ns(ns);
                 stdin
                     .write_all(format!("PUBLISHED {ts} {sent_ms}\n").as_bytes())
                     .await

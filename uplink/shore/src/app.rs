@@ -16,16 +16,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::alerts;
-use crate::api::{self, ApiState};
-use crate::auth::Auth;
-use crate::config::Config;
-use crate::feed::{self, Feed};
-use crate::index::{self, Index};
-use crate::ingest::{self, Intent, Sinks, Stages};
-use crate::metrics::Metrics;
-use crate::peers;
-use crate::retention::Retention;
+use crate::adapters::config::Config;
+use crate::adapters::index::{self, Index};
+use crate::base::alerts;
+use crate::services::api::{self, ApiState};
+use crate::services::auth::Auth;
+use crate::services::feed::{self, Feed};
+use crate::services::ingest::{self, Intent, Sinks, Stages};
+use crate::services::metrics::Metrics;
+use crate::services::peers;
+use crate::services::retention::Retention;
 
 /// How long the stages get to stop before `stop` gives up on them.
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -92,13 +92,13 @@ impl Shore {
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let lease = match &index_url {
-            crate::config::IndexUrl::Postgres(url) => {
+            crate::adapters::config::IndexUrl::Postgres(url) => {
                 let client_id = cfg.mqtt.client_id();
                 peers::own_lease(url, &client_id, &cfg.mqtt.share_group, &shutdown)
                     .await?
                     .map(|own| (url.clone(), own))
             }
-            crate::config::IndexUrl::Sqlite(_) => None,
+            crate::adapters::config::IndexUrl::Sqlite(_) => None,
         };
         let options = ingest::connect_options(&cfg.mqtt)?;
         let committed = Arc::new(Notify::new());
@@ -137,7 +137,7 @@ impl Shore {
             shutdown: shutdown.clone(),
             auth: Auth::new(cfg.auth.clone(), cfg.api.token.clone()),
         };
-        let evaluator = alerts::task::Evaluator {
+        let evaluator = crate::services::alerts::Evaluator {
             index: index.clone(),
             cfg: cfg.alerts.clone(),
             clock,
@@ -149,7 +149,7 @@ impl Shore {
             blobs: blobs.clone(),
             config: cfg.retention.clone(),
             metrics: metrics.clone(),
-            clock: Arc::new(crate::when::now_ns),
+            clock: Arc::new(crate::base::when::now_ns),
         };
         spawn_stage(
             &tracker,
@@ -169,8 +169,8 @@ impl Shore {
             "receiver",
             receiver.run(shutdown.clone()),
         );
-        if let crate::config::IndexUrl::Postgres(url) = &index_url {
-            let listener = feed::listen::Listener {
+        if let crate::adapters::config::IndexUrl::Postgres(url) = &index_url {
+            let listener = index::listen::Listener {
                 url: url.clone(),
                 wake: feed.wake.clone(),
             };

@@ -1,33 +1,14 @@
-//! seaframe-shore: the shore end of the link. [`ingest`] takes the fleet's
-//! messages from the broker (shared subscription, persistent session,
-//! acked only after the index commit), [`blobs`] keeps the JPEGs, [`index`]
-//! the rows (SQLite or PostgreSQL), [`api`] serves them and pushes configs
-//! (each vessel's [`desired`] overlay),
-//! [`feed`] follows the index for the live `/events` stream, [`web`] is the
-//! fleet page, [`auth`] holds the accounts and credentials every route but
-//! the health check asks for, [`logging`] what the log may hold, [`app`]
-//! starts and stops it all. [`alerts`] raises and clears the fleet's health
-//! alerts from what the index holds.
+//! seaframe-shore: the shore end of the link, on the agent's four floors
+//! (docs/architecture.md): `base` (values and rules; no IO), `adapters`
+//! (the config file, the index — SQLite or PostgreSQL —, the blob store —
+//! disk or S3 —, TLS and the fleet's certificates), `services` (ingest
+//! from the broker, the API and its live feed, retention, alerts, the
+//! peers' leases, enrolment, migration), and the process (`app` starts and
+//! stops it all, `logging` says what the log may hold, `main.rs` the CLI).
+//! A module uses its own floor or the ones below.
 
-pub mod alerts;
-pub mod api;
+pub mod adapters;
 pub mod app;
-pub mod auth;
-pub mod backoff;
-pub mod blobs;
-pub mod config;
-pub mod desired;
-pub mod enroll;
-pub mod feed;
-pub mod index;
-pub mod ingest;
+pub mod base;
 pub mod logging;
-pub mod metrics;
-pub mod migrate;
-pub mod peers;
-pub mod pki;
-pub mod poison;
-pub mod retention;
-pub mod tls;
-pub mod views;
-pub mod when;
+pub mod services;

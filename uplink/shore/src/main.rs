@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use seaframe_shore::auth::Role;
-use seaframe_shore::auth::accounts;
-use seaframe_shore::config::Config;
-use seaframe_shore::index::Index;
+use seaframe_shore::adapters::config::Config;
+use seaframe_shore::adapters::index::Index;
+use seaframe_shore::base::auth::role::Role;
+use seaframe_shore::services::auth::accounts;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -142,12 +142,12 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::ExampleConfig => {
-            print!("{}", seaframe_shore::config::EXAMPLE);
+            print!("{}", seaframe_shore::adapters::config::EXAMPLE);
             Ok(())
         }
         Command::CheckConfig { config } => {
             let cfg = Config::load(&config)?;
-            let problems = seaframe_shore::tls::check_files(&cfg.mqtt);
+            let problems = seaframe_shore::adapters::tls::check_files(&cfg.mqtt);
             if !problems.is_empty() {
                 for p in &problems {
                     eprintln!("{}: {p}", config.display());
@@ -168,12 +168,12 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::PkiInit { dir, broker_hosts } => {
-            let pki = seaframe_shore::pki::Pki::init(&dir, &broker_hosts)?;
+            let pki = seaframe_shore::adapters::pki::Pki::init(&dir, &broker_hosts)?;
             println!(
                 "{}: ca.pem (every party's CA), ca.key (keep it here), broker.pem/.key, shore.pem/.key ({}), admin.pem/.key ({})",
                 pki.dir().display(),
-                seaframe_shore::pki::SHORE_IDENTITY,
-                seaframe_shore::pki::ADMIN_IDENTITY
+                seaframe_shore::adapters::pki::SHORE_IDENTITY,
+                seaframe_shore::adapters::pki::ADMIN_IDENTITY
             );
             Ok(())
         }
@@ -188,9 +188,9 @@ fn main() -> Result<()> {
         } => {
             let vessel = seaframe_wire::VesselName::parse(&vessel)
                 .map_err(|e| anyhow::anyhow!("vessel {vessel:?}: {e}"))?;
-            let pki = seaframe_shore::pki::Pki::open(&pki)?;
+            let pki = seaframe_shore::adapters::pki::Pki::open(&pki)?;
             if !broker_only {
-                let enrolled = seaframe_shore::enroll::write_files(
+                let enrolled = seaframe_shore::services::enroll::write_files(
                     &pki,
                     &vessel,
                     &broker_url,
@@ -206,11 +206,11 @@ fn main() -> Result<()> {
             }
             if !files_only {
                 small_runtime()?
-                    .block_on(seaframe_shore::enroll::add_to_broker(&pki, &broker_url, &vessel))
+                    .block_on(seaframe_shore::services::enroll::add_to_broker(&pki, &broker_url, &vessel))
                     .context("adding the vessel at the broker (its files are written: retry this step with --broker-only)")?;
                 println!(
                     "{vessel}: added at the broker (role {})",
-                    seaframe_shore::enroll::role_name(&vessel)
+                    seaframe_shore::services::enroll::role_name(&vessel)
                 );
             }
             Ok(())
@@ -218,7 +218,7 @@ fn main() -> Result<()> {
         Command::Migrate { from, to } => {
             let from = Config::load(&from)?;
             let to = Config::load(&to)?;
-            seaframe_shore::migrate::refuse_same(&from, &to)?;
+            seaframe_shore::services::migrate::refuse_same(&from, &to)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -253,7 +253,7 @@ async fn open_index(cfg: &Config) -> Result<std::sync::Arc<dyn Index>> {
     let url = cfg
         .index_url()
         .map_err(|e| anyhow::anyhow!("index.url: {e}"))?;
-    seaframe_shore::index::open(&url)
+    seaframe_shore::adapters::index::open(&url)
         .await
         .context("opening the index")
 }
@@ -281,7 +281,7 @@ async fn warn_without_accounts(cfg: &Config) {
 }
 
 async fn migrate(from: &Config, to: &Config) -> Result<()> {
-    use seaframe_shore::migrate::{Side, run};
+    use seaframe_shore::services::migrate::{Side, run};
     let source = Side::open(from, "--from").await?;
     let target = Side::open(to, "--to").await?;
     println!("copying {} → {}", source.blobs, target.blobs);
@@ -337,7 +337,7 @@ async fn account(cfg: &Config, action: AccountCommand) -> Result<()> {
                     a.role,
                     a.tokens,
                     a.sessions,
-                    seaframe_shore::when::rfc3339_ns(a.created_at_ns)
+                    seaframe_shore::base::when::rfc3339_ns(a.created_at_ns)
                 );
             }
         }

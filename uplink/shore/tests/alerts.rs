@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use common::{PgDb, Publisher, config, get_json, index_urls, until};
 use futures_util::StreamExt;
-use seaframe_shore::alerts::AlertsConfig;
+use seaframe_shore::adapters::config::Config;
 use seaframe_shore::app::Shore;
-use seaframe_shore::config::Config;
+use seaframe_shore::base::alerts::AlertsConfig;
 use seaframe_testkit::MosquittoServer;
 use seaframe_wire::CameraId;
 use seaframe_wire::message::{CameraHealth, Health, LinkState, Status};
@@ -41,9 +41,9 @@ fn thresholds() -> AlertsConfig {
 }
 
 /// The shore's clock: the wall clock plus an offset the test moves.
-fn clock(offset_ns: &Arc<AtomicI64>) -> seaframe_shore::alerts::Clock {
+fn clock(offset_ns: &Arc<AtomicI64>) -> seaframe_shore::base::alerts::Clock {
     let offset = offset_ns.clone();
-    Arc::new(move || seaframe_shore::when::now_ns() + offset.load(Ordering::SeqCst))
+    Arc::new(move || seaframe_shore::base::when::now_ns() + offset.load(Ordering::SeqCst))
 }
 
 async fn start_at(cfg: Config, offset_ns: &Arc<AtomicI64>) -> Shore {

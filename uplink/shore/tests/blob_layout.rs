@@ -9,8 +9,8 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use seaframe_shore::blobs::{BlobKey, DiskBlobs};
-use seaframe_shore::index::NewThumb;
+use seaframe_shore::adapters::blobs::{BlobKey, DiskBlobs};
+use seaframe_shore::adapters::index::NewThumb;
 use seaframe_testkit::MosquittoServer;
 use seaframe_wire::{CameraId, VesselName};
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::*;
 use rumqttc::SubscribeReasonCode as Code;
-use seaframe_shore::index::ThumbQuery;
+use seaframe_shore::adapters::index::ThumbQuery;
 use seaframe_wire::VesselName;
 use shipped::{ShippedBroker, TlsClient};
 
@@ -111,7 +111,8 @@ async fn attacks(index_url: &str) {
     // Connecting without a certificate, or with one of another CA named
     // like boreas: no connection at all.
     let rogue = tempfile::tempdir().unwrap();
-    let rogue_pki = seaframe_shore::pki::Pki::init(rogue.path(), &["127.0.0.1".into()]).unwrap();
+    let rogue_pki =
+        seaframe_shore::adapters::pki::Pki::init(rogue.path(), &["127.0.0.1".into()]).unwrap();
     let fake = rogue_pki.issue("boreas").unwrap();
     std::fs::write(rogue.path().join("boreas.pem"), fake.cert_pem).unwrap();
     std::fs::write(rogue.path().join("boreas.key"), fake.key_pem).unwrap();

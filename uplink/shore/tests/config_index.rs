@@ -12,9 +12,9 @@ mod common;
 use std::sync::Arc;
 
 use common::index_urls;
-use seaframe_shore::config::IndexUrl;
-use seaframe_shore::desired::MAX_DESIRED_BYTES;
-use seaframe_shore::index::{self, ACK_HISTORY_LEN, Index, IndexError};
+use seaframe_shore::adapters::config::IndexUrl;
+use seaframe_shore::adapters::index::{self, ACK_HISTORY_LEN, Index, IndexError};
+use seaframe_shore::base::desired::MAX_DESIRED_BYTES;
 use seaframe_wire::VesselName;
 use seaframe_wire::message::{AckStatus, ConfigAck};
 use serde_json::json;

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
-use seaframe_shore::config::Secret;
+use seaframe_shore::adapters::config::Secret;
 use seaframe_testkit::MosquittoServer;
 use seaframe_wire::message::ConfigPush;
 use serde_json::{Value, json};

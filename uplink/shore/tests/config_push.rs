@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use seaframe_shore::config::Secret;
+use seaframe_shore::adapters::config::Secret;
 use seaframe_testkit::MosquittoServer;
 use seaframe_wire::message::ConfigPush;
 

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use seaframe_shore::index::NewThumb;
+use seaframe_shore::adapters::index::NewThumb;
 use seaframe_testkit::MosquittoServer;
 use seaframe_wire::geo::haversine_m;
 use seaframe_wire::{CameraId, VesselName};

@@ -5,8 +5,10 @@
 mod common;
 
 use common::{index_urls, until};
-use seaframe_shore::config::IndexUrl;
-use seaframe_shore::index::{self, Index, NewThumb, Place, ReceivedAck, StatusUpdate, ThumbQuery};
+use seaframe_shore::adapters::config::IndexUrl;
+use seaframe_shore::adapters::index::{
+    self, Index, NewThumb, Place, ReceivedAck, StatusUpdate, ThumbQuery,
+};
 use seaframe_wire::message::{AckStatus, ConfigAck, Fix};
 use seaframe_wire::{CameraId, VesselName};
 

@@ -315,7 +315,7 @@ async fn what_is_published_while_the_shore_is_down_arrives_after_restart() {
 /// and everything is indexed once, on one connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_poured_out_at_once_keeps_the_unacked_window_within_what_ingest_holds() {
-    use seaframe_shore::ingest::HELD_MAX;
+    use seaframe_shore::services::ingest::HELD_MAX;
     use std::sync::atomic::Ordering;
     const N: u64 = 8000;
     let broker = MosquittoServer::start_with(MosquittoOptions {

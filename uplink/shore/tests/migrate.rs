@@ -24,13 +24,14 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use seaframe_shore::blobs::{BlobName, NewBlob};
-use seaframe_shore::config::Config;
-use seaframe_shore::index::NewThumb;
+use seaframe_shore::adapters::blobs::{BlobName, NewBlob};
+use seaframe_shore::adapters::config::Config;
+use seaframe_shore::adapters::index::NewThumb;
 
 use common::s3::{ACCESS_KEY_ID, BUCKET, PREFIX, SECRET, blobs_config, key_of, objects};
 use common::*;
-use seaframe_shore::auth::{Role, accounts};
+use seaframe_shore::base::auth::role::Role;
+use seaframe_shore::services::auth::accounts;
 use seaframe_testkit::{MosquittoServer, MotoServer};
 use seaframe_wire::Thumb;
 
@@ -354,7 +355,7 @@ async fn a_migration_killed_midway_leaves_no_row_without_its_blob_and_resumes() 
     // A source of several pages, written through the shore's own stores.
     const ROWS: i64 = 700;
     let source = Config::load(&from).unwrap();
-    let src_index = seaframe_shore::index::open(&source.index_url().unwrap())
+    let src_index = seaframe_shore::adapters::index::open(&source.index_url().unwrap())
         .await
         .unwrap();
     let src_blobs = source.blobs.open(&source.data_dir).unwrap();
@@ -409,7 +410,7 @@ async fn a_migration_killed_midway_leaves_no_row_without_its_blob_and_resumes() 
     let dst_index =
         seaframe_testkit::wait_for("the target index made", Duration::from_secs(30), || {
             let url = target.index_url().unwrap();
-            async move { seaframe_shore::index::open(&url).await.ok() }
+            async move { seaframe_shore::adapters::index::open(&url).await.ok() }
         })
         .await;
     let index = dst_index.clone();
@@ -465,7 +466,7 @@ async fn a_migration_killed_midway_leaves_no_row_without_its_blob_and_resumes() 
         report(&second)
     );
     assert_eq!(t["blobs"][0] + t["blobs"][1], n, "{}", report(&second));
-    let ids = |rows: &[seaframe_shore::index::ThumbRow]| {
+    let ids = |rows: &[seaframe_shore::adapters::index::ThumbRow]| {
         rows.iter()
             .map(|r| {
                 (

@@ -9,7 +9,7 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use seaframe_shore::when::now_ns;
+use seaframe_shore::base::when::now_ns;
 use seaframe_testkit::MosquittoServer;
 use seaframe_wire::Thumb;
 

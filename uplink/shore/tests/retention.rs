@@ -18,11 +18,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use common::*;
-use seaframe_shore::blobs::{BlobKey, BlobName, Blobs, DiskBlobs, NewBlob};
-use seaframe_shore::config::IndexUrl;
-use seaframe_shore::index::{self, Index, NewThumb, ThumbQuery, ThumbRow};
-use seaframe_shore::metrics::Metrics;
-use seaframe_shore::retention::{Retention, RetentionConfig, Why};
+use seaframe_shore::adapters::blobs::{BlobKey, BlobName, Blobs, DiskBlobs, NewBlob};
+use seaframe_shore::adapters::config::IndexUrl;
+use seaframe_shore::adapters::index::{self, Index, NewThumb, ThumbQuery, ThumbRow};
+use seaframe_shore::base::retention::config::RetentionConfig;
+use seaframe_shore::base::retention::metrics::Why;
+use seaframe_shore::services::metrics::Metrics;
+use seaframe_shore::services::retention::Retention;
 use seaframe_testkit::MosquittoServer;
 use seaframe_wire::{CameraId, VesselName};
 
@@ -426,7 +428,7 @@ async fn the_shore_runs_retention_by_itself_and_counts_it() {
     cfg.retention.min_free_percent = 0.0;
     let shore = start(cfg).await;
     let vessel = Publisher::connect(broker.port(), "aurora", None).await;
-    let now = seaframe_shore::when::now_ns();
+    let now = seaframe_shore::base::when::now_ns();
     // Five thumbnails 400 days old (past the default 365), three of today.
     for ns in (0..5)
         .map(|i| now - 400 * 24 * HOUR + i * S)

@@ -17,10 +17,10 @@ use std::sync::atomic::Ordering;
 
 use common::s3::{PREFIX, blobs_config, key_of, objects};
 use common::*;
+use seaframe_shore::adapters::config::Config;
 use seaframe_shore::app::Shore;
-use seaframe_shore::config::Config;
-use seaframe_shore::metrics::Metrics;
-use seaframe_shore::retention::Retention;
+use seaframe_shore::services::metrics::Metrics;
+use seaframe_shore::services::retention::Retention;
 use seaframe_testkit::{MosquittoServer, MotoServer};
 use seaframe_wire::Thumb;
 

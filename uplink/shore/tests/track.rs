@@ -143,7 +143,7 @@ async fn a_voyage_is_kept_whole_and_served_decimated_on_every_backend() {
             // Each turn and both ends of the stop, within 30 m and 10 s.
             for turn in [1000usize, 2000, 2600] {
                 let near = points.iter().any(|p| {
-                    let t_ms = seaframe_shore::when::parse_user_ns(
+                    let t_ms = seaframe_shore::base::when::parse_user_ns(
                         p["properties"]["time"].as_str().unwrap(),
                     )
                     .unwrap()

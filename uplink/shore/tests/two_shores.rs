@@ -30,9 +30,9 @@ use common::s3::{ACCESS_KEY_ID, BUCKET, PREFIX, SECRET, blobs_config, key_of, ob
 use common::sse::SseReader;
 use common::*;
 use futures_util::StreamExt;
+use seaframe_shore::adapters::config::Config;
 use seaframe_shore::app::Shore;
-use seaframe_shore::auth::Role;
-use seaframe_shore::config::Config;
+use seaframe_shore::base::auth::role::Role;
 use seaframe_testkit::{Child, MosquittoServer, MotoServer, free_port};
 use seaframe_wire::Thumb;
 
@@ -201,7 +201,7 @@ async fn two_instances_share_the_fleet_serve_each_other_and_stream_live() {
     // Woken by B's commit (LISTEN/NOTIFY), not by A's 500 ms poll.
     let median = percentile(across, 0.5);
     assert!(
-        median < seaframe_shore::feed::POLL / 2,
+        median < seaframe_shore::services::feed::POLL / 2,
         "across instances, woken by the commit: p50 {median:?}"
     );
 

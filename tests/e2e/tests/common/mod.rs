@@ -11,7 +11,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use seaframe_shore::app::Shore;
-use seaframe_shore::auth::{Role, accounts};
+use seaframe_shore::base::auth::role::Role;
+use seaframe_shore::services::auth::accounts;
 use seaframe_testkit::nmea_log;
 use serde_json::Value;
 
@@ -50,7 +51,7 @@ pub async fn add_account(shore: &Shore, name: &str, role: Role, password: &str) 
 /// Starts a shore (data in `dir`, `extra` appended to its TOML), waits
 /// until it is subscribed, and gives it an admin whose token [`get`] sends.
 pub async fn start_shore(broker_url: &str, dir: &Path, client_id: &str, extra: &str) -> Shore {
-    let cfg = seaframe_shore::config::Config::from_toml(
+    let cfg = seaframe_shore::adapters::config::Config::from_toml(
         &format!(
             "data_dir = \"{}\"\n[mqtt]\nurl = \"{broker_url}\"\nclient_id = \"{client_id}\"\n{extra}",
             dir.display(),

@@ -40,10 +40,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use seaframe_shore::adapters::blobs::BlobsConfig;
+use seaframe_shore::adapters::config::{Config, Secret};
+use seaframe_shore::adapters::index::{Index, ThumbQuery};
 use seaframe_shore::app::Shore;
-use seaframe_shore::blobs::BlobsConfig;
-use seaframe_shore::config::{Config, Secret};
-use seaframe_shore::index::{Index, ThumbQuery};
 use seaframe_testkit::{
     MosquittoOptions, MosquittoServer, MotoServer, S3S_ACCESS_KEY, S3S_SECRET_KEY, S3sFsServer,
     thumb, thumb_position,

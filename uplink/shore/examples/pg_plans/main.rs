@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
-use seaframe_shore::index::Index;
-use seaframe_shore::index::postgres::{PLACE_INDEX_MIGRATION, PgIndex};
+use seaframe_shore::adapters::index::Index;
+use seaframe_shore::adapters::index::postgres::{PLACE_INDEX_MIGRATION, PgIndex};
 use tokio_postgres::{Client, NoTls};
 
 mod fleet;

@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use seaframe_shore::index::postgres::thumbs_statement;
-use seaframe_shore::index::{Place, ThumbQuery};
+use seaframe_shore::adapters::index::postgres::thumbs_statement;
+use seaframe_shore::adapters::index::{Place, ThumbQuery};
 use seaframe_wire::{CameraId, VesselName};
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
@@ -57,7 +57,7 @@ pub struct Outcome {
     pub plan: Vec<String>,
 }
 
-/// Retention's delete (`doom_thumbs` in `index/postgres_retention.rs`).
+/// Retention's delete (`doom_thumbs` in `adapters/index/postgres_retention.rs`).
 const DOOM_SQL: &str = "WITH moved AS (DELETE FROM thumbs WHERE id = ANY($1) \
     RETURNING id, vessel, camera, captured_at_ns, bytes), \
     kept AS (INSERT INTO thumb_garbage (id, vessel, camera, captured_at_ns) \

@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use seaframe_shore::adapters::config::{Config, Secret};
+use seaframe_shore::adapters::index::{Index, ThumbPage, ThumbQuery};
 use seaframe_shore::app::Shore;
-use seaframe_shore::auth::{Role, accounts};
-use seaframe_shore::config::{Config, Secret};
-use seaframe_shore::index::{Index, ThumbPage, ThumbQuery};
+use seaframe_shore::base::auth::role::Role;
+use seaframe_shore::services::auth::accounts;
 use seaframe_wire::{Thumb, ThumbPosition};
 
 /// A real (tiny) JPEG with a pattern that depends on `seed`.

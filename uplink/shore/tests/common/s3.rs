@@ -8,9 +8,9 @@ use futures_util::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
-use seaframe_shore::blobs::s3::S3Settings;
-use seaframe_shore::blobs::{BlobKey, BlobsConfig, S3Blobs};
-use seaframe_shore::config::Secret;
+use seaframe_shore::adapters::blobs::s3::S3Settings;
+use seaframe_shore::adapters::blobs::{BlobKey, BlobsConfig, S3Blobs};
+use seaframe_shore::adapters::config::Secret;
 use seaframe_testkit::MotoServer;
 use seaframe_wire::Thumb;
 

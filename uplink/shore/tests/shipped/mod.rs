@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeReasonCode};
-use seaframe_shore::config::Config;
+use seaframe_shore::adapters::config::Config;
 use seaframe_testkit::MosquittoServer;
 
 const CONF: &str = include_str!("../../mosquitto/mosquitto.conf");
@@ -190,7 +190,9 @@ impl TlsClient {
         opts.set_max_packet_size(8 << 20, 8 << 20)
             .set_keep_alive(Duration::from_secs(30))
             .set_inflight(100);
-        opts.set_transport(seaframe_shore::tls::transport_from(Some(ca), client).unwrap());
+        opts.set_transport(
+            seaframe_shore::adapters::tls::transport_from(Some(ca), client).unwrap(),
+        );
         let (client, mut eventloop) = AsyncClient::new(opts, 1000);
         let acked = Arc::new(AtomicU64::new(0));
         let connects = Arc::new(AtomicU64::new(0));
