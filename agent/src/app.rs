@@ -61,6 +61,8 @@ pub struct Pipeline {
     own_redis_pid: Option<Arc<AtomicU32>>,
     producer: Stage,
     workers: Stage,
+    /// The workers' sharpness thread, stopped after them.
+    scorer: Arc<Scorer>,
     redis: Stage,
     failed: CancellationToken,
 }
@@ -158,6 +160,7 @@ impl Pipeline {
             own_redis_pid,
             producer,
             workers,
+            scorer,
             redis,
             failed,
         })
@@ -180,8 +183,12 @@ impl Pipeline {
         self.workers.stop().await;
     }
 
-    /// Step 4: flush the index, stop the own Redis (saving the stream).
+    /// Step 4: the sharpness thread measures what the workers left it and
+    /// ends; flush the index, stop the own Redis (saving the stream).
     pub async fn close(self) -> anyhow::Result<()> {
+        tracing::info!("stopping: sharpness (measuring what is queued)");
+        let scorer = Arc::clone(&self.scorer);
+        tokio::task::spawn_blocking(move || scorer.stop()).await?;
         let store = Arc::clone(&self.store);
         if let Err(e) = tokio::task::spawn_blocking(move || store.flush()).await? {
             tracing::warn!("index flush failed: {e}");

@@ -105,12 +105,22 @@ struct Job {
     jpeg: Bytes,
 }
 
-/// Measures sampled frames on its own thread and indexes the scores. The
-/// thread ends when the last handle is dropped.
+/// What the measuring thread is sent.
+enum Msg {
+    Measure(Job),
+    /// Measure what is queued, then end.
+    Stop,
+}
+
+/// Measures sampled frames on its own thread and indexes the scores.
+/// [`Scorer::stop`] ends the thread after the frames in its queue and
+/// joins it (the pipeline's shutdown, after the workers and before the
+/// index is flushed).
 #[derive(Debug)]
 pub struct Scorer {
     sampler: Sampler,
-    jobs: SyncSender<Job>,
+    jobs: SyncSender<Msg>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Sampled frames skipped because the queue was full.
     pub skipped: AtomicU64,
 }
@@ -124,11 +134,14 @@ impl std::fmt::Debug for Job {
 impl Scorer {
     /// Starts the measuring thread, writing into `store`'s index.
     pub fn start(store: Arc<Store>) -> std::io::Result<Arc<Self>> {
-        let (jobs, queue) = sync_channel::<Job>(QUEUE_FRAMES);
-        std::thread::Builder::new()
+        let (jobs, queue) = sync_channel::<Msg>(QUEUE_FRAMES);
+        let thread = std::thread::Builder::new()
             .name("sharpness".into())
             .spawn(move || {
-                for job in queue {
+                for msg in queue {
+                    let Msg::Measure(job) = msg else {
+                        return;
+                    };
                     let score = match measure(&job.jpeg) {
                         Ok(s) => s,
                         Err(e) => {
@@ -144,8 +157,24 @@ impl Scorer {
         Ok(Arc::new(Self {
             sampler: Sampler::default(),
             jobs,
+            thread: Mutex::new(Some(thread)),
             skipped: AtomicU64::new(0),
         }))
+    }
+
+    /// Measures the frames already queued, then ends the thread and waits
+    /// for it. Blocking: call from `spawn_blocking`. Frames offered after
+    /// are not measured.
+    pub fn stop(&self) {
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        let Some(thread) = thread else {
+            return; // stopped before
+        };
+        // Waits for room behind the queued frames; fails only if the thread
+        // is gone already (a panic), and then there is nothing to wait for.
+        if self.jobs.send(Msg::Stop).is_ok() && thread.join().is_err() {
+            tracing::warn!("the sharpness thread panicked");
+        }
     }
 
     /// A frame was stored: measure it if the sampler takes it and the
@@ -160,13 +189,13 @@ impl Scorer {
             seq: frame.seq,
             jpeg: frame.jpeg.clone(),
         };
-        match self.jobs.try_send(job) {
+        match self.jobs.try_send(Msg::Measure(job)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 self.skipped.fetch_add(1, Ordering::Relaxed);
             }
-            // The thread ended (it cannot while a handle exists, short of a
-            // panic): frames simply go unmeasured.
+            // The thread ended (stopped, or a panic): frames simply go
+            // unmeasured.
             Err(TrySendError::Disconnected(_)) => {}
         }
     }
@@ -242,5 +271,64 @@ mod tests {
         // 2 fps: every frame.
         let c = CameraId::parse("c").unwrap();
         assert!((0..10).all(|i| sampler.take(&c, Timestamp::from_unix_nanos(i * 500_000_000))));
+    }
+
+    #[test]
+    fn stop_measures_what_is_queued_then_joins_the_thread() {
+        use crate::adapters::store::FrameQuery;
+        use crate::base::clock::ClockSource;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 80)
+            .encode(
+                &image(64, 48, |x, y| ((x * 7 + y * 13) % 256) as u8),
+                64,
+                48,
+                jpeg_encoder::ColorType::Luma,
+            )
+            .unwrap();
+        let camera = CameraId::parse("bow").unwrap();
+        // One frame a second: the sampler takes each.
+        let frames: Vec<Frame> = (0..6)
+            .map(|i| Frame {
+                camera: camera.clone(),
+                seq: i,
+                captured_at: Timestamp::from_unix_millis(1_764_000_000_000 + i as i64 * 1000),
+                width: 64,
+                height: 48,
+                jpeg: Bytes::from(jpeg.clone()),
+                clock: ClockSource::System,
+                position: None,
+                sharpness: None,
+            })
+            .collect();
+        assert!(store.put_batch(&frames).iter().all(Result::is_ok));
+        let scorer = Scorer::start(Arc::clone(&store)).unwrap();
+        for f in &frames {
+            scorer.offer(f);
+        }
+        scorer.stop();
+        let page = store
+            .query(&FrameQuery {
+                camera: None,
+                from: Timestamp::from_unix_millis(0),
+                to: Timestamp::from_unix_millis(i64::MAX / 2),
+                limit: 100,
+                after: None,
+            })
+            .unwrap();
+        assert_eq!(page.frames.len(), 6);
+        let skipped = scorer.skipped.load(Ordering::Relaxed) as usize;
+        let scored = page.frames.iter().filter(|f| f.sharpness.is_some()).count();
+        assert_eq!(
+            scored + skipped,
+            6,
+            "every frame offered is measured or counted"
+        );
+        assert!(scored > 0);
+        // Stopped: a second stop returns at once; later frames go unmeasured.
+        scorer.stop();
+        scorer.offer(&frames[0]);
     }
 }
