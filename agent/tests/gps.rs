@@ -47,10 +47,7 @@ impl Drop for Reading {
 fn read(source: &str) -> Reading {
     let gps = Arc::new(Gps::new(10));
     let stop = CancellationToken::new();
-    let reader = GpsReader {
-        source: source.parse::<GpsSource>().unwrap(),
-        gps: Arc::clone(&gps),
-    };
+    let reader = GpsReader::new(source.parse::<GpsSource>().unwrap(), Arc::clone(&gps));
     tokio::spawn(reader.run(stop.clone()));
     Reading { gps, stop }
 }

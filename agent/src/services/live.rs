@@ -166,10 +166,7 @@ impl GpsTask {
             token.cancel();
         }
         let token = self.stage.token.child_token();
-        let reader = GpsReader {
-            source: cfg.source.clone(),
-            gps: Arc::clone(&self.gps),
-        };
+        let reader = GpsReader::new(cfg.source.clone(), Arc::clone(&self.gps));
         self.stage.spawn(
             tracing::info_span!("gps"),
             &self.failed,

@@ -29,13 +29,25 @@ const KNOTS_PER_M_S: f64 = 1.943_844_5;
 
 #[derive(Debug)]
 pub struct GpsReader {
-    pub source: GpsSource,
-    pub gps: Arc<Gps>,
+    source: GpsSource,
+    gps: Arc<Gps>,
+    /// A serial source's reading thread: joined before the port is opened
+    /// again and before [`GpsReader::run`] returns.
+    serial: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 type SessionResult = Result<(), String>;
 
 impl GpsReader {
+    pub fn new(source: GpsSource, gps: Arc<Gps>) -> Self {
+        Self {
+            source,
+            gps,
+            serial: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Reads until `shutdown`, reconnecting with back-off.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         if self.source == GpsSource::None {
             self.gps.set_state("none");
@@ -64,8 +76,21 @@ impl GpsReader {
                 break;
             }
         }
+        self.join_serial().await;
         self.gps.set_state("stopped");
         Ok(())
+    }
+
+    /// Waits for the last serial thread, if any: it ends within its read
+    /// timeout once its session (the channel's receiver) is gone.
+    async fn join_serial(&self) {
+        let thread = self.serial.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            match tokio::task::spawn_blocking(move || thread.join()).await {
+                Ok(Ok(())) => {}
+                _ => tracing::warn!("the serial GPS thread panicked"),
+            }
+        }
     }
 
     async fn session(&self) -> SessionResult {
@@ -141,9 +166,11 @@ impl GpsReader {
 
     /// A serial port (or pseudo-terminal) read on a thread of its own.
     async fn read_serial(&self, device: std::path::PathBuf, baud: u32) -> SessionResult {
+        // The previous session's thread holds the port until it ends.
+        self.join_serial().await;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, String>>(64);
         let name = device.display().to_string();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("serial {name}"))
             .spawn(move || {
                 let port = serialport::new(device.to_string_lossy(), baud)
@@ -172,6 +199,9 @@ impl GpsReader {
                 }
             })
             .map_err(|e| format!("cannot start the serial thread: {e}"))?;
+        if let Ok(mut slot) = self.serial.lock() {
+            *slot = Some(thread);
+        }
         let mut feed = Feed::new(Arc::clone(&self.gps), None);
         let mut quiet_since = tokio::time::Instant::now();
         while let Some(msg) = rx.recv().await {
