@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
@@ -29,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::adapters::index::{Index, ThumbRow};
 use crate::base::backoff::{self, pause};
 use crate::services::metrics::{Metrics, add};
-use crate::services::views::{FleetHealthView, config_json, config_key, thumb_json, vessel_json};
+use crate::services::views::{FleetHealthView, ThumbView, VesselView, config_json, config_key};
 
 mod health;
 
@@ -54,10 +55,12 @@ pub struct FeedEvent {
 }
 
 impl FeedEvent {
-    fn new(name: &'static str, data: &Value) -> Self {
+    fn new(name: &'static str, data: &impl Serialize) -> Self {
         Self {
             name,
-            data: data.to_string().into(),
+            data: serde_json::to_string(data)
+                .expect("a view serialises")
+                .into(),
         }
     }
 }
@@ -106,20 +109,6 @@ impl Follow {
     }
 }
 
-/// What a vessel looks like without its cameras' newest thumbnails (those
-/// go out as `thumb` events): a change here is a `vessel` event.
-fn vessel_key(v: &Value) -> Value {
-    let mut key = v.clone();
-    if let Some(cams) = key.get_mut("cameras").and_then(Value::as_array_mut) {
-        for c in cams {
-            if let Some(c) = c.as_object_mut() {
-                c.remove("latest_thumb");
-            }
-        }
-    }
-    key
-}
-
 /// The feed task.
 #[derive(Debug)]
 pub struct Feed {
@@ -134,7 +123,7 @@ pub struct Feed {
 #[derive(Debug, Default)]
 struct Seen {
     thumbs: Follow,
-    vessels: HashMap<String, Value>,
+    vessels: HashMap<String, VesselView>,
     /// Each vessel's [`config_key`] (the history is read only on a change).
     configs: HashMap<String, Value>,
     alerts: health::AlertsSeen,
@@ -178,9 +167,7 @@ impl Feed {
         let view = FleetHealthView::read(self.index.as_ref()).await?;
         for v in self.index.vessels().await? {
             let name = v.name.to_string();
-            let mut json = vessel_json(v);
-            view.attach(&mut json);
-            seen.vessels.insert(name, vessel_key(&json));
+            seen.vessels.insert(name, VesselView::new(v, &view).key());
         }
         seen.alerts = health::AlertsSeen::new(&view);
         for (v, c) in self.index.configs().await? {
@@ -203,7 +190,7 @@ impl Feed {
             let now = Instant::now();
             for row in &rows {
                 if seen.thumbs.accept(row.id, now) {
-                    self.send(FeedEvent::new("thumb", &thumb_json(row)));
+                    self.send(FeedEvent::new("thumb", &ThumbView::from(row)));
                 }
             }
             match rows.last() {
@@ -214,9 +201,8 @@ impl Feed {
         let view = FleetHealthView::read(self.index.as_ref()).await?;
         for v in self.index.vessels().await? {
             let name = v.name.to_string();
-            let mut full = vessel_json(v);
-            view.attach(&mut full);
-            let key = vessel_key(&full);
+            let full = VesselView::new(v, &view);
+            let key = full.key();
             if seen.vessels.get(&name) != Some(&key) {
                 seen.vessels.insert(name, key);
                 self.send(FeedEvent::new("vessel", &full));
@@ -271,14 +257,5 @@ mod tests {
         let mut f = Follow::starting_after(0);
         assert!(f.accept(1_000_000, t0));
         assert_eq!(f.read_after(t0), 1_000_000);
-    }
-
-    #[test]
-    fn a_vessel_key_leaves_out_the_newest_thumbnails() {
-        let a = json!({"name": "v", "online": true, "cameras": [{"id": "bow", "latest_thumb": {"id": 1}}]});
-        let b = json!({"name": "v", "online": true, "cameras": [{"id": "bow", "latest_thumb": {"id": 2}}]});
-        assert_eq!(vessel_key(&a), vessel_key(&b));
-        let c = json!({"name": "v", "online": false, "cameras": [{"id": "bow", "latest_thumb": {"id": 2}}]});
-        assert_ne!(vessel_key(&a), vessel_key(&c));
     }
 }

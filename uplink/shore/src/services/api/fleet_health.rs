@@ -1,7 +1,7 @@
 //! Fleet health in the API: `GET /api/v1/vessels/{v}/health` (a vessel's
 //! latest status as kept, and its alerts), `GET /api/v1/alerts` (every
 //! alert that holds), and the `health` and `alerts` of each vessel in
-//! `GET /vessels` and the feed's `vessel` events ([`attach`]).
+//! `GET /vessels` and the feed's `vessel` events (`views::VesselView`).
 
 use axum::Json;
 use axum::extract::State;
@@ -11,7 +11,7 @@ use crate::base::when::rfc3339_ns;
 use crate::services::api::ApiState;
 use crate::services::api::error::ApiError;
 use crate::services::api::params::VesselPath;
-use crate::services::views::{alert_json, status_json};
+use crate::services::views::{AlertView, StatusView};
 
 /// `GET /api/v1/vessels/{v}/health`
 pub async fn vessel(
@@ -27,20 +27,20 @@ pub async fn vessel(
         .find(|s| s.name == vessel)
         .ok_or_else(|| ApiError::NotFound(format!("vessel: no vessel named {vessel}")))?;
     let status = state.index.status(&vessel).await.map_err(ApiError::index)?;
-    let alerts: Vec<Value> = state
+    let alerts: Vec<AlertView> = state
         .index
         .alerts()
         .await
         .map_err(ApiError::index)?
         .iter()
         .filter(|a| a.vessel == vessel)
-        .map(alert_json)
+        .map(AlertView::from)
         .collect();
     Ok(Json(json!({
         "vessel": vessel,
         "online": summary.online,
         "last_seen": summary.last_seen_ns.map(rfc3339_ns),
-        "status": status.as_ref().map(status_json),
+        "status": status.as_ref().map(StatusView::from),
         "alerts": alerts,
     })))
 }
@@ -49,6 +49,6 @@ pub async fn vessel(
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let alerts = state.index.alerts().await.map_err(ApiError::index)?;
     Ok(Json(
-        json!({ "alerts": alerts.iter().map(alert_json).collect::<Vec<_>>() }),
+        json!({ "alerts": alerts.iter().map(AlertView::from).collect::<Vec<_>>() }),
     ))
 }

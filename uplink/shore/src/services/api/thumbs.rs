@@ -14,12 +14,12 @@ use crate::adapters::index::{ThumbQuery, ThumbRow};
 use crate::services::api::ApiState;
 use crate::services::api::error::ApiError;
 use crate::services::api::params::{self, QueryParams, ThumbId, VesselPath};
-use crate::services::views::thumb_json;
+use crate::services::views::ThumbView;
 
 async fn list(state: &ApiState, query: ThumbQuery) -> Result<Json<Value>, ApiError> {
     let page = state.index.thumbs(&query).await.map_err(ApiError::index)?;
     Ok(Json(json!({
-        "thumbs": page.rows.iter().map(thumb_json).collect::<Vec<_>>(),
+        "thumbs": page.rows.iter().map(ThumbView::from).collect::<Vec<_>>(),
         "next_cursor": page.next.map(params::encode_cursor),
     })))
 }
@@ -88,8 +88,8 @@ async fn find(state: &ApiState, id: i64) -> Result<ThumbRow, ApiError> {
 pub async fn one(
     State(state): State<ApiState>,
     ThumbId(id): ThumbId,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(thumb_json(&find(&state, id).await?)))
+) -> Result<Json<ThumbView>, ApiError> {
+    Ok(Json(ThumbView::from(&find(&state, id).await?)))
 }
 
 pub async fn image(

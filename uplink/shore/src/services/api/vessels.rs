@@ -8,20 +8,16 @@ use serde_json::{Value, json};
 
 use crate::services::api::ApiState;
 use crate::services::api::error::ApiError;
-use crate::services::views::{FleetHealthView, vessel_json};
+use crate::services::views::{FleetHealthView, VesselView};
 
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let vessels = state.index.vessels().await.map_err(ApiError::index)?;
     let health = FleetHealthView::read(state.index.as_ref())
         .await
         .map_err(ApiError::index)?;
-    let vessels: Vec<Value> = vessels
+    let vessels: Vec<VesselView> = vessels
         .into_iter()
-        .map(|v| {
-            let mut json = vessel_json(v);
-            health.attach(&mut json);
-            json
-        })
+        .map(|v| VesselView::new(v, &health))
         .collect();
     Ok(Json(json!({ "vessels": vessels })))
 }

@@ -7,10 +7,19 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::base::alerts::{Alert, AlertKind};
-use crate::services::views::{FleetHealthView, alert_json};
+use crate::services::views::{AlertView, FleetHealthView};
+
+/// The feed's `alert` event: the alert as the API shows it, and whether
+/// it was `raised` or `cleared`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(super) struct AlertEvent {
+    #[serde(flatten)]
+    pub alert: AlertView,
+    pub state: &'static str,
+}
 
 /// The alerts the feed saw last, by key.
 #[derive(Debug, Default)]
@@ -22,16 +31,13 @@ impl AlertsSeen {
     }
 
     /// The `alert` events since the last call: raised, then cleared.
-    pub(super) fn changes(&mut self, view: &FleetHealthView) -> Vec<Value> {
+    pub(super) fn changes(&mut self, view: &FleetHealthView) -> Vec<AlertEvent> {
         let now = Self::new(view);
-        let event = |a: &Alert, state: &str| {
-            let mut e = alert_json(a);
-            if let Some(o) = e.as_object_mut() {
-                o.insert("state".into(), json!(state));
-            }
-            e
+        let event = |a: &Alert, state| AlertEvent {
+            alert: AlertView::from(a),
+            state,
         };
-        let mut out: Vec<Value> = now
+        let mut out: Vec<AlertEvent> = now
             .0
             .iter()
             .filter(|(k, _)| !self.0.contains_key(*k))
