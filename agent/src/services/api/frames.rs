@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use crate::adapters::store::{FrameQuery, FrameRow};
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::params::{self, FrameId, QueryParams};
-use crate::services::api::store_call::{blocking, frame_json};
+use crate::services::api::store_call::{FRAME_STORE, blocking, frame_json};
+use seaframe_http::ApiError;
 
 pub async fn list(
     State(state): State<ApiState>,
@@ -58,14 +58,19 @@ pub async fn image(State(state): State<ApiState>, id: FrameId) -> Result<Respons
                 row.id
             )));
         }
-        Err(e) => return Err(ApiError::Unavailable(format!("{}: {e}", path.display()))),
+        Err(e) => {
+            return Err(ApiError::unavailable(
+                FRAME_STORE,
+                format!("{}: {e}", path.display()),
+            ));
+        }
     };
     // The file's own length, not the row's: a wrong Content-Length would
     // cut the body or hang the client.
     let len = file
         .metadata()
         .await
-        .map_err(|e| ApiError::Unavailable(format!("{}: {e}", path.display())))?
+        .map_err(|e| ApiError::unavailable(FRAME_STORE, format!("{}: {e}", path.display())))?
         .len();
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((

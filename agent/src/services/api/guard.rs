@@ -12,7 +12,7 @@ use axum::response::Response;
 use seaframe_http::{bearer_matches, origin_is_host};
 
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
+use seaframe_http::ApiError;
 
 pub use seaframe_http::session_cookie;
 

@@ -6,7 +6,6 @@
 mod cameras;
 mod config;
 mod cors;
-mod error;
 mod frames;
 mod guard;
 mod metrics;
@@ -30,7 +29,7 @@ use axum::routing::get;
 use seaframe_wire::VesselName;
 use tokio_util::sync::CancellationToken;
 
-pub use error::ApiError;
+pub use seaframe_http::ApiError;
 
 use crate::adapters::config::in_effect::SharedInEffect;
 use crate::adapters::store::Store;

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use seaframe_wire::CameraId;
 
 use crate::adapters::store::Cursor;
-use crate::services::api::error::ApiError;
+use seaframe_http::ApiError;
 use seaframe_wire::timestamp::Timestamp;
 
 pub use seaframe_http::{Params, QueryParams};

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use crate::adapters::store::{Cursor, GeoBox, Pick};
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::params::{self, Params, QueryParams};
 use crate::services::api::store_call::{blocking, frame_json};
+use seaframe_http::ApiError;
 use seaframe_wire::geo::Place;
 
 /// The place filter of a listing, if the query has one

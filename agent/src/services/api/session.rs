@@ -21,8 +21,8 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::guard::{authorized, same_origin, session_cookie};
+use seaframe_http::ApiError;
 
 /// Sessions kept at most; beyond, the one closest to its expiry goes.
 const MAX_SESSIONS: usize = 64;
@@ -149,10 +149,9 @@ pub async fn sign_in(
         tracing::warn!("crew page sign-in refused: wrong token");
         return Err(ApiError::Unauthorized);
     }
-    let id = state
-        .sessions
-        .open(Instant::now())
-        .map_err(|e| ApiError::Unavailable(format!("no randomness for a session id: {e}")))?;
+    let id = state.sessions.open(Instant::now()).map_err(|e| {
+        ApiError::unavailable("sign-in", format!("no randomness for a session id: {e}"))
+    })?;
     tracing::info!("crew page signed in");
     let ttl_s = state.sessions.ttl().as_secs();
     let mut response = Json(json!({ "signed_in": true, "expires_in_s": ttl_s })).into_response();

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::services::api::ApiState;
 use crate::services::api::cameras::cameras_json;
-use crate::services::api::error::ApiError;
 use crate::services::api::store_call::blocking;
+use seaframe_http::ApiError;
 use seaframe_wire::timestamp::Timestamp;
 
 /// What the disk holds against its budget; `{"error"}` when the store
@@ -22,7 +22,7 @@ async fn disk_json(state: &ApiState) -> Value {
     .await;
     let (frames_bytes, index_bytes, oldest) = match held {
         Ok(held) => held,
-        Err(ApiError::Unavailable(cause)) => {
+        Err(ApiError::Unavailable { cause, .. }) => {
             tracing::warn!(cause = %cause, "status: the store cannot say what it holds");
             return json!({ "error": "the frame store is unavailable" });
         }

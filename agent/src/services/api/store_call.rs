@@ -6,7 +6,11 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::adapters::store::{FrameRow, Store, StoreError};
-use crate::services::api::error::ApiError;
+use seaframe_http::ApiError;
+
+/// What a failing store is called in a 503 (`{"error": "the frame store is
+/// unavailable"}`).
+pub const FRAME_STORE: &str = "the frame store";
 
 /// A frame as the API shows it (SPEC "A frame in JSON").
 pub fn frame_json(f: &FrameRow) -> Value {
@@ -41,6 +45,6 @@ pub async fn blocking<T: Send + 'static>(
     let store = Arc::clone(store);
     tokio::task::spawn_blocking(move || f(&store))
         .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .map_err(|e| ApiError::Unavailable(e.to_string()))
+        .map_err(|e| ApiError::unavailable(FRAME_STORE, e))?
+        .map_err(|e| ApiError::unavailable(FRAME_STORE, e))
 }

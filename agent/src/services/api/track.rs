@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use crate::adapters::store::fixes::FixRow;
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::params::{self, QueryParams};
 use crate::services::api::store_call::blocking;
+use seaframe_http::ApiError;
 use seaframe_wire::timestamp::Timestamp;
 
 pub async fn get(

@@ -9,8 +9,8 @@ use futures_util::StreamExt;
 
 use crate::adapters::video::{Video, VideoError, VideoRequest};
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::params::{self, QueryParams};
+use seaframe_http::ApiError;
 
 pub async fn get(
     State(state): State<ApiState>,
@@ -49,8 +49,7 @@ pub async fn get(
         )));
     }
     let (video, stdout) = Video::start(state.store.clone(), req).map_err(|e| match e {
-        VideoError::NoFfmpeg => ApiError::Unavailable(e.to_string()),
-        VideoError::Spawn(_) => ApiError::Unavailable(e.to_string()),
+        VideoError::NoFfmpeg | VideoError::Spawn(_) => ApiError::unavailable("video export", e),
     })?;
     // The encoder lives as long as the body: a hang-up drops both.
     let body = tokio_util::io::ReaderStream::new(stdout).map(move |chunk| {

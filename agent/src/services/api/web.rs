@@ -14,7 +14,7 @@ use seaframe_http::asset;
 use seaframe_http::assets::{self, Asset};
 
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
+use seaframe_http::ApiError;
 
 const JS: &str = "text/javascript; charset=utf-8";
 

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use crate::base::auth::role::Role;
 use crate::base::when::rfc3339_ns;
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::session::account_error;
 use crate::services::auth::Principal;
 use crate::services::auth::accounts;
+use seaframe_http::ApiError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

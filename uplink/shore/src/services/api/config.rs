@@ -26,10 +26,10 @@ use serde_json::{Value, json};
 use crate::adapters::index::{ConfigChange, IndexError};
 use crate::base::desired::{check_patch, check_whole};
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::params::VesselPath;
 use crate::services::metrics::add;
 use crate::services::views::config_json;
+use seaframe_http::ApiError;
 
 /// `PATCH`: the body is a merge patch of the overlay.
 pub async fn patch(

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use crate::base::when::rfc3339_ns;
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::params::VesselPath;
 use crate::services::views::{AlertView, StatusView};
+use seaframe_http::ApiError;
 
 /// `GET /api/v1/vessels/{v}/health`
 pub async fn vessel(

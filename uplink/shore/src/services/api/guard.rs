@@ -17,8 +17,8 @@ use crate::base::auth::credential::{csrf_for, hash_secret, same};
 use crate::base::auth::role::Role;
 use crate::base::when::now_ns;
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::auth::{CSRF_HEADER, Principal, Via};
+use seaframe_http::ApiError;
 pub use seaframe_http::session_cookie;
 
 /// The name the deprecated `[api] token` acts under.

@@ -13,7 +13,6 @@
 
 mod accounts;
 mod config;
-mod error;
 mod events;
 mod fleet_health;
 mod fleet_metrics;
@@ -39,7 +38,7 @@ use rumqttc::AsyncClient;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use error::ApiError;
+pub use seaframe_http::ApiError;
 
 use crate::adapters::blobs::Blobs;
 use crate::adapters::index::Index;

@@ -8,7 +8,7 @@ use seaframe_wire::{CameraId, VesselName};
 
 use crate::adapters::index::Place;
 use crate::base::when::{now_ns, parse_user_ns};
-use crate::services::api::error::ApiError;
+use seaframe_http::ApiError;
 
 pub use seaframe_http::{Params, QueryParams};
 

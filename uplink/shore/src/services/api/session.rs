@@ -22,11 +22,11 @@ use serde_json::{Value, json};
 use crate::base::auth::credential::{MAX_PASSWORD_BYTES, csrf_for};
 use crate::base::when::rfc3339_ns;
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::guard::same_origin;
 use crate::services::auth::accounts::{self, AccountError};
 use crate::services::auth::{Principal, Via};
 use crate::services::metrics::SignIn;
+use seaframe_http::ApiError;
 
 #[derive(Deserialize)]
 struct SignInBody {

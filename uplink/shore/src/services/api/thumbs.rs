@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use crate::adapters::blobs::BlobName;
 use crate::adapters::index::{ThumbQuery, ThumbRow};
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::params::{self, QueryParams, ThumbId, VesselPath};
 use crate::services::views::ThumbView;
+use seaframe_http::ApiError;
 
 async fn list(state: &ApiState, query: ThumbQuery) -> Result<Json<Value>, ApiError> {
     let page = state.index.thumbs(&query).await.map_err(ApiError::index)?;

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use crate::base::when::rfc3339_ms;
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::api::params::{self, QueryParams, VesselPath};
+use seaframe_http::ApiError;
 
 pub async fn get(
     State(state): State<ApiState>,

@@ -7,8 +7,8 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use crate::services::api::ApiState;
-use crate::services::api::error::ApiError;
 use crate::services::views::{FleetHealthView, VesselView};
+use seaframe_http::ApiError;
 
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let vessels = state.index.vessels().await.map_err(ApiError::index)?;

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use seaframe_http::asset;
 use seaframe_http::assets::{self, Asset};
 
-use crate::services::api::error::ApiError;
+use seaframe_http::ApiError;
 
 const JS: &str = "text/javascript; charset=utf-8";
 

@@ -1,16 +1,17 @@
-//! `ApiError`: every failure of the shore API as `{"error": "..."}` with
-//! the right status — 400 for a user's mistake (naming the parameter), 401
-//! without credentials, 403 with a role too low (or a cookie without its
-//! CSRF token), 404 for nothing there, 405 for a method a route does not
-//! take, 409 for a name taken, 429 for sign-ins too fast, 503 when the
-//! index, the disk or the broker fails (cause logged, not shown). Every
-//! message and logged cause goes through the redactor: a URL with a
-//! password quoted back from a body never leaves whole.
+//! `ApiError`: every failure of either API (the agent's and the shore's) as
+//! `{"error": "..."}` with the right status — 400 for a user's mistake
+//! (naming the parameter), 401 without credentials, 403 with a role too low
+//! or a change from another page, 404 for nothing there, 405 for a method a
+//! route does not take, 409 for a name taken, 429 for sign-ins too fast,
+//! 503 when the store, the index, the disk or the broker fails (cause
+//! logged, not shown). Every message and logged cause goes through the
+//! redactor: a URL with a password quoted back from a body never leaves
+//! whole.
 
+use crate::redact_text;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use seaframe_http::redact_text;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,11 +43,17 @@ impl ApiError {
         Self::BadRequest(format!("{param}: {why}"))
     }
 
-    pub fn index(e: impl std::fmt::Display) -> Self {
+    /// `what` failed with `cause` (logged, not shown): 503.
+    pub fn unavailable(what: &'static str, cause: impl std::fmt::Display) -> Self {
         Self::Unavailable {
-            what: "the index",
-            cause: e.to_string(),
+            what,
+            cause: cause.to_string(),
         }
+    }
+
+    /// The index (the shore's, or the agent's frame index) failed: 503.
+    pub fn index(e: impl std::fmt::Display) -> Self {
+        Self::unavailable("the index", e)
     }
 }
 
