@@ -164,7 +164,7 @@ async fn the_token_buys_a_session_cookie_that_opens_the_api() {
             .header(CONTENT_TYPE, "application/json")
     };
     for (req, status, says) in [
-        (post().body(r#"{"token": "wrong"}"#), 401, "bearer token"),
+        (post().body(r#"{"token": "wrong"}"#), 401, "wrong API token"),
         (post().body(r#"{"tok": 1}"#), 400, "body:"),
         (post().body("not json"), 400, "body:"),
         (

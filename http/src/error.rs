@@ -20,8 +20,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("sign in, or send Authorization: Bearer <API token>")]
     Unauthorized,
-    #[error("wrong name or password")]
-    SignInFailed,
+    /// A sign-in refused: what was wrong, in the service's words.
+    #[error("{0}")]
+    SignInFailed(&'static str),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -61,7 +62,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::SignInFailed => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::SignInFailed(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

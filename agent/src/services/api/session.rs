@@ -147,7 +147,7 @@ pub async fn sign_in(
         .map_err(|e| ApiError::bad("body", format!("{{\"token\": \"…\"}}: {e}")))?;
     if body.token.len() > MAX_TOKEN_BYTES || !seaframe_http::token_matches(&body.token, token) {
         tracing::warn!("crew page sign-in refused: wrong token");
-        return Err(ApiError::Unauthorized);
+        return Err(ApiError::SignInFailed("wrong API token"));
     }
     let id = state.sessions.open(Instant::now()).map_err(|e| {
         ApiError::unavailable("sign-in", format!("no randomness for a session id: {e}"))

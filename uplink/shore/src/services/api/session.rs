@@ -107,7 +107,7 @@ pub async fn sign_in(
         throttle.failed(&body.name, ip, Instant::now());
         state.metrics.count_sign_in(SignIn::Failed);
         tracing::warn!(name = %body.name, %ip, "sign-in failed");
-        return Err(ApiError::SignInFailed);
+        return Err(ApiError::SignInFailed("wrong name or password"));
     };
     throttle.succeeded(&body.name, ip);
     let ttl_s = state.auth.config.session_ttl_s;
