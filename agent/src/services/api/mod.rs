@@ -29,7 +29,7 @@ use axum::routing::get;
 use seaframe_wire::VesselName;
 use tokio_util::sync::CancellationToken;
 
-pub use seaframe_http::ApiError;
+use seaframe_http::ApiError;
 
 use crate::adapters::config::in_effect::SharedInEffect;
 use crate::adapters::store::Store;

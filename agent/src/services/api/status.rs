@@ -22,11 +22,12 @@ async fn disk_json(state: &ApiState) -> Value {
     .await;
     let (frames_bytes, index_bytes, oldest) = match held {
         Ok(held) => held,
-        Err(ApiError::Unavailable { cause, .. }) => {
-            tracing::warn!(cause = %cause, "status: the store cannot say what it holds");
-            return json!({ "error": "the frame store is unavailable" });
+        Err(e) => {
+            if let ApiError::Unavailable { cause, .. } = &e {
+                tracing::warn!(cause = %cause, "status: the store cannot say what it holds");
+            }
+            return json!({ "error": e.to_string() });
         }
-        Err(e) => return json!({ "error": e.to_string() }),
     };
     let retention = state.in_effect.as_ref().map(|c| {
         c.read()

@@ -38,7 +38,7 @@ use rumqttc::AsyncClient;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use seaframe_http::ApiError;
+use seaframe_http::ApiError;
 
 use crate::adapters::blobs::Blobs;
 use crate::adapters::index::Index;
